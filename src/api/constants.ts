@@ -1,0 +1,18 @@
+/** API group and version of the ccts custom resources. */
+export const GROUP = "ccts.io";
+export const VERSION = "v1alpha1";
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+export const KIND_CLUSTER_DESC = "ClusterDesc";
+export const KIND_MACHINE = "Machine";
+
+/** Labels and annotations on the ConfigMaps that hold rendered documents. */
+export const LABEL_MANAGED_BY = "app.kubernetes.io/managed-by";
+export const LABEL_MACHINE = "ccts.io/machine";
+export const LABEL_CLUSTER = "ccts.io/cluster";
+/** One label per interface MAC: `mac.ccts.io/<aa-bb-cc-dd-ee-ff>: "true"`. */
+export const LABEL_MAC_PREFIX = "mac.ccts.io/";
+export const ANNOTATION_CONTENT_HASH = "ccts.io/content-hash";
+
+/** Roles a Machine may carry that the built-in templates and derived data understand. */
+export const KNOWN_ROLES = ["master", "etcd", "worker", "ingress"] as const;

@@ -1,0 +1,3 @@
+export * from "./constants.js";
+export * from "./mac.js";
+export type * from "./types.js";

@@ -1,0 +1,184 @@
+// Types of the ccts.io/v1alpha1 resources. The CRD schemas in crds/ describe the same shapes;
+// test/api/crd-drift.test.ts fails when the two differ.
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  generation?: number;
+  resourceVersion?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  creationTimestamp?: string;
+}
+
+/** A free-form map of template variables. */
+export type Variables = Record<string, unknown>;
+
+export interface DHCPRange {
+  /** First address handed out to machines without a fixed IP. */
+  start: string;
+  /** Last address handed out to machines without a fixed IP. */
+  end: string;
+}
+
+export interface ClusterNetwork {
+  /** IP of the bootstrapper (PXE, DHCP, DNS and this server). */
+  bootstrapperIP: string;
+  /** Network address of the provisioning subnet. */
+  subnet: string;
+  /** Netmask of the provisioning subnet. */
+  netmask: string;
+  dhcpRange?: DHCPRange;
+  routers?: string[];
+  broadcast?: string;
+  /** Name servers handed to machines. */
+  nameservers?: string[];
+  /** Name servers the bootstrapper's DNS forwards to. */
+  upstreamNameservers?: string[];
+  /** DNS domain of the machines. */
+  domain: string;
+  /** Name under which the bootstrapper's image registry is reached. */
+  dockerDomain?: string;
+  /** DHCP lease time, dnsmasq notation (`12h`, `infinite`). */
+  lease?: string;
+  /** Whether the bootstrapper answers PXE. */
+  pxe?: boolean;
+  /** Whether DHCP hands out the bootstrapper as NTP server. */
+  ntp?: boolean;
+}
+
+export interface ClusterKubernetes {
+  /** Service cluster IP range (CIDR). */
+  serviceClusterIPRange?: string;
+  /** Cluster DNS service IP. */
+  clusterDNS?: string;
+  /** IPs the API server certificate is valid for. */
+  masterIPs?: string[];
+  /** DNS names the API server certificate is valid for. */
+  masterDNSNames?: string[];
+  /** Flannel backend type (`vxlan`, `host-gw`, ...). */
+  flannelBackend?: string;
+}
+
+export interface ClusterUpdates {
+  /** Reboot strategy after OS updates (`etcd-lock`, `reboot`, `off`). */
+  rebootStrategy?: string;
+  /** Start of the maintenance window (`03:00`). */
+  windowStart?: string;
+  /** Length of the maintenance window (`3h`). */
+  windowLength?: string;
+}
+
+export interface ClusterOS {
+  /** Operating system name (`flatcar`, `CoreOS`, `ubuntu`, ...). */
+  name?: string;
+  /** Release channel (`stable`, `beta`, ...). */
+  channel?: string;
+  /** OS version to install. */
+  version?: string;
+  updates?: ClusterUpdates;
+}
+
+export interface ConfigMapKeyRef {
+  /** ConfigMap name, in the namespace of the ClusterDesc. */
+  name: string;
+  /** Key inside the ConfigMap. */
+  key: string;
+}
+
+export interface TemplateRef {
+  /** Output name: the document this template renders (`cloud-config`, `ipxe`, ...). */
+  output: string;
+  /** Template text held in a ConfigMap key. */
+  configMapKeyRef?: ConfigMapKeyRef;
+  /** Template text given inline. */
+  inline?: string;
+}
+
+export interface ClusterDescSpec {
+  network: ClusterNetwork;
+  kubernetes?: ClusterKubernetes;
+  os?: ClusterOS;
+  /** Base URL under which machines reach this server (default `http://<bootstrapperIP>:8080`). */
+  serverURL?: string;
+  /** SSH public keys authorized on every machine. */
+  sshAuthorizedKeys?: string[];
+  /** Container images by role (`hyperkube`, `pause`, ...). */
+  images?: Record<string, string>;
+  /** Free-form template variables; a Machine's variables override them. */
+  variables?: Variables;
+  /** Templates to render. Empty: the built-in set. */
+  templates?: TemplateRef[];
+}
+
+export interface Condition {
+  type: string;
+  status: "True" | "False" | "Unknown";
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+export interface ClusterDescStatus {
+  observedGeneration?: number;
+  conditions?: Condition[];
+  /** Number of Machines that belong to this ClusterDesc. */
+  machines?: number;
+}
+
+export interface ClusterDesc {
+  apiVersion: "ccts.io/v1alpha1";
+  kind: "ClusterDesc";
+  metadata: ObjectMeta;
+  spec: ClusterDescSpec;
+  status?: ClusterDescStatus;
+}
+
+export interface MachineInterface {
+  /** Interface name on the machine (`eth1`). */
+  name?: string;
+  /** MAC address of the interface. */
+  mac: string;
+  /** Fixed IP of the interface. */
+  ip?: string;
+}
+
+export interface MachineSpec {
+  /** Name of the ClusterDesc (same namespace) this machine belongs to. */
+  clusterDesc: string;
+  /** MAC address of the boot interface: the key machines ask with. */
+  mac: string;
+  /** Further interfaces; each MAC also finds this machine. */
+  interfaces?: MachineInterface[];
+  /** Hostname; default derived from the MAC (`00-25-90-c0-f7-80`). */
+  hostname?: string;
+  /** Fixed IP of the boot interface. */
+  ip?: string;
+  /** Roles: master, etcd, worker, ingress, or any other word templates understand. */
+  roles?: string[];
+  /** Interface flannel binds to. */
+  flannelInterface?: string;
+  /** Free-form template variables, overriding the ClusterDesc's. */
+  variables?: Variables;
+}
+
+export interface MachineStatus {
+  observedGeneration?: number;
+  conditions?: Condition[];
+  /** ConfigMap holding the rendered documents. */
+  configMap?: string;
+  /** Content hash of the rendered documents. */
+  contentHash?: string;
+  /** Names of the rendered outputs. */
+  outputs?: string[];
+}
+
+export interface Machine {
+  apiVersion: "ccts.io/v1alpha1";
+  kind: "Machine";
+  metadata: ObjectMeta;
+  spec: MachineSpec;
+  status?: MachineStatus;
+}

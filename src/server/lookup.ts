@@ -1,0 +1,23 @@
+// The port through which the HTTP app reads documents. The embedded store (src/store/) and the
+// cluster-mode ConfigMap index implement it; the app never knows which one it talks to.
+
+export interface ServedDocument {
+  /** Bytes to send, prepared once when the document was learned. */
+  body: Buffer;
+  contentType: string;
+  /** Strong ETag, quoted, derived from the content hash. */
+  etag: string;
+}
+
+export interface DocumentLookup {
+  /** Documents of the machine with this canonical MAC, or undefined for an unknown MAC. */
+  machine(canonicalMac: string): MachineDocuments | undefined;
+  /** True once the lookup can answer (store loaded, cache loaded or watch synced). */
+  ready(): boolean;
+}
+
+export interface MachineDocuments {
+  /** `namespace/name` of the Machine, for logs. */
+  machine: string;
+  documents: ReadonlyMap<string, ServedDocument>;
+}
