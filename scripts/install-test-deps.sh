@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a fresh Debian machine, then builds the project:
+#   - Debian packages of the real clients the tests run (cloud-init, iPXE in QEMU, dnsmasq, ...)
+#   - npm dependencies (npm ci) and the Node 24 runtime the tests run on
+#   - the Kubernetes control plane binaries (built from Go modules, cached outside the repo)
+# Safe to re-run: every step skips what is already there.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+
+debian_packages=(
+  cloud-init python3-jsonschema   # cloud-config schema and cloud-init's own NoCloud/ConfigDrive code
+  qemu-system-x86 ipxe-qemu       # iPXE firmware booting in a VM
+  ignition                        # ignition-validate
+  dnsmasq                         # dnsmasq --test
+  xorriso genisoimage             # ConfigDrive ISO images
+  nginx wrk                       # benchmark reference and load generator
+  git openssl curl
+)
+missing=()
+for p in "${debian_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing Debian packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The packaged dnsmasq and nginx services are not needed; tests start their own on loopback.
+systemctl disable --now dnsmasq nginx >/dev/null 2>&1 || true
+
+npm ci --no-audit --no-fund
+scripts/install-node24.sh
+
+if [ -x test/control-plane/build.sh ]; then
+  test/control-plane/build.sh
+fi

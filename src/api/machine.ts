@@ -1,0 +1,39 @@
+// Facts about Machines that every boundary needs the same way: their key, their MACs, and which
+// MACs more than one Machine claims.
+import { parseMac } from "./mac.js";
+import type { Machine } from "./types.js";
+
+/** `namespace/name`, the key of a Machine in logs, queues and maps. */
+export function objectKey(obj: { metadata: { name: string; namespace?: string } }): string {
+  return `${obj.metadata.namespace ?? "default"}/${obj.metadata.name}`;
+}
+
+/** Canonical MACs of the boot interface and every further interface, without repeats. */
+export function machineMacs(machine: Machine): string[] {
+  const macs = [machine.spec.mac, ...(machine.spec.interfaces ?? []).map((i) => i.mac)].map(parseMac);
+  return [...new Set(macs)];
+}
+
+/**
+ * MACs claimed by more than one Machine, each with the keys of its claimants (sorted).
+ * Machines whose MACs do not parse are skipped here; validation reports them.
+ */
+export function duplicateMacs(machines: Iterable<Machine>): Map<string, string[]> {
+  const claims = new Map<string, string[]>();
+  for (const machine of machines) {
+    let macs: string[];
+    try {
+      macs = machineMacs(machine);
+    } catch {
+      continue;
+    }
+    for (const mac of macs) {
+      const list = claims.get(mac);
+      if (list) list.push(objectKey(machine));
+      else claims.set(mac, [objectKey(machine)]);
+    }
+  }
+  const duplicates = new Map<string, string[]>();
+  for (const [mac, keys] of claims) if (keys.length > 1) duplicates.set(mac, keys.sort());
+  return duplicates;
+}

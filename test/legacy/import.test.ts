@@ -1,0 +1,101 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import yaml from "js-yaml";
+import { describe, expect, it } from "vitest";
+import { checkObject } from "../../src/api/validate.js";
+import { importLegacy, toManifests } from "../../src/legacy/import.js";
+
+export const LEGACY_FILE = join(import.meta.dirname, "../../../shared/legacy-cluster-desc.yml");
+const legacyText = readFileSync(LEGACY_FILE, "utf8");
+
+describe("importLegacy", () => {
+  const result = importLegacy(legacyText, { name: "lab", namespace: "ops" });
+
+  it("maps every cluster field to its place", () => {
+    const spec = result.cluster.spec;
+    expect(result.cluster.metadata).toEqual({ name: "lab", namespace: "ops" });
+    expect(spec.network).toEqual({
+      bootstrapperIP: "10.20.0.2",
+      subnet: "10.20.0.0",
+      netmask: "255.255.255.0",
+      dhcpRange: { start: "10.20.0.100", end: "10.20.0.200" },
+      routers: ["10.20.0.1"],
+      broadcast: "10.20.0.255",
+      nameservers: ["10.20.0.2"],
+      upstreamNameservers: ["9.9.9.9", "1.1.1.1"],
+      domain: "lab.example.org",
+      dockerDomain: "bootstrapper",
+      lease: "12h",
+      pxe: true,
+      ntp: true,
+    });
+    expect(spec.kubernetes).toEqual({
+      serviceClusterIPRange: "10.96.0.0/16",
+      clusterDNS: "10.96.0.10",
+      masterIPs: ["10.96.0.1", "10.20.0.11"],
+      masterDNSNames: ["k8s-api.lab.example.org"],
+      flannelBackend: "vxlan",
+    });
+    expect(spec.os).toEqual({
+      name: "CoreOS",
+      channel: "stable",
+      version: "4152.2.0",
+      updates: { rebootStrategy: "etcd-lock", windowStart: "03:00", windowLength: "3h" },
+    });
+    expect(spec.images).toEqual({
+      hyperkube: "bootstrapper:5000/hyperkube:v1.31.2",
+      pause: "bootstrapper:5000/pause:3.10",
+      flannel: "bootstrapper:5000/flannel:v0.26.1",
+    });
+    expect(spec.variables).toEqual({ ceph: { zapAndStartOSD: false, osdJournalSize: 5000 } });
+    expect(spec.sshAuthorizedKeys).toEqual([
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyOnlyForTestsDoNotUse0000000001 ops@lab",
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyOnlyForTestsDoNotUse0000000002 oncall@lab",
+    ]);
+  });
+
+  it("makes one Machine per node with canonical MACs, hostnames and roles", () => {
+    const summary = result.machines.map((m) => [m.metadata.name, m.spec.mac, m.spec.hostname, m.spec.roles, m.spec.flannelInterface]);
+    expect(summary).toEqual([
+      ["master-1", "52:54:00:0a:00:11", "master-1", ["master", "etcd"], undefined],
+      ["etcd-2", "52:54:00:0a:00:12", "etcd-2", ["worker", "etcd"], undefined],
+      ["52-54-00-0a-00-13", "52:54:00:0a:00:13", undefined, ["worker", "etcd", "ingress"], undefined],
+      ["52-54-00-0a-00-21", "52:54:00:0a:00:21", undefined, ["worker"], "eth1"],
+      ["52-54-00-0a-00-22", "52:54:00:0a:00:22", undefined, ["worker"], undefined],
+    ]);
+    for (const m of result.machines) {
+      expect(m.spec.clusterDesc).toBe("lab");
+      expect(m.metadata.namespace).toBe("ops");
+    }
+  });
+
+  it("emits manifests that pass validation and read back identically", () => {
+    const docs = yaml.loadAll(toManifests(result));
+    expect(docs).toHaveLength(6);
+    expect(docs.map((d) => checkObject(d).kind)).toEqual(["ClusterDesc", ...Array(5).fill("Machine")]);
+    expect(docs[0]).toEqual(result.cluster);
+  });
+
+  it("keeps unknown legacy fields as variables instead of dropping them", () => {
+    const r = importLegacy(`${legacyText}\nnginx_root_dir: /var/www\ngpu_drivers_version: "550"\n`, {
+      name: "x",
+      namespace: "default",
+    });
+    expect(r.cluster.spec.variables?.legacy).toEqual({ nginx_root_dir: "/var/www", gpu_drivers_version: "550" });
+    expect(r.notes.join("\n")).toMatch(/nginx_root_dir, gpu_drivers_version/);
+  });
+
+  it.each([
+    ["not a mapping", "- a\n- b\n", /must be a YAML mapping/],
+    ["missing bootstrapper", "subnet: 1.2.3.0\nnetmask: 255.255.255.0\ndomainname: x\n", /bootstrapper is required/],
+    ["bad MAC", `${legacyText.replace('"52:54:00:0a:00:22"', '"52:54:00:0a:00"')}`, /nodes\[4\]: invalid MAC address/],
+    ["bad flag", `${legacyText.replace("kube_master: y", "kube_master: maybe")}`, /nodes\[0\]\.kube_master: expected a yes\/no value/],
+    [
+      "duplicate names",
+      `${legacyText.replace('cur_host_name: "etcd-2"', 'cur_host_name: "master-1"')}`,
+      /two nodes would both be named master-1/,
+    ],
+  ])("rejects %s with a clear error", (_name, text, error) => {
+    expect(() => importLegacy(text, { name: "x", namespace: "default" })).toThrow(error);
+  });
+});
