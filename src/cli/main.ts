@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// The ccts command line. Each subcommand lives in its own module; this file only dispatches.
+import { runImport } from "./import.js";
+import { runRender } from "./render.js";
+import { runServe } from "./serve.js";
+import { UsageError } from "./usage.js";
+
+const USAGE = `ccts: boot documents for bare-metal machines
+
+Usage:
+  ccts serve --dir DIR [--port 8080] [--host 0.0.0.0] [--assets DIR]
+      Serve the ClusterDesc, Machines and templates in DIR (embedded mode, no Kubernetes).
+  ccts render --dir DIR --mac MAC [--output cloud-config]
+      Print one rendered document; exit 1 with the error when it does not render.
+  ccts import LEGACY.yml [--name NAME] [--namespace NS]
+      Print a legacy cluster-desc.yml as one ClusterDesc and one Machine per node.
+  ccts help
+`;
+
+const commands: Record<string, (args: string[]) => Promise<number>> = {
+  serve: runServe,
+  render: runRender,
+  import: runImport,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  if (command === undefined || command === "help" || command === "--help" || command === "-h") {
+    process.stdout.write(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  const run = commands[command];
+  if (!run) {
+    process.stderr.write(`ccts: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    return await run(args);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`ccts ${command}: ${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+    process.stderr.write(`ccts ${command}: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    // serve keeps running; it resolves only on shutdown.
+    process.exitCode = code;
+  },
+  (e) => {
+    process.stderr.write(`ccts: ${(e as Error).stack ?? e}\n`);
+    process.exitCode = 1;
+  },
+);

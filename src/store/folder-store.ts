@@ -1,0 +1,159 @@
+// The embedded store behind `ccts serve --dir`: loads a folder, renders every Machine with the
+// shared render core, serves the result through a MemoryLookup, and reloads on every change.
+// Bad input never takes anything away: a bad file keeps its last good content, a failed render
+// keeps the Machine's last good documents, and each problem is logged and kept in `report()`.
+import { type FSWatcher, watch } from "node:fs";
+import type { Logger } from "pino";
+import type { Checked } from "../api/validate.js";
+import type { MachineDocuments } from "../server/lookup.js";
+import { MemoryLookup, servedDocument } from "../server/memory-lookup.js";
+import { type FileError, readFolder } from "./folder.js";
+import { buildSnapshot, type MachineOutcome, type Snapshot } from "./snapshot.js";
+
+export interface StoreReport {
+  files: FileError[];
+  machines: { machine: string; reason: string; message: string }[];
+}
+
+export interface FolderStoreOptions {
+  logger?: Logger;
+  /** Interval of the safety-net rescan, for file systems where fs.watch misses events. */
+  pollMs?: number;
+  /** Quiet time after a change before reloading, so an editor's burst of writes is one reload. */
+  debounceMs?: number;
+}
+
+export class FolderStore {
+  readonly lookup = new MemoryLookup();
+  private good = new Map<string, Checked[]>();
+  private outcomes: ReadonlyMap<string, MachineOutcome> = new Map();
+  private snapshot: Snapshot | undefined;
+  private lastReport: StoreReport = { files: [], machines: [] };
+  private watcher: FSWatcher | undefined;
+  private poll: NodeJS.Timeout | undefined;
+  private debounce: NodeJS.Timeout | undefined;
+  private loading: Promise<StoreReport> | undefined;
+  private again = false;
+  private reloads = 0;
+
+  constructor(
+    readonly dir: string,
+    private readonly options: FolderStoreOptions = {},
+  ) {}
+
+  /** Reads and renders the folder now. Concurrent calls coalesce into one extra reload. */
+  load(): Promise<StoreReport> {
+    if (this.loading) {
+      this.again = true;
+      return this.loading;
+    }
+    this.loading = this.loadOnce().finally(() => {
+      this.loading = undefined;
+      if (this.again) {
+        this.again = false;
+        void this.load();
+      }
+    });
+    return this.loading;
+  }
+
+  report(): StoreReport {
+    return this.lastReport;
+  }
+
+  /** Number of completed loads; tests wait on it. */
+  get generation(): number {
+    return this.reloads;
+  }
+
+  /** The outcome of the last render of a machine, by `namespace/name`. */
+  outcome(key: string): MachineOutcome | undefined {
+    return this.outcomes.get(key);
+  }
+
+  private async loadOnce(): Promise<StoreReport> {
+    const log = this.options.logger;
+    const read = await readFolder(this.dir, this.good);
+    this.good = read.good;
+    const snapshot = buildSnapshot(read.declarations, this.outcomes);
+    this.outcomes = snapshot.outcomes;
+    this.snapshot = snapshot;
+    this.lookup.replaceAll(indexEntries(snapshot));
+    this.lookup.setReady(true);
+    const report: StoreReport = {
+      files: read.errors,
+      machines: [...snapshot.outcomes.values()]
+        .filter((o) => o.failure)
+        .map((o) => ({ machine: o.key, reason: o.failure!.reason, message: o.failure!.message })),
+    };
+    for (const f of report.files) log?.error({ file: f.file }, `invalid file ${f.file}: ${f.error}`);
+    for (const m of report.machines) {
+      log?.error({ machine: m.machine, reason: m.reason }, `${m.reason}: ${m.message}`);
+    }
+    log?.info(
+      { machines: snapshot.outcomes.size, macs: snapshot.macIndex.size, problems: report.files.length + report.machines.length },
+      "loaded %s",
+      this.dir,
+    );
+    this.lastReport = report;
+    this.reloads++;
+    return report;
+  }
+
+  /** Watches the folder and reloads on change (fs.watch plus a slow rescan as a safety net). */
+  watch(): void {
+    const debounceMs = this.options.debounceMs ?? 100;
+    const schedule = () => {
+      clearTimeout(this.debounce);
+      this.debounce = setTimeout(() => void this.load(), debounceMs);
+    };
+    try {
+      this.watcher = watch(this.dir, { recursive: true }, schedule);
+      this.watcher.on("error", (e) => this.options.logger?.warn({ err: e }, "watch failed; rescanning on a timer"));
+    } catch (e) {
+      this.options.logger?.warn({ err: e }, "fs.watch unavailable; rescanning on a timer");
+    }
+    this.poll = setInterval(schedule, this.options.pollMs ?? 5000);
+    this.poll.unref();
+  }
+
+  close(): void {
+    this.watcher?.close();
+    clearInterval(this.poll);
+    clearTimeout(this.debounce);
+  }
+
+  /** The rendered text of one output of the machine with this canonical MAC, or a reason it has none. */
+  document(mac: string, output: string): { content: string } | { error: string } {
+    const key = this.snapshot?.macIndex.get(mac);
+    const duplicate = this.snapshot?.duplicates.get(mac);
+    if (duplicate) return { error: `MAC ${mac} is claimed by ${duplicate.join(", ")}; served to neither` };
+    if (!key) return { error: `no machine has MAC ${mac}` };
+    const outcome = this.outcomes.get(key)!;
+    if (outcome.failure) return { error: outcome.failure.message };
+    const doc = outcome.served?.documents.find((d) => d.output === output);
+    if (!doc) {
+      const names = outcome.served?.documents.map((d) => d.output).join(", ");
+      return { error: `machine ${key} has no output ${output} (it has: ${names})` };
+    }
+    return { content: doc.content };
+  }
+}
+
+function indexEntries(snapshot: Snapshot): Map<string, MachineDocuments> {
+  const byMachine = new Map<string, MachineDocuments>();
+  for (const outcome of snapshot.outcomes.values()) {
+    const served = outcome.served;
+    if (!served) continue;
+    const documents = new Map(
+      served.documents.map((d) => [d.output, servedDocument(d.content, d.contentType, `${served.hash}-${d.output}`)]),
+    );
+    byMachine.set(outcome.key, { machine: outcome.key, documents });
+  }
+  const entries = new Map<string, MachineDocuments>();
+  for (const [mac, key] of snapshot.macIndex) {
+    const docs = byMachine.get(key);
+    if (docs) entries.set(mac, docs);
+  }
+  return entries;
+}
