@@ -1,0 +1,124 @@
+import { describe, expect, it } from "vitest";
+import { WorkQueue } from "../../src/controller/queue.js";
+
+const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
+
+function deferred() {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+describe("WorkQueue", () => {
+  it("dedupes a key queued several times", async () => {
+    const seen: string[] = [];
+    const gate = deferred();
+    const q = new WorkQueue({
+      concurrency: 1,
+      handler: async (k) => {
+        seen.push(k);
+        if (k === "block") await gate.promise;
+      },
+    });
+    q.add("block");
+    q.add("a");
+    q.add("a");
+    q.add("a");
+    expect(q.depth).toBe(1);
+    gate.resolve();
+    await q.idle();
+    expect(seen).toEqual(["block", "a"]);
+  });
+
+  it("runs one handler per key at a time and re-runs a key added while in flight", async () => {
+    let running = 0;
+    let maxRunning = 0;
+    let runs = 0;
+    const gate = deferred();
+    const q = new WorkQueue({
+      concurrency: 4,
+      handler: async () => {
+        running++;
+        runs++;
+        maxRunning = Math.max(maxRunning, running);
+        if (runs === 1) await gate.promise;
+        running--;
+      },
+    });
+    q.add("k");
+    await tick();
+    q.add("k");
+    q.add("k");
+    expect(q.inFlight).toBe(1);
+    gate.resolve();
+    await q.idle();
+    await q.idle();
+    expect(maxRunning).toBe(1);
+    expect(runs).toBe(2);
+  });
+
+  it("bounds concurrency across keys", async () => {
+    let running = 0;
+    let maxRunning = 0;
+    const q = new WorkQueue({
+      concurrency: 3,
+      handler: async () => {
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        await tick(5);
+        running--;
+      },
+    });
+    for (let i = 0; i < 20; i++) q.add(`k${i}`);
+    await q.idle();
+    expect(maxRunning).toBe(3);
+  });
+
+  it("retries failures with capped exponential backoff and forgets them after a success", async () => {
+    const delays: number[] = [];
+    let attempts = 0;
+    const q = new WorkQueue({
+      concurrency: 1,
+      baseDelayMs: 2,
+      maxDelayMs: 8,
+      handler: async () => {
+        attempts++;
+        if (attempts <= 5) throw new Error(`fail ${attempts}`);
+      },
+      onError: (_k, _e, delay) => delays.push(delay),
+    });
+    q.add("k");
+    while (attempts < 6) await tick(5);
+    expect(delays).toEqual([2, 4, 8, 8, 8]);
+    // A later failure starts from the base delay again.
+    attempts = 0;
+    q.add("k");
+    await tick(1);
+    expect(delays.at(-1)).toBe(2);
+    await q.shutDown();
+  });
+
+  it("shutDown waits for handlers in flight and takes no more keys", async () => {
+    const gate = deferred();
+    let finished = false;
+    const seen: string[] = [];
+    const q = new WorkQueue({
+      concurrency: 1,
+      handler: async (k) => {
+        seen.push(k);
+        await gate.promise;
+        finished = true;
+      },
+    });
+    q.add("a");
+    q.add("b");
+    const down = q.shutDown();
+    q.add("c");
+    setTimeout(() => gate.resolve(), 10);
+    await down;
+    expect(finished).toBe(true);
+    expect(seen).toEqual(["a"]);
+  });
+});
