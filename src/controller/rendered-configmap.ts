@@ -1,0 +1,121 @@
+// The ConfigMap that holds one Machine's rendered documents: its name, labels and annotations are
+// the contract between the controller (writer) and the server (reader, which indexes by MAC label).
+import { createHash } from "node:crypto";
+import {
+  ANNOTATION_CONTENT_HASH,
+  API_VERSION,
+  KIND_MACHINE,
+  LABEL_CLUSTER,
+  LABEL_MACHINE,
+  LABEL_MAC_PREFIX,
+  LABEL_MANAGED_BY,
+} from "../api/constants.js";
+import type { Machine } from "../api/types.js";
+import type { RenderedDocument } from "../render/types.js";
+
+export const MANAGED_BY = "ccts";
+export const ANNOTATION_CONTENT_TYPES = "ccts.io/content-types";
+
+export interface ConfigMapObject {
+  apiVersion: "v1";
+  kind: "ConfigMap";
+  metadata: {
+    name: string;
+    namespace: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }[];
+  };
+  data?: Record<string, string>;
+}
+
+function shortHash(s: string): string {
+  return createHash("sha256").update(s).digest("hex").slice(0, 10);
+}
+
+/** Fits a name into `max` characters, keeping it unique with a hash suffix when it must be cut. */
+function fit(name: string, max: number): string {
+  if (name.length <= max) return name;
+  return `${name.slice(0, max - 11).replace(/[-.]+$/, "")}-${shortHash(name)}`;
+}
+
+export function renderedConfigMapName(machineName: string): string {
+  return fit(`ccts-machine-${machineName}`, 253);
+}
+
+/** Label values are at most 63 characters. */
+export function labelValue(value: string): string {
+  return fit(value, 63);
+}
+
+export function macLabel(canonicalMac: string): string {
+  return `${LABEL_MAC_PREFIX}${canonicalMac.replaceAll(":", "-")}`;
+}
+
+/** The canonical MACs a rendered ConfigMap is labelled with. */
+export function labelledMacs(cm: ConfigMapObject): string[] {
+  return Object.keys(cm.metadata.labels ?? {})
+    .filter((k) => k.startsWith(LABEL_MAC_PREFIX))
+    .map((k) => k.slice(LABEL_MAC_PREFIX.length).replaceAll("-", ":"))
+    .sort();
+}
+
+export function renderedConfigMap(
+  machine: Machine,
+  documents: RenderedDocument[],
+  hash: string,
+  servedMacs: string[],
+): ConfigMapObject {
+  const labels: Record<string, string> = {
+    [LABEL_MANAGED_BY]: MANAGED_BY,
+    [LABEL_MACHINE]: labelValue(machine.metadata.name),
+    [LABEL_CLUSTER]: labelValue(machine.spec.clusterDesc),
+  };
+  for (const mac of servedMacs) labels[macLabel(mac)] = "true";
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: {
+      name: renderedConfigMapName(machine.metadata.name),
+      namespace: machine.metadata.namespace ?? "default",
+      labels,
+      annotations: {
+        [ANNOTATION_CONTENT_HASH]: hash,
+        [ANNOTATION_CONTENT_TYPES]: JSON.stringify(Object.fromEntries(documents.map((d) => [d.output, d.contentType]))),
+      },
+      ownerReferences: [
+        {
+          apiVersion: API_VERSION,
+          kind: KIND_MACHINE,
+          name: machine.metadata.name,
+          uid: machine.metadata.uid ?? "",
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+    },
+    data: Object.fromEntries(documents.map((d) => [d.output, d.content])),
+  };
+}
+
+/** True when `existing` already carries what `desired` would write (so the write can be skipped). */
+export function sameRendered(existing: ConfigMapObject | undefined, desired: ConfigMapObject): boolean {
+  if (!existing) return false;
+  const a = existing.metadata;
+  const b = desired.metadata;
+  return (
+    a.annotations?.[ANNOTATION_CONTENT_HASH] === b.annotations?.[ANNOTATION_CONTENT_HASH] &&
+    a.annotations?.[ANNOTATION_CONTENT_TYPES] === b.annotations?.[ANNOTATION_CONTENT_TYPES] &&
+    JSON.stringify(labelledMacs(existing)) === JSON.stringify(labelledMacs(desired)) &&
+    a.labels?.[LABEL_CLUSTER] === b.labels?.[LABEL_CLUSTER] &&
+    a.ownerReferences?.[0]?.uid === b.ownerReferences?.[0]?.uid &&
+    sameData(existing.data, desired.data)
+  );
+}
+
+function sameData(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
+  const ka = Object.keys(a ?? {});
+  const kb = Object.keys(b ?? {});
+  return ka.length === kb.length && ka.every((k) => a?.[k] === b?.[k]);
+}

@@ -1,0 +1,157 @@
+// A small REST client for the Kubernetes API on node:http(s). @kubernetes/client-node supplies the
+// kubeconfig (files, in-cluster service account, exec plugins); requests and watches are ours,
+// because the 2.0.x Watch aborts any watch that is quiet for 30 s and its informer then backs off
+// for up to 30 s, so a quiet cluster could miss a change for that long.
+import http from "node:http";
+import https from "node:https";
+import { KubeConfig } from "@kubernetes/client-node";
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+export interface RequestOptions {
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  contentType?: string;
+  signal?: AbortSignal;
+}
+
+/** Loads a kubeconfig: the given file, else $KUBECONFIG, ~/.kube/config or the in-cluster account. */
+export function loadKubeConfig(file?: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (file) kc.loadFromFile(file);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+const HEADER_TTL_MS = 30_000;
+
+export class KubeClient {
+  private readonly server: URL;
+  private readonly agent: http.Agent;
+  private headers: { value: Record<string, string>; at: number } | undefined;
+
+  private constructor(
+    private readonly kc: KubeConfig,
+    tls: https.AgentOptions,
+  ) {
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error("kubeconfig has no current cluster");
+    this.server = new URL(cluster.server);
+    const isHttps = this.server.protocol === "https:";
+    this.agent = isHttps
+      ? new https.Agent({ ...tls, keepAlive: true, maxSockets: 64 })
+      : new http.Agent({ keepAlive: true, maxSockets: 64 });
+  }
+
+  static async create(kc: KubeConfig): Promise<KubeClient> {
+    const opts: https.RequestOptions = {};
+    await kc.applyToHTTPSOptions(opts);
+    const { ca, cert, key, pfx, passphrase, rejectUnauthorized, servername } = opts;
+    return new KubeClient(kc, { ca, cert, key, pfx, passphrase, rejectUnauthorized, servername });
+  }
+
+  get serverURL(): string {
+    return this.server.toString();
+  }
+
+  /** Authentication headers, refreshed now and then so rotated service-account tokens are picked up. */
+  private async authHeaders(): Promise<Record<string, string>> {
+    if (this.headers && Date.now() - this.headers.at < HEADER_TTL_MS) return this.headers.value;
+    const opts: https.RequestOptions = {};
+    await this.kc.applyToHTTPSOptions(opts);
+    const value: Record<string, string> = {};
+    for (const [k, v] of Object.entries(opts.headers ?? {})) if (typeof v === "string") value[k] = v;
+    if (opts.auth) value.Authorization = `Basic ${Buffer.from(opts.auth).toString("base64")}`;
+    this.headers = { value, at: Date.now() };
+    return value;
+  }
+
+  private url(path: string, query?: RequestOptions["query"]): URL {
+    const url = new URL(path, this.server);
+    url.pathname = this.server.pathname.replace(/\/$/, "") + path;
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    return url;
+  }
+
+  private async open(method: string, path: string, options: RequestOptions): Promise<http.IncomingMessage> {
+    const url = this.url(path, options.query);
+    const body = options.body === undefined ? undefined : typeof options.body === "string" ? options.body : JSON.stringify(options.body);
+    const headers: Record<string, string> = { Accept: "application/json", ...(await this.authHeaders()) };
+    if (body !== undefined) {
+      headers["Content-Type"] = options.contentType ?? "application/json";
+      headers["Content-Length"] = String(Buffer.byteLength(body));
+    }
+    const transport = url.protocol === "https:" ? https : http;
+    return new Promise((resolve, reject) => {
+      const req = transport.request(url, { method, headers, agent: this.agent, signal: options.signal }, resolve);
+      req.on("error", reject);
+      req.end(body);
+    });
+  }
+
+  /** One request; resolves to the decoded JSON body, or rejects with ApiError for a non-2xx status. */
+  async request<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const res = await this.open(method, path, options);
+    const chunks: Buffer[] = [];
+    for await (const chunk of res) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString("utf8");
+    const status = res.statusCode ?? 0;
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    if (status < 200 || status >= 300) {
+      const s = json as { reason?: string; message?: string } | undefined;
+      throw new ApiError(status, s?.reason ?? String(status), `${method} ${path}: ${status} ${s?.message ?? text.slice(0, 300)}`);
+    }
+    return json as T;
+  }
+
+  /**
+   * A streaming GET (a watch): calls onLine for every JSON line until the server ends the
+   * response, the signal aborts, or the connection fails. Resolves on a clean end.
+   */
+  async stream(path: string, query: RequestOptions["query"], onObject: (obj: unknown) => void, signal: AbortSignal): Promise<void> {
+    const res = await this.open("GET", path, { query, signal });
+    const status = res.statusCode ?? 0;
+    if (status !== 200) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of res) chunks.push(chunk as Buffer);
+      const text = Buffer.concat(chunks).toString("utf8");
+      let reason = String(status);
+      try {
+        reason = (JSON.parse(text) as { reason?: string }).reason ?? reason;
+      } catch {
+        // not JSON
+      }
+      throw new ApiError(status, reason, `watch ${path}: ${status} ${text.slice(0, 300)}`);
+    }
+    let buffered = "";
+    res.setEncoding("utf8");
+    for await (const chunk of res) {
+      buffered += chunk as string;
+      let nl = buffered.indexOf("\n");
+      while (nl >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        if (line.trim()) onObject(JSON.parse(line));
+        nl = buffered.indexOf("\n");
+      }
+    }
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}

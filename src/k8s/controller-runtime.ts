@@ -1,0 +1,187 @@
+// Wires the controller to the API server: informers feed the caches and the fan-out, the work
+// queue runs reconcileMachine, writes go through server-side apply. Only the leader reconciles.
+import type { Logger } from "pino";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { LABEL_MANAGED_BY } from "../api/constants.js";
+import { objectKey } from "../api/machine.js";
+import type { ClusterDesc, Machine } from "../api/types.js";
+import { clusterChanged, machineChanged, templateConfigMapChanged } from "../controller/fanout.js";
+import { WorkQueue } from "../controller/queue.js";
+import { reconcileMachine } from "../controller/reconcile.js";
+import { type ConfigMapObject, MANAGED_BY } from "../controller/rendered-configmap.js";
+import { resolveTemplates } from "../render/index.js";
+import type { KubeClient } from "./client.js";
+import { Informer } from "./informer.js";
+import { MachineCache } from "./machine-cache.js";
+import { paths } from "./paths.js";
+import { ApiWrites } from "./writes.js";
+
+export interface ControllerOptions {
+  client: KubeClient;
+  /** Watch one namespace; all namespaces when absent. */
+  namespace?: string;
+  concurrency?: number;
+  logger: Logger;
+  metrics: Registry;
+  now?: () => Date;
+  maxBytes?: number;
+}
+
+type M = Machine & { metadata: { name: string } };
+type C = ClusterDesc & { metadata: { name: string } };
+
+export class ControllerRuntime {
+  readonly cache: MachineCache;
+  readonly queue: WorkQueue;
+  private reconciling = false;
+  /** resourceVersions of ConfigMaps this controller wrote, so their watch events do not re-queue. */
+  private readonly ownWrites = new Set<string>();
+  readonly writes = { configmap: 0, status: 0, event: 0 };
+
+  constructor(private readonly o: ControllerOptions) {
+    const scope = { namespace: o.namespace };
+    const log = o.logger;
+    const metric = metricsFor(o.metrics);
+    const onError = (what: string) => (err: unknown, retryInMs: number) =>
+      log.warn({ err: String(err), retryInMs }, `${what} watch failed; retrying`);
+    const machines = new Informer<M>({
+      client: o.client,
+      path: paths.machines(scope),
+      onEvent: (type, obj, old) => {
+        const next = type === "DELETED" ? undefined : obj;
+        this.cache.index(old, next);
+        // Status-only updates (ours) do not change the generation: nothing to re-render.
+        if (old && next && old.metadata.generation === next.metadata.generation) return;
+        this.enqueue(machineChanged(this.cache, old, next, (m) => this.cache.cluster(m.metadata.namespace ?? "", m.spec.clusterDesc), (c) => this.templateTexts(c)));
+      },
+      onError: onError("Machine"),
+    });
+    const clusterDescs = new Informer<C>({
+      client: o.client,
+      path: paths.clusterDescs(scope),
+      onEvent: (_type, obj, old) => {
+        if (old && old.metadata.generation === obj.metadata.generation && _type !== "DELETED") return;
+        this.enqueue(clusterChanged(this.cache, obj));
+      },
+      onError: onError("ClusterDesc"),
+    });
+    const configMaps = new Informer<ConfigMapObject>({
+      client: o.client,
+      path: paths.configMaps(scope),
+      onEvent: (type, obj) => {
+        const ns = obj.metadata.namespace;
+        if (obj.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY) {
+          // A rendered ConfigMap changed or deleted by someone else: put back what it should hold.
+          const rv = obj.metadata.resourceVersion ?? "";
+          if (type !== "DELETED" && this.ownWrites.delete(rv)) return;
+          const owner = obj.metadata.ownerReferences?.[0]?.name;
+          if (owner) this.enqueue([`${ns}/${owner}`]);
+          return;
+        }
+        this.enqueue(templateConfigMapChanged(this.cache, ns, obj.metadata.name));
+      },
+      onError: onError("ConfigMap"),
+    });
+    this.cache = new MachineCache(machines, clusterDescs, configMaps);
+
+    const apiWrites = new ApiWrites(o.client);
+    const writes = {
+      applyConfigMap: async (cm: ConfigMapObject) => {
+        const rv = await apiWrites.applyConfigMap(cm);
+        if (rv) this.ownWrites.add(rv);
+      },
+      patchMachineStatus: apiWrites.patchMachineStatus.bind(apiWrites),
+      event: apiWrites.event.bind(apiWrites),
+    };
+    this.queue = new WorkQueue({
+      concurrency: o.concurrency ?? 8,
+      maxDelayMs: 30_000,
+      handler: async (key) => {
+        const [ns, name] = key.split("/") as [string, string];
+        const outcome = await reconcileMachine(
+          {
+            state: this.cache,
+            writes,
+            now: o.now ?? (() => new Date()),
+            maxBytes: o.maxBytes,
+            onWrite: (kind) => {
+              this.writes[kind]++;
+              metric.writes.inc({ kind });
+            },
+          },
+          ns,
+          name,
+        );
+        if (outcome && outcome.reason !== "Rendered") {
+          log.warn({ machine: key, reason: outcome.reason }, outcome.message);
+        }
+        metric.reconciles.inc({ result: outcome?.reason ?? "Deleted" });
+      },
+      onError: (key, err, retryInMs) => {
+        metric.errors.inc();
+        log.error({ machine: key, err: String(err), retryInMs }, "reconcile failed; retrying");
+      },
+      onDone: (_key, _ok, seconds) => {
+        metric.duration.observe(seconds);
+        metric.depth.set(this.queue.depth);
+      },
+    });
+    metric.depth.set(0);
+  }
+
+  private templateTexts(cluster: ClusterDesc): string[] {
+    const resolved = resolveTemplates(cluster, (cm) => this.cache.configMap(cluster.metadata.namespace ?? "", cm)?.data);
+    return "error" in resolved ? [] : resolved.templates.map((t) => t.text);
+  }
+
+  private enqueue(keys: string[]): void {
+    if (!this.reconciling) return;
+    for (const k of keys) this.queue.add(k);
+  }
+
+  /** Starts the informers and waits until every cache has synced. */
+  async startInformers(): Promise<void> {
+    const { machines, clusterDescs, configMaps } = this.cache;
+    for (const i of [machines, clusterDescs, configMaps]) i.start();
+    await Promise.all([machines.synced(), clusterDescs.synced(), configMaps.synced()]);
+  }
+
+  get synced(): boolean {
+    const { machines, clusterDescs, configMaps } = this.cache;
+    return machines.hasSynced && clusterDescs.hasSynced && configMaps.hasSynced;
+  }
+
+  /** Starts reconciling (on becoming leader): every Machine is queued once, then events drive. */
+  startReconciling(): void {
+    this.reconciling = true;
+    this.resync();
+  }
+
+  /** Queues every Machine; with nothing changed, the reconciles that follow write nothing. */
+  resync(): void {
+    this.enqueue([...this.cache.machines.list()].map(objectKey));
+  }
+
+  /** Finishes reconciles in flight, then stops the informers. */
+  async stop(): Promise<void> {
+    this.reconciling = false;
+    await this.queue.shutDown();
+    const { machines, clusterDescs, configMaps } = this.cache;
+    await Promise.all([machines.stop(), clusterDescs.stop(), configMaps.stop()]);
+  }
+}
+
+function metricsFor(registry: Registry) {
+  return {
+    reconciles: new Counter({ name: "ccts_controller_reconcile_total", help: "Machine reconciles by result reason", labelNames: ["result"], registers: [registry] }),
+    errors: new Counter({ name: "ccts_controller_reconcile_errors_total", help: "Reconciles that failed and were retried", registers: [registry] }),
+    duration: new Histogram({
+      name: "ccts_controller_reconcile_duration_seconds",
+      help: "Time to reconcile one Machine (render and writes)",
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers: [registry],
+    }),
+    depth: new Gauge({ name: "ccts_controller_queue_depth", help: "Machines waiting to be reconciled", registers: [registry] }),
+    writes: new Counter({ name: "ccts_controller_writes_total", help: "API writes by kind (configmap, status, event)", labelNames: ["kind"], registers: [registry] }),
+  };
+}

@@ -1,0 +1,184 @@
+// List-then-watch with a local cache, that never gives up: a watch the server ends is resumed at
+// once from the last resourceVersion; a 410 Gone (resourceVersion too old) or any error leads to a
+// fresh list, retried with capped backoff while the API server is unreachable. After a relist the
+// cache is diffed against the list, so handlers see every change they missed as ordinary events.
+import { ApiError, type KubeClient } from "./client.js";
+
+export interface KubeObject {
+  metadata: { name: string; namespace?: string; resourceVersion?: string; uid?: string; [k: string]: unknown };
+}
+
+export type EventType = "ADDED" | "MODIFIED" | "DELETED";
+
+export interface InformerOptions<T extends KubeObject> {
+  client: KubeClient;
+  /** Collection path, e.g. `/apis/ccts.io/v1alpha1/namespaces/ns/machines` or `/api/v1/configmaps`. */
+  path: string;
+  labelSelector?: string;
+  onEvent: (type: EventType, obj: T, old: T | undefined) => void;
+  /** Told of every error with the delay before the next try, for logs. */
+  onError?: (error: unknown, retryInMs: number) => void;
+  pageSize?: number;
+  maxBackoffMs?: number;
+}
+
+interface WatchEvent<T> {
+  type: EventType | "BOOKMARK" | "ERROR";
+  object: T & { code?: number; message?: string };
+}
+
+function keyOf(obj: KubeObject): string {
+  return `${obj.metadata.namespace ?? ""}/${obj.metadata.name}`;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+
+export class Informer<T extends KubeObject> {
+  private readonly cache = new Map<string, T>();
+  private readonly abort = new AbortController();
+  private resourceVersion = "";
+  private syncedOnce = false;
+  private syncWaiters: (() => void)[] = [];
+  private running: Promise<void> | undefined;
+  /** Times the informer listed; tests and metrics read it. */
+  lists = 0;
+
+  constructor(private readonly options: InformerOptions<T>) {}
+
+  start(): void {
+    this.running ??= this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.running;
+  }
+
+  get hasSynced(): boolean {
+    return this.syncedOnce;
+  }
+
+  /** Resolves after the first complete list. */
+  synced(): Promise<void> {
+    if (this.syncedOnce) return Promise.resolve();
+    return new Promise((resolve) => this.syncWaiters.push(resolve));
+  }
+
+  get(namespace: string | undefined, name: string): T | undefined {
+    return this.cache.get(`${namespace ?? ""}/${name}`);
+  }
+
+  list(): IterableIterator<T> {
+    return this.cache.values();
+  }
+
+  get size(): number {
+    return this.cache.size;
+  }
+
+  private async loop(): Promise<void> {
+    const signal = this.abort.signal;
+    let needList = true;
+    let backoff = 0;
+    while (!signal.aborted) {
+      try {
+        if (needList) {
+          await this.relist(signal);
+          needList = false;
+        }
+        backoff = 0;
+        needList = await this.watch(signal);
+      } catch (error) {
+        if (signal.aborted) break;
+        needList = true;
+        backoff = Math.min(backoff ? backoff * 2 : 100, this.options.maxBackoffMs ?? 2000);
+        this.options.onError?.(error, backoff);
+        await sleep(backoff, signal);
+      }
+    }
+  }
+
+  private async relist(signal: AbortSignal): Promise<void> {
+    const seen = new Map<string, T>();
+    let continueToken: string | undefined;
+    let rv = "";
+    do {
+      const page = await this.options.client.request<{ metadata: { resourceVersion: string; continue?: string }; items: T[] }>(
+        "GET",
+        this.options.path,
+        {
+          query: { labelSelector: this.options.labelSelector, limit: this.options.pageSize ?? 500, continue: continueToken },
+          signal,
+        },
+      );
+      for (const item of page.items) seen.set(keyOf(item), item);
+      continueToken = page.metadata.continue || undefined;
+      rv = page.metadata.resourceVersion;
+    } while (continueToken);
+    this.lists++;
+    for (const [key, old] of this.cache) {
+      if (!seen.has(key)) {
+        this.cache.delete(key);
+        this.options.onEvent("DELETED", old, old);
+      }
+    }
+    for (const [key, obj] of seen) {
+      const old = this.cache.get(key);
+      this.cache.set(key, obj);
+      if (!old) this.options.onEvent("ADDED", obj, undefined);
+      else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion) this.options.onEvent("MODIFIED", obj, old);
+    }
+    this.resourceVersion = rv;
+    if (!this.syncedOnce) {
+      this.syncedOnce = true;
+      for (const w of this.syncWaiters.splice(0)) w();
+    }
+  }
+
+  /** Watches until the server ends the stream; returns true when a relist is needed (410 Gone). */
+  private async watch(signal: AbortSignal): Promise<boolean> {
+    let gone = false;
+    const query = {
+      watch: 1,
+      allowWatchBookmarks: true,
+      resourceVersion: this.resourceVersion,
+      labelSelector: this.options.labelSelector,
+      // The server ends the watch after this; we resume at once. Jitter spreads reconnects.
+      timeoutSeconds: 240 + Math.floor(Math.random() * 60),
+    };
+    try {
+      await this.options.client.stream(
+        this.options.path,
+        query,
+        (raw) => {
+          const event = raw as WatchEvent<T>;
+          if (event.type === "ERROR") {
+            if (event.object.code === 410) gone = true;
+            else throw new ApiError(event.object.code ?? 500, "WatchError", event.object.message ?? "watch error");
+            return;
+          }
+          const obj = event.object;
+          if (obj.metadata?.resourceVersion) this.resourceVersion = obj.metadata.resourceVersion;
+          if (event.type === "BOOKMARK") return;
+          const key = keyOf(obj);
+          const old = this.cache.get(key);
+          if (event.type === "DELETED") this.cache.delete(key);
+          else this.cache.set(key, obj);
+          this.options.onEvent(event.type, obj, old);
+        },
+        signal,
+      );
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 410) return true;
+      throw error;
+    }
+    return gone;
+  }
+}

@@ -1,0 +1,83 @@
+// Informer-backed read side of the controller: caches of Machines, ClusterDescs and ConfigMaps,
+// with the indexes reconcile and fan-out need (members of a cluster, claimants of a MAC).
+import { machineMacs, objectKey } from "../api/machine.js";
+import type { ClusterDesc, Machine } from "../api/types.js";
+import type { FanoutIndex } from "../controller/fanout.js";
+import type { ClusterState } from "../controller/reconcile.js";
+import type { ConfigMapObject } from "../controller/rendered-configmap.js";
+import type { Informer } from "./informer.js";
+
+function addTo(index: Map<string, Set<string>>, key: string, value: string): void {
+  const set = index.get(key);
+  if (set) set.add(value);
+  else index.set(key, new Set([value]));
+}
+
+function removeFrom(index: Map<string, Set<string>>, key: string, value: string): void {
+  const set = index.get(key);
+  if (!set) return;
+  set.delete(value);
+  if (set.size === 0) index.delete(key);
+}
+
+function macsOf(m: Machine): string[] {
+  try {
+    return machineMacs(m);
+  } catch {
+    return [];
+  }
+}
+
+export class MachineCache implements ClusterState, FanoutIndex {
+  private readonly byCluster = new Map<string, Set<string>>();
+  private readonly byMac = new Map<string, Set<string>>();
+
+  constructor(
+    readonly machines: Informer<Machine & { metadata: { name: string } }>,
+    readonly clusterDescs: Informer<ClusterDesc & { metadata: { name: string } }>,
+    readonly configMaps: Informer<ConfigMapObject>,
+  ) {}
+
+  /** Keeps the indexes current; call from the Machine informer's event handler before fan-out. */
+  index(old: Machine | undefined, next: Machine | undefined): void {
+    if (old) {
+      const key = objectKey(old);
+      removeFrom(this.byCluster, `${old.metadata.namespace}/${old.spec.clusterDesc}`, key);
+      for (const mac of macsOf(old)) removeFrom(this.byMac, mac, key);
+    }
+    if (next) {
+      const key = objectKey(next);
+      addTo(this.byCluster, `${next.metadata.namespace}/${next.spec.clusterDesc}`, key);
+      for (const mac of macsOf(next)) addTo(this.byMac, mac, key);
+    }
+  }
+
+  machine(namespace: string, name: string): Machine | undefined {
+    return this.machines.get(namespace, name);
+  }
+
+  cluster(namespace: string, name: string): ClusterDesc | undefined {
+    return this.clusterDescs.get(namespace, name);
+  }
+
+  configMap(namespace: string, name: string): ConfigMapObject | undefined {
+    return this.configMaps.get(namespace, name);
+  }
+
+  members(namespace: string, cluster: string): Machine[] {
+    const keys = this.byCluster.get(`${namespace}/${cluster}`) ?? new Set();
+    return [...keys].flatMap((k) => {
+      const [ns, name] = k.split("/") as [string, string];
+      const m = this.machines.get(ns, name);
+      return m ? [m] : [];
+    });
+  }
+
+  clusters(namespace: string): ClusterDesc[] {
+    return [...this.clusterDescs.list()].filter((c) => c.metadata.namespace === namespace);
+  }
+
+  claimants(mac: string): string[] {
+    return [...(this.byMac.get(mac) ?? [])].sort();
+  }
+}

@@ -1,0 +1,67 @@
+// Writes of the controller: server-side apply with one fixed field manager, so ownership of every
+// field is clear and a re-apply of the same content is a no-op on the server too.
+import { randomBytes } from "node:crypto";
+import { API_VERSION, KIND_MACHINE } from "../api/constants.js";
+import type { Machine, MachineStatus } from "../api/types.js";
+import type { ClusterWrites } from "../controller/reconcile.js";
+import type { ConfigMapObject } from "../controller/rendered-configmap.js";
+import type { KubeClient } from "./client.js";
+import { paths } from "./paths.js";
+
+export const FIELD_MANAGER = "ccts-controller";
+const APPLY = "application/apply-patch+yaml";
+
+export class ApiWrites implements ClusterWrites {
+  constructor(
+    private readonly client: KubeClient,
+    private readonly component = "ccts-controller",
+  ) {}
+
+  /** Applies the ConfigMap; returns the resourceVersion the server gave it. */
+  async applyConfigMap(cm: ConfigMapObject): Promise<string | undefined> {
+    const written = await this.client.request<ConfigMapObject>("PATCH", paths.one(paths.configMaps(cm.metadata), cm.metadata.name), {
+      query: { fieldManager: FIELD_MANAGER, force: true },
+      contentType: APPLY,
+      body: cm,
+    });
+    return written?.metadata.resourceVersion;
+  }
+
+  async patchMachineStatus(machine: Machine, status: MachineStatus): Promise<void> {
+    const ns = machine.metadata.namespace ?? "default";
+    await this.client.request("PATCH", `${paths.one(paths.machines({ namespace: ns }), machine.metadata.name)}/status`, {
+      query: { fieldManager: FIELD_MANAGER, force: true },
+      contentType: APPLY,
+      body: { apiVersion: API_VERSION, kind: KIND_MACHINE, metadata: { name: machine.metadata.name, namespace: ns }, status },
+    });
+  }
+
+  async event(machine: Machine, type: "Normal" | "Warning", reason: string, message: string): Promise<void> {
+    const ns = machine.metadata.namespace ?? "default";
+    const now = new Date().toISOString();
+    await this.client.request("POST", paths.events(ns), {
+      body: {
+        apiVersion: "v1",
+        kind: "Event",
+        metadata: { name: `${machine.metadata.name}.${randomBytes(8).toString("hex")}`, namespace: ns },
+        involvedObject: {
+          apiVersion: API_VERSION,
+          kind: KIND_MACHINE,
+          name: machine.metadata.name,
+          namespace: ns,
+          uid: machine.metadata.uid,
+          resourceVersion: machine.metadata.resourceVersion,
+        },
+        type,
+        reason,
+        message: message.slice(0, 1024),
+        source: { component: this.component },
+        reportingComponent: this.component,
+        reportingInstance: process.env.HOSTNAME ?? this.component,
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
+      },
+    });
+  }
+}
