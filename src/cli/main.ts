@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The ccts command line. Each subcommand lives in its own module; this file only dispatches.
+import { runController } from "./controller.js";
 import { runImport } from "./import.js";
 import { runRender } from "./render.js";
 import { runServe } from "./serve.js";
@@ -14,6 +15,9 @@ Usage:
       Print one rendered document; exit 1 with the error when it does not render.
   ccts import LEGACY.yml [--name NAME] [--namespace NS]
       Print a legacy cluster-desc.yml as one ClusterDesc and one Machine per node.
+  ccts controller [--kubeconfig K] [--namespace NS] [--metrics-port 9090] [--concurrency 8]
+                  [--resync 10m] [--no-leader-elect] [--lease-namespace NS] [--lease-name N]
+      Reconcile Machines and ClusterDescs into rendered ConfigMaps (all namespaces unless --namespace).
   ccts help
 `;
 
@@ -21,6 +25,7 @@ const commands: Record<string, (args: string[]) => Promise<number>> = {
   serve: runServe,
   render: runRender,
   import: runImport,
+  controller: runController,
 };
 
 async function main(argv: string[]): Promise<number> {

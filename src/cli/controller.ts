@@ -1,0 +1,83 @@
+import { hostname } from "node:os";
+import { pino } from "pino";
+import { collectDefaultMetrics, Registry } from "prom-client";
+import { KubeClient, loadKubeConfig } from "../k8s/client.js";
+import { ControllerRuntime } from "../k8s/controller-runtime.js";
+import { LeaderElector } from "../k8s/leader.js";
+import { startHealthServer } from "./health.js";
+import { parse, port, UsageError } from "./usage.js";
+
+function durationMs(value: string): number {
+  const m = /^(\d+)(ms|s|m|h)$/.exec(value);
+  if (!m) throw new UsageError(`expected a duration like 30s, 10m or 1h, got ${value}`);
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms" | "s" | "m" | "h"];
+}
+
+/** Runs until SIGINT/SIGTERM; then finishes reconciles in flight and releases the lease. */
+export async function runController(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    kubeconfig: { type: "string" },
+    namespace: { type: "string" },
+    "metrics-port": { type: "string" },
+    "metrics-host": { type: "string", default: "0.0.0.0" },
+    concurrency: { type: "string", default: "8" },
+    resync: { type: "string", default: "10m" },
+    "leader-elect": { type: "boolean", default: true },
+    "no-leader-elect": { type: "boolean", default: false },
+    "lease-namespace": { type: "string" },
+    "lease-name": { type: "string", default: "ccts-controller" },
+    "lease-duration": { type: "string", default: "10s" },
+    identity: { type: "string" },
+  });
+  const logger = pino({ level: process.env.CCTS_LOG_LEVEL ?? "info" }).child({ component: "controller" });
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const client = await KubeClient.create(loadKubeConfig(values.kubeconfig));
+  const concurrency = Number(values.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError("--concurrency must be a positive integer");
+  const runtime = new ControllerRuntime({ client, namespace: values.namespace, concurrency, logger, metrics: registry });
+  const health = await startHealthServer(registry, () => runtime.synced, port(values["metrics-port"], 9090), values["metrics-host"]!);
+  logger.info({ server: client.serverURL, namespace: values.namespace ?? "(all)" }, "starting");
+  await runtime.startInformers();
+  logger.info({ machines: runtime.cache.machines.size }, "caches synced");
+
+  const resync = setInterval(() => runtime.resync(), durationMs(values.resync!));
+  const leaderElect = values["leader-elect"] && !values["no-leader-elect"];
+  let elector: LeaderElector | undefined;
+  let lost = false;
+  if (leaderElect) {
+    const leaseNamespace = values["lease-namespace"] ?? values.namespace ?? process.env.POD_NAMESPACE;
+    if (!leaseNamespace) throw new UsageError("--lease-namespace is required when watching all namespaces (or set POD_NAMESPACE)");
+    elector = new LeaderElector({
+      client,
+      namespace: leaseNamespace,
+      name: values["lease-name"]!,
+      identity: values.identity ?? `${hostname()}-${process.pid}`,
+      leaseDurationSeconds: durationMs(values["lease-duration"]!) / 1000,
+      logger,
+    });
+    elector.run(
+      () => runtime.startReconciling(),
+      () => {
+        // Another replica may already be writing: stop at once, the kubelet restarts us as a standby.
+        lost = true;
+        process.kill(process.pid, "SIGTERM");
+      },
+    );
+  } else {
+    runtime.startReconciling();
+  }
+
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  logger.info("shutting down: finishing reconciles in flight");
+  clearInterval(resync);
+  await runtime.stop();
+  await elector?.release();
+  health.close();
+  client.close();
+  logger.info("stopped");
+  return lost ? 1 : 0;
+}
