@@ -13,6 +13,8 @@ export const LABEL_CLUSTER = "ccts.io/cluster";
 /** One label per interface MAC: `mac.ccts.io/<aa-bb-cc-dd-ee-ff>: "true"`. */
 export const LABEL_MAC_PREFIX = "mac.ccts.io/";
 export const ANNOTATION_CONTENT_HASH = "ccts.io/content-hash";
+/** JSON map of output name to the content type it is served with. */
+export const ANNOTATION_CONTENT_TYPES = "ccts.io/content-types";
 
 /** Roles a Machine may carry that the built-in templates and derived data understand. */
 export const KNOWN_ROLES = ["master", "etcd", "worker", "ingress"] as const;

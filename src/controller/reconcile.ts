@@ -1,6 +1,7 @@
 // Reconcile one Machine: re-read everything it depends on, render, write its ConfigMap when the
 // content changed, and report in status and events. Level-triggered and idempotent: running it
 // twice on unchanged state writes nothing the second time. All I/O goes through the ports below.
+import { ANNOTATION_CONTENT_HASH } from "../api/constants.js";
 import { machineMacs, objectKey } from "../api/machine.js";
 import type { ClusterDesc, Condition, Machine, MachineStatus } from "../api/types.js";
 import { renderMachine, resolveTemplates } from "../render/index.js";
@@ -36,7 +37,8 @@ export interface ClusterState {
 
 /** Write port: the API server. */
 export interface ClusterWrites {
-  applyConfigMap(cm: ConfigMapObject): Promise<void>;
+  /** Server-side applies the ConfigMap; resolves to its new resourceVersion. */
+  applyConfigMap(cm: ConfigMapObject): Promise<string | undefined>;
   patchMachineStatus(machine: Machine, status: MachineStatus): Promise<void>;
   event(machine: Machine, type: "Normal" | "Warning", reason: string, message: string): Promise<void>;
 }
@@ -124,7 +126,7 @@ export async function reconcileMachine(deps: ReconcileDeps, namespace: string, n
       }),
     ],
     configMap: rendered?.metadata.name,
-    contentHash: rendered?.metadata.annotations?.["ccts.io/content-hash"],
+    contentHash: rendered?.metadata.annotations?.[ANNOTATION_CONTENT_HASH],
     outputs: rendered?.data ? Object.keys(rendered.data).sort() : undefined,
   };
   if (!sameStatus(machine.status, status)) {

@@ -3,18 +3,18 @@
 import { createHash } from "node:crypto";
 import {
   ANNOTATION_CONTENT_HASH,
+  ANNOTATION_CONTENT_TYPES,
   API_VERSION,
   KIND_MACHINE,
   LABEL_CLUSTER,
   LABEL_MACHINE,
-  LABEL_MAC_PREFIX,
   LABEL_MANAGED_BY,
 } from "../api/constants.js";
+import { macLabel, macsFromLabels } from "../api/labels.js";
 import type { Machine } from "../api/types.js";
 import type { RenderedDocument } from "../render/types.js";
 
 export const MANAGED_BY = "ccts";
-export const ANNOTATION_CONTENT_TYPES = "ccts.io/content-types";
 
 export interface ConfigMapObject {
   apiVersion: "v1";
@@ -49,17 +49,6 @@ export function labelValue(value: string): string {
   return fit(value, 63);
 }
 
-export function macLabel(canonicalMac: string): string {
-  return `${LABEL_MAC_PREFIX}${canonicalMac.replaceAll(":", "-")}`;
-}
-
-/** The canonical MACs a rendered ConfigMap is labelled with. */
-export function labelledMacs(cm: ConfigMapObject): string[] {
-  return Object.keys(cm.metadata.labels ?? {})
-    .filter((k) => k.startsWith(LABEL_MAC_PREFIX))
-    .map((k) => k.slice(LABEL_MAC_PREFIX.length).replaceAll("-", ":"))
-    .sort();
-}
 
 export function renderedConfigMap(
   machine: Machine,
@@ -107,7 +96,7 @@ export function sameRendered(existing: ConfigMapObject | undefined, desired: Con
   return (
     a.annotations?.[ANNOTATION_CONTENT_HASH] === b.annotations?.[ANNOTATION_CONTENT_HASH] &&
     a.annotations?.[ANNOTATION_CONTENT_TYPES] === b.annotations?.[ANNOTATION_CONTENT_TYPES] &&
-    JSON.stringify(labelledMacs(existing)) === JSON.stringify(labelledMacs(desired)) &&
+    JSON.stringify(macsFromLabels(a.labels)) === JSON.stringify(macsFromLabels(b.labels)) &&
     a.labels?.[LABEL_CLUSTER] === b.labels?.[LABEL_CLUSTER] &&
     a.ownerReferences?.[0]?.uid === b.ownerReferences?.[0]?.uid &&
     sameData(existing.data, desired.data)

@@ -27,8 +27,6 @@ export interface ControllerOptions {
   maxBytes?: number;
 }
 
-type M = Machine & { metadata: { name: string } };
-type C = ClusterDesc & { metadata: { name: string } };
 
 export class ControllerRuntime {
   readonly cache: MachineCache;
@@ -44,7 +42,7 @@ export class ControllerRuntime {
     const metric = metricsFor(o.metrics);
     const onError = (what: string) => (err: unknown, retryInMs: number) =>
       log.warn({ err: String(err), retryInMs }, `${what} watch failed; retrying`);
-    const machines = new Informer<M>({
+    const machines = new Informer<Machine>({
       client: o.client,
       path: paths.machines(scope),
       onEvent: (type, obj, old) => {
@@ -56,7 +54,7 @@ export class ControllerRuntime {
       },
       onError: onError("Machine"),
     });
-    const clusterDescs = new Informer<C>({
+    const clusterDescs = new Informer<ClusterDesc>({
       client: o.client,
       path: paths.clusterDescs(scope),
       onEvent: (_type, obj, old) => {
@@ -89,6 +87,7 @@ export class ControllerRuntime {
       applyConfigMap: async (cm: ConfigMapObject) => {
         const rv = await apiWrites.applyConfigMap(cm);
         if (rv) this.ownWrites.add(rv);
+        return rv;
       },
       patchMachineStatus: apiWrites.patchMachineStatus.bind(apiWrites),
       event: apiWrites.event.bind(apiWrites),

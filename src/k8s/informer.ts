@@ -5,7 +5,7 @@
 import { ApiError, type KubeClient } from "./client.js";
 
 export interface KubeObject {
-  metadata: { name: string; namespace?: string; resourceVersion?: string; uid?: string; [k: string]: unknown };
+  metadata: { name: string; namespace?: string; resourceVersion?: string; uid?: string };
 }
 
 export type EventType = "ADDED" | "MODIFIED" | "DELETED";

@@ -33,8 +33,8 @@ export class MachineCache implements ClusterState, FanoutIndex {
   private readonly byMac = new Map<string, Set<string>>();
 
   constructor(
-    readonly machines: Informer<Machine & { metadata: { name: string } }>,
-    readonly clusterDescs: Informer<ClusterDesc & { metadata: { name: string } }>,
+    readonly machines: Informer<Machine>,
+    readonly clusterDescs: Informer<ClusterDesc>,
     readonly configMaps: Informer<ConfigMapObject>,
   ) {}
 

@@ -11,6 +11,8 @@ export interface TemplateSource {
   /** Where the text came from, for error messages (`configmap/tpl:cloud-config`, `builtin:ipxe`). */
   origin: string;
   text: string;
+  /** Format to validate and serve the output as; default: derived from the output name (formatOf). */
+  format?: OutputFormat;
 }
 
 export interface RenderInput {
@@ -47,3 +49,11 @@ export interface RenderFailure {
 export type RenderResult =
   | { ok: true; documents: RenderedDocument[]; hash: string }
   | { ok: false; failure: RenderFailure };
+
+export interface RenderOptions {
+  /**
+   * Upper bound of the sum of all documents (UTF-8 bytes of output names and contents). Default
+   * DEFAULT_MAX_BYTES: the 1 MiB ConfigMap limit minus headroom for metadata.
+   */
+  maxBytes?: number;
+}

@@ -1,0 +1,83 @@
+// The server's disk cache (an emptyDir or PVC): every rendered entry the server learns is written
+// here atomically (temporary file, then rename), so a restarted server serves at once, also while
+// the API server is unreachable. One JSON file per ConfigMap.
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { RenderedEntry } from "./rendered-entry.js";
+
+const SUFFIX = ".json";
+
+function fileName(key: string): string {
+  // Namespaces and names are DNS labels/subdomains: no "_" and no "/" inside either part.
+  return key.replace("/", "_") + SUFFIX;
+}
+
+function isEntry(v: unknown): v is RenderedEntry {
+  const e = v as RenderedEntry;
+  return (
+    typeof e === "object" && e !== null && typeof e.key === "string" && typeof e.machine === "string" &&
+    Array.isArray(e.macs) && typeof e.hash === "string" && typeof e.documents === "object" && e.documents !== null
+  );
+}
+
+export class DiskCache {
+  /** Hash last written per key, so unchanged entries are not rewritten. */
+  private readonly written = new Map<string, string>();
+  /** Per-key chain of pending operations: a write and a later removal never race. */
+  private readonly pending = new Map<string, Promise<void>>();
+
+  constructor(
+    readonly dir: string,
+    private readonly onError: (op: string, key: string, err: unknown) => void = () => {},
+  ) {}
+
+  /** Reads every valid entry; unreadable or foreign files are reported and skipped. */
+  async load(): Promise<RenderedEntry[]> {
+    await mkdir(this.dir, { recursive: true });
+    const entries: RenderedEntry[] = [];
+    for (const name of await readdir(this.dir)) {
+      if (!name.endsWith(SUFFIX)) continue;
+      try {
+        const parsed: unknown = JSON.parse(await readFile(join(this.dir, name), "utf8"));
+        if (!isEntry(parsed)) throw new Error("not a cache entry");
+        entries.push(parsed);
+        this.written.set(parsed.key, parsed.hash);
+      } catch (e) {
+        this.onError("load", name, e);
+      }
+    }
+    return entries;
+  }
+
+  write(entry: RenderedEntry): Promise<void> {
+    if (this.written.get(entry.key) === entry.hash && entry.hash !== "") return this.chain(entry.key, async () => {});
+    this.written.set(entry.key, entry.hash);
+    return this.chain(entry.key, async () => {
+      const target = join(this.dir, fileName(entry.key));
+      const tmp = `${target}.${process.pid}.tmp`;
+      await writeFile(tmp, JSON.stringify(entry));
+      await rename(tmp, target);
+    });
+  }
+
+  remove(key: string): Promise<void> {
+    this.written.delete(key);
+    return this.chain(key, () => rm(join(this.dir, fileName(key)), { force: true }));
+  }
+
+  /** Resolves when every queued operation has finished. */
+  async flush(): Promise<void> {
+    await Promise.all(this.pending.values());
+  }
+
+  private chain(key: string, op: () => Promise<void>): Promise<void> {
+    const next = (this.pending.get(key) ?? Promise.resolve())
+      .then(op)
+      .catch((e) => this.onError("write", key, e))
+      .finally(() => {
+        if (this.pending.get(key) === next) this.pending.delete(key);
+      });
+    this.pending.set(key, next);
+    return next;
+  }
+}

@@ -1,0 +1,50 @@
+// What the server keeps of one rendered ConfigMap: the Machine, its MACs and its documents.
+// The same shape is read from the API server and written to and read from the disk cache.
+import { ANNOTATION_CONTENT_HASH, ANNOTATION_CONTENT_TYPES } from "../api/constants.js";
+import { macsFromLabels } from "../api/labels.js";
+
+export interface RenderedEntry {
+  /** `namespace/name` of the ConfigMap. */
+  key: string;
+  /** `namespace/name` of the Machine. */
+  machine: string;
+  /** Canonical MACs the entry is served under. */
+  macs: string[];
+  hash: string;
+  documents: Record<string, { contentType: string; content: string }>;
+}
+
+export interface RenderedConfigMapLike {
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: { name: string }[];
+  };
+  data?: Record<string, string>;
+}
+
+const FALLBACK_TYPE = "text/plain; charset=utf-8";
+
+export function entryFromConfigMap(cm: RenderedConfigMapLike): RenderedEntry {
+  const ns = cm.metadata.namespace ?? "default";
+  let types: Record<string, string> = {};
+  try {
+    types = JSON.parse(cm.metadata.annotations?.[ANNOTATION_CONTENT_TYPES] ?? "{}") as Record<string, string>;
+  } catch {
+    // a hand-edited annotation: serve everything as text rather than nothing
+  }
+  const macs = macsFromLabels(cm.metadata.labels);
+  const documents: RenderedEntry["documents"] = {};
+  for (const [output, content] of Object.entries(cm.data ?? {})) {
+    documents[output] = { contentType: types[output] ?? FALLBACK_TYPE, content };
+  }
+  return {
+    key: `${ns}/${cm.metadata.name}`,
+    machine: `${ns}/${cm.metadata.ownerReferences?.[0]?.name ?? cm.metadata.name}`,
+    macs,
+    hash: cm.metadata.annotations?.[ANNOTATION_CONTENT_HASH] ?? "",
+    documents,
+  };
+}
