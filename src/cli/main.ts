@@ -4,6 +4,7 @@ import { runController } from "./controller.js";
 import { runImport } from "./import.js";
 import { runRender } from "./render.js";
 import { runServe } from "./serve.js";
+import { runServer } from "./server.js";
 import { UsageError } from "./usage.js";
 
 const USAGE = `ccts: boot documents for bare-metal machines
@@ -18,6 +19,8 @@ Usage:
   ccts controller [--kubeconfig K] [--namespace NS] [--metrics-port 9090] [--concurrency 8]
                   [--resync 10m] [--no-leader-elect] [--lease-namespace NS] [--lease-name N]
       Reconcile Machines and ClusterDescs into rendered ConfigMaps (all namespaces unless --namespace).
+  ccts server --cache-dir DIR [--kubeconfig K] [--namespace NS] [--port 8080] [--host H] [--assets DIR]
+      Serve the rendered ConfigMaps (cluster mode), from memory and a disk cache that outlives API outages.
   ccts help
 `;
 
@@ -26,6 +29,7 @@ const commands: Record<string, (args: string[]) => Promise<number>> = {
   render: runRender,
   import: runImport,
   controller: runController,
+  server: runServer,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,53 @@
+import { resolve } from "node:path";
+import { pino } from "pino";
+import { DiskCache } from "../cache/disk-cache.js";
+import { DocumentIndex } from "../cache/document-index.js";
+import { KubeClient, loadKubeConfig } from "../k8s/client.js";
+import { ServedConfigMaps } from "../k8s/served-configmaps.js";
+import { buildApp } from "../server/app.js";
+import { MemoryLookup } from "../server/memory-lookup.js";
+import { parse, port, required } from "./usage.js";
+
+/** Cluster mode: serves the controller's rendered ConfigMaps, from memory, backed by a disk cache. */
+export async function runServer(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    kubeconfig: { type: "string" },
+    namespace: { type: "string" },
+    port: { type: "string" },
+    host: { type: "string", default: "0.0.0.0" },
+    "cache-dir": { type: "string" },
+    assets: { type: "string" },
+  });
+  const logger = pino({ level: process.env.CCTS_LOG_LEVEL ?? "info" });
+  const lookup = new MemoryLookup();
+  const index = new DocumentIndex(lookup);
+  const cache = new DiskCache(resolve(required(values["cache-dir"], "--cache-dir")), (op, key, err) =>
+    logger.error({ op, key, err: String(err) }, "disk cache"),
+  );
+  // Serve what the cache holds before the API server is even asked: it may be down.
+  const cached = await cache.load();
+  for (const entry of cached) index.upsert(entry);
+  if (cached.length > 0) lookup.setReady(true);
+  logger.info({ entries: cached.length, dir: cache.dir }, "loaded disk cache");
+
+  const app = buildApp({ lookup, assetsDir: values.assets ? resolve(values.assets) : undefined, logger });
+  await app.listen({ port: port(values.port, 8080), host: values.host! });
+
+  const client = await KubeClient.create(loadKubeConfig(values.kubeconfig));
+  const served = new ServedConfigMaps(client, values.namespace, index, cache, logger);
+  void served.start().then(() => {
+    lookup.setReady(true);
+    logger.info({ machines: index.size }, "ConfigMap watch synced");
+  });
+
+  await new Promise<void>((done) => {
+    process.once("SIGINT", done);
+    process.once("SIGTERM", done);
+  });
+  logger.info("shutting down");
+  await app.close();
+  await served.stop();
+  await cache.flush();
+  client.close();
+  return 0;
+}
