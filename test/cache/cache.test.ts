@@ -1,0 +1,114 @@
+import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { DiskCache } from "../../src/cache/disk-cache.js";
+import { DocumentIndex } from "../../src/cache/document-index.js";
+import { entryFromConfigMap, type RenderedEntry } from "../../src/cache/rendered-entry.js";
+import { MemoryLookup } from "../../src/server/memory-lookup.js";
+
+const entry = (name: string, macs: string[], hash = "h1", content = `#cloud-config\nhostname: ${name}\n`): RenderedEntry => ({
+  key: `ns/ccts-machine-${name}`,
+  machine: `ns/${name}`,
+  macs,
+  hash,
+  documents: { "cloud-config": { contentType: "text/cloud-config; charset=utf-8", content } },
+});
+
+const body = (lookup: MemoryLookup, mac: string) => lookup.machine(mac)?.documents.get("cloud-config")?.body.toString();
+
+describe("entryFromConfigMap", () => {
+  it("reads MACs from labels, content types and hash from annotations, the Machine from the owner", () => {
+    const e = entryFromConfigMap({
+      metadata: {
+        name: "ccts-machine-a",
+        namespace: "ns",
+        labels: { "mac.ccts.io/52-54-00-00-00-01": "true", "mac.ccts.io/not-a-mac": "true", other: "x" },
+        annotations: { "ccts.io/content-hash": "abc", "ccts.io/content-types": '{"ipxe":"text/plain"}' },
+        ownerReferences: [{ name: "a" }],
+      },
+      data: { ipxe: "#!ipxe\n", extra: "x" },
+    });
+    expect(e).toEqual({
+      key: "ns/ccts-machine-a",
+      machine: "ns/a",
+      macs: ["52:54:00:00:00:01"],
+      hash: "abc",
+      documents: {
+        ipxe: { contentType: "text/plain", content: "#!ipxe\n" },
+        extra: { contentType: "text/plain; charset=utf-8", content: "x" },
+      },
+    });
+  });
+
+  it("survives a hand-edited content-types annotation", () => {
+    const e = entryFromConfigMap({ metadata: { name: "x", annotations: { "ccts.io/content-types": "{oops" } }, data: { a: "b" } });
+    expect(e.documents.a?.contentType).toBe("text/plain; charset=utf-8");
+  });
+});
+
+describe("DocumentIndex", () => {
+  it("serves every MAC of an entry, follows changes and removals", () => {
+    const lookup = new MemoryLookup();
+    const index = new DocumentIndex(lookup);
+    index.upsert(entry("a", ["52:54:00:00:00:01", "52:54:00:00:00:02"]));
+    expect(body(lookup, "52:54:00:00:00:02")).toContain("hostname: a");
+    index.upsert(entry("a", ["52:54:00:00:00:01"], "h2", "#cloud-config\nhostname: a2\n"));
+    expect(body(lookup, "52:54:00:00:00:01")).toContain("a2");
+    expect(lookup.machine("52:54:00:00:00:02")).toBeUndefined();
+    index.remove("ns/ccts-machine-a");
+    expect(lookup.size).toBe(0);
+  });
+
+  it("serves a MAC claimed by two entries to neither, and to the survivor when one goes", () => {
+    const lookup = new MemoryLookup();
+    const index = new DocumentIndex(lookup);
+    index.upsert(entry("a", ["52:54:00:00:00:01"]));
+    index.upsert(entry("b", ["52:54:00:00:00:01"]));
+    expect(lookup.machine("52:54:00:00:00:01")).toBeUndefined();
+    index.remove("ns/ccts-machine-a");
+    expect(body(lookup, "52:54:00:00:00:01")).toContain("hostname: b");
+  });
+
+  it("reuses prepared bytes when an entry comes back unchanged", () => {
+    const lookup = new MemoryLookup();
+    const index = new DocumentIndex(lookup);
+    index.upsert(entry("a", ["52:54:00:00:00:01"]));
+    const first = lookup.machine("52:54:00:00:00:01");
+    index.upsert(entry("a", ["52:54:00:00:00:01"]));
+    expect(lookup.machine("52:54:00:00:00:01")).toBe(first);
+  });
+});
+
+describe("DiskCache", () => {
+  it("writes atomically, reloads, skips unchanged writes, removes, and ignores foreign files", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ccts-cache-"));
+    const errors: string[] = [];
+    const cache = new DiskCache(dir, (op, key) => errors.push(`${op} ${key}`));
+    await cache.load();
+    await cache.write(entry("a", ["52:54:00:00:00:01"]));
+    await cache.write(entry("b", ["52:54:00:00:00:02"]));
+    await cache.flush();
+    expect((await readdir(dir)).sort()).toEqual(["ns_ccts-machine-a.json", "ns_ccts-machine-b.json"]);
+    const mtimeBefore = await readFile(join(dir, "ns_ccts-machine-a.json"), "utf8");
+    await cache.write(entry("a", ["52:54:00:00:00:01"]));
+    await cache.remove("ns/ccts-machine-b");
+    await cache.flush();
+    expect(await readdir(dir)).toEqual(["ns_ccts-machine-a.json"]);
+    expect(await readFile(join(dir, "ns_ccts-machine-a.json"), "utf8")).toBe(mtimeBefore);
+
+    await writeFile(join(dir, "garbage.json"), "{not json");
+    await writeFile(join(dir, "other.json"), '{"some":"thing"}');
+    const reloaded = await new DiskCache(dir, (op, key) => errors.push(`${op} ${key}`)).load();
+    expect(reloaded).toEqual([entry("a", ["52:54:00:00:00:01"])]);
+    expect(errors.sort()).toEqual(["load garbage.json", "load other.json"]);
+  });
+
+  it("leaves no temporary file behind", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ccts-cache-"));
+    const cache = new DiskCache(dir);
+    await cache.load();
+    await cache.write(entry("big", ["52:54:00:00:00:03"], "h", `#cloud-config\n${"x: y\n".repeat(200_000)}`));
+    expect(await readdir(dir)).toEqual(["ns_ccts-machine-big.json"]);
+  });
+});
