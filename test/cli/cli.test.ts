@@ -1,0 +1,118 @@
+// The compiled CLI, run on the machine's own Node 20 as a user would: render, import a legacy
+// cluster-desc.yml, serve it, and fetch every legacy node by every MAC notation, with cloud-init's
+// own NoCloud code fetching a seed from the running server.
+import { execFile } from "node:child_process";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import yaml from "js-yaml";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EXAMPLE_DIR } from "../support/kube.js";
+import { freePort, type Running, runCli, startCli, SYSTEM_NODE, waitReady } from "../support/processes.js";
+
+const LEGACY = join(import.meta.dirname, "../../../shared/legacy-cluster-desc.yml");
+
+describe("ccts render", () => {
+  it("prints one document on Node 20", async () => {
+    const { stdout: version } = await promisify(execFile)(SYSTEM_NODE, ["--version"]);
+    expect(version).toMatch(/^v20\./);
+    const r = await runCli(["render", "--dir", EXAMPLE_DIR, "--mac", "52-54-00-12-34-01"], SYSTEM_NODE);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^#cloud-config\n/);
+    expect(yaml.load(r.stdout)).toEqual(expect.objectContaining({ hostname: "master-1" }));
+    const ipxe = await runCli(["render", "--dir", EXAMPLE_DIR, "--mac", "525400123401", "--output", "ipxe"], SYSTEM_NODE);
+    expect(ipxe.stdout).toMatch(/^#!ipxe\n/);
+  });
+
+  it.each([
+    [["render", "--dir", EXAMPLE_DIR, "--mac", "52:54:00"], 1, /invalid MAC address "52:54:00"/],
+    [["render", "--dir", EXAMPLE_DIR, "--mac", "52:54:00:00:00:00"], 1, /no machine has MAC 52:54:00:00:00:00/],
+    [["render", "--dir", EXAMPLE_DIR, "--mac", "52:54:00:12:34:01", "--output", "nope"], 1, /has no output nope/],
+    [["render", "--mac", "52:54:00:12:34:01"], 2, /--dir is required/],
+    [["render", "--dir", EXAMPLE_DIR, "--bogus"], 2, /Unknown option '--bogus'/],
+    [["frobnicate"], 2, /unknown command "frobnicate"/],
+  ])("fails clearly for %j", async (args, code, message) => {
+    const r = await runCli(args, SYSTEM_NODE);
+    expect(r.code).toBe(code);
+    expect(r.stderr).toMatch(message);
+    expect(r.stdout).toBe("");
+  });
+});
+
+describe("ccts import + ccts serve on a legacy cluster-desc.yml", () => {
+  let server: Running;
+  let base: string;
+
+  beforeAll(async () => {
+    const r = await runCli(["import", LEGACY, "--name", "lab"], SYSTEM_NODE);
+    expect(r.code).toBe(0);
+    const dir = await mkdtemp(join(tmpdir(), "ccts-legacy-"));
+    await writeFile(join(dir, "cluster.yaml"), r.stdout);
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    server = startCli(["serve", "--dir", dir, "--port", String(port), "--host", "127.0.0.1"], { node: SYSTEM_NODE });
+    await waitReady(base);
+  });
+
+  afterAll(async () => {
+    expect(await server?.stop()).toBe(0);
+  });
+
+  const nodes = [
+    ["52:54:00:0A:00:11", "master-1"],
+    ["52-54-00-0a-00-12", "etcd-2"],
+    ["52:54:00:0a:00:13", "52-54-00-0a-00-13"],
+    ["52:54:00:0a:00:21", "52-54-00-0a-00-21"],
+    ["52:54:00:0a:00:22", "52-54-00-0a-00-22"],
+  ] as const;
+  const notations = (mac: string) => {
+    const hex = mac.replace(/[:-]/g, "").toLowerCase();
+    const pairs = hex.match(/../g)!;
+    return [
+      pairs.join(":"),
+      pairs.join(":").toUpperCase(),
+      pairs.join("-"),
+      hex,
+      `${hex.slice(0, 4)}.${hex.slice(4, 8)}.${hex.slice(8)}`,
+      pairs.join("%3A"),
+    ];
+  };
+
+  it.each(nodes)("serves %s by every notation with the legacy hostname and etcd cluster", async (mac, hostname) => {
+    const bodies = new Set<string>();
+    for (const notation of notations(mac)) {
+      const res = await fetch(`${base}/cloud-config/${notation}`);
+      expect(res.status, notation).toBe(200);
+      bodies.add(await res.text());
+    }
+    expect(bodies.size).toBe(1);
+    const [text] = [...bodies];
+    expect(yaml.load(text!)).toEqual(expect.objectContaining({ hostname }));
+    // The legacy server's etcd initial cluster: member hostnames, in node order, peer port 2380.
+    expect(text).toContain(
+      "master-1=http://master-1:2380,etcd-2=http://etcd-2:2380,52-54-00-0a-00-13=http://52-54-00-0a-00-13:2380",
+    );
+  });
+
+  it("answers 400 for a malformed MAC and 404 for an unknown one", async () => {
+    expect((await fetch(`${base}/cloud-config/52:54:00`)).status).toBe(400);
+    expect((await fetch(`${base}/cloud-config/52:54:00:0a:00:99`)).status).toBe(404);
+  });
+
+  it("gives cloud-init's own NoCloud code a seed it accepts", async () => {
+    const script = `
+import json, sys
+from cloudinit import util
+md, ud, vd = util.read_seeded(base=sys.argv[1], timeout=5)
+print(json.dumps({"md": md, "ud": ud.decode() if isinstance(ud, bytes) else ud}))
+`;
+    const { stdout } = await promisify(execFile)("/usr/bin/python3", ["-c", script, `${base}/nocloud/52:54:00:0a:00:11/`]);
+    const seed = JSON.parse(stdout) as { md: Record<string, string>; ud: string };
+    expect(seed.md["local-hostname"]).toBe("master-1");
+    expect(seed.md["instance-id"]).toBeTruthy();
+    expect(seed.ud).toMatch(/^#cloud-config\n/);
+    expect(seed.ud).toContain("hostname: master-1");
+  });
+});
