@@ -1,10 +1,5 @@
 #!/usr/bin/env node
 // The ccts command line. Each subcommand lives in its own module; this file only dispatches.
-import { runController } from "./controller.js";
-import { runImport } from "./import.js";
-import { runRender } from "./render.js";
-import { runServe } from "./serve.js";
-import { runServer } from "./server.js";
 import { UsageError } from "./usage.js";
 
 const USAGE = `ccts: boot documents for bare-metal machines
@@ -24,12 +19,14 @@ Usage:
   ccts help
 `;
 
-const commands: Record<string, (args: string[]) => Promise<number>> = {
-  serve: runServe,
-  render: runRender,
-  import: runImport,
-  controller: runController,
-  server: runServer,
+// Loaded on demand: the cluster commands pull in @kubernetes/client-node, whose HTTP stack needs
+// Node >= 22, while serve, render and import must also run on an older Node.
+const commands: Record<string, () => Promise<(args: string[]) => Promise<number>>> = {
+  serve: async () => (await import("./serve.js")).runServe,
+  render: async () => (await import("./render.js")).runRender,
+  import: async () => (await import("./import.js")).runImport,
+  controller: async () => (await import("./controller.js")).runController,
+  server: async () => (await import("./server.js")).runServer,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -38,12 +35,13 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command === undefined ? 2 : 0;
   }
-  const run = commands[command];
-  if (!run) {
+  const load = commands[command];
+  if (!load) {
     process.stderr.write(`ccts: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
     return 2;
   }
   try {
+    const run = await load();
     return await run(args);
   } catch (e) {
     if (e instanceof UsageError) {

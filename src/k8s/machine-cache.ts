@@ -31,6 +31,12 @@ function macsOf(m: Machine): string[] {
 export class MachineCache implements ClusterState, FanoutIndex {
   private readonly byCluster = new Map<string, Set<string>>();
   private readonly byMac = new Map<string, Set<string>>();
+  /**
+   * Member lists handed to the render core, kept while no member's spec changes: the core caches
+   * per-cluster facts (etcd, masters) by list identity, so a fan-out over 10,000 Machines computes
+   * them once rather than once per Machine.
+   */
+  private readonly memberLists = new Map<string, Machine[]>();
 
   constructor(
     readonly machines: Informer<Machine>,
@@ -40,6 +46,11 @@ export class MachineCache implements ClusterState, FanoutIndex {
 
   /** Keeps the indexes current; call from the Machine informer's event handler before fan-out. */
   index(old: Machine | undefined, next: Machine | undefined): void {
+    const specChanged = !old || !next || old.metadata.generation !== next.metadata.generation;
+    if (specChanged) {
+      if (old) this.memberLists.delete(`${old.metadata.namespace}/${old.spec.clusterDesc}`);
+      if (next) this.memberLists.delete(`${next.metadata.namespace}/${next.spec.clusterDesc}`);
+    }
     if (old) {
       const key = objectKey(old);
       removeFrom(this.byCluster, `${old.metadata.namespace}/${old.spec.clusterDesc}`, key);
@@ -65,12 +76,17 @@ export class MachineCache implements ClusterState, FanoutIndex {
   }
 
   members(namespace: string, cluster: string): Machine[] {
-    const keys = this.byCluster.get(`${namespace}/${cluster}`) ?? new Set();
-    return [...keys].flatMap((k) => {
+    const clusterKey = `${namespace}/${cluster}`;
+    const cached = this.memberLists.get(clusterKey);
+    if (cached) return cached;
+    const keys = this.byCluster.get(clusterKey) ?? new Set();
+    const list = [...keys].flatMap((k) => {
       const [ns, name] = k.split("/") as [string, string];
       const m = this.machines.get(ns, name);
       return m ? [m] : [];
     });
+    this.memberLists.set(clusterKey, list);
+    return list;
   }
 
   clusters(namespace: string): ClusterDesc[] {

@@ -58,7 +58,8 @@ function yamlMapping(content: string, what: string): ValidationProblem | undefin
     return { message: `invalid YAML: ${(err as Error).message}` };
   }
   if (doc === null || typeof doc !== "object" || Array.isArray(doc)) {
-    const got = doc === null || doc === undefined ? "an empty document" : Array.isArray(doc) ? "a list" : typeof doc;
+    const got =
+      doc === null || doc === undefined ? "an empty document" : Array.isArray(doc) ? "a list" : typeof doc;
     return { message: `${what} must be a YAML mapping, got ${got}` };
   }
   return undefined;

@@ -90,10 +90,17 @@ describe("ccts import + ccts serve on a legacy cluster-desc.yml", () => {
     expect(bodies.size).toBe(1);
     const [text] = [...bodies];
     expect(yaml.load(text!)).toEqual(expect.objectContaining({ hostname }));
-    // The legacy server's etcd initial cluster: member hostnames, in node order, peer port 2380.
-    expect(text).toContain(
-      "master-1=http://master-1:2380,etcd-2=http://etcd-2:2380,52-54-00-0a-00-13=http://52-54-00-0a-00-13:2380",
-    );
+    // The legacy server's etcd initial cluster: the etcd members by hostname, peer port 2380. etcd
+    // reads it as a set; ccts orders members by Machine name, since Kubernetes objects have no order.
+    const members = ["master-1", "etcd-2", "52-54-00-0a-00-13"];
+    const endpoints = /ETCD_ENDPOINTS='([^']*)'/.exec(text!)?.[1];
+    expect(endpoints?.split(",").sort()).toEqual(members.map((h) => `http://${h}:2379`).sort());
+    const initialCluster = /ETCD_INITIAL_CLUSTER='([^']*)'/.exec(text!)?.[1];
+    if (members.includes(hostname)) {
+      expect(initialCluster?.split(",").sort()).toEqual(members.map((h) => `${h}=http://${h}:2380`).sort());
+    } else {
+      expect(initialCluster).toBeUndefined();
+    }
   });
 
   it("answers 400 for a malformed MAC and 404 for an unknown one", async () => {
@@ -113,6 +120,6 @@ print(json.dumps({"md": md, "ud": ud.decode() if isinstance(ud, bytes) else ud})
     expect(seed.md["local-hostname"]).toBe("master-1");
     expect(seed.md["instance-id"]).toBeTruthy();
     expect(seed.ud).toMatch(/^#cloud-config\n/);
-    expect(seed.ud).toContain("hostname: master-1");
+    expect(yaml.load(seed.ud)).toEqual(expect.objectContaining({ hostname: "master-1" }));
   });
 });

@@ -43,7 +43,8 @@ export function loadExamples(root = EXAMPLES_DIR): ExampleSet[] {
       const obj = doc as { kind?: string; metadata?: { name: string }; data?: Record<string, string> };
       if (obj.kind === "ClusterDesc") set.clusters.push(doc as ClusterDesc);
       else if (obj.kind === "Machine") set.machines.push(doc as Machine);
-      else if (obj.kind === "ConfigMap" && obj.metadata) set.configMaps.set(obj.metadata.name, obj.data ?? {});
+      else if (obj.kind === "ConfigMap" && obj.metadata)
+        set.configMaps.set(obj.metadata.name, obj.data ?? {});
     }
   }
   return [...sets.values()];

@@ -8,7 +8,12 @@ export function cluster(spec: Partial<ClusterDescSpec> = {}, name = "lab"): Clus
     kind: "ClusterDesc",
     metadata: { name, namespace: "default" },
     spec: {
-      network: { bootstrapperIP: "10.20.0.2", subnet: "10.20.0.0", netmask: "255.255.255.0", domain: "lab.example.org" },
+      network: {
+        bootstrapperIP: "10.20.0.2",
+        subnet: "10.20.0.0",
+        netmask: "255.255.255.0",
+        domain: "lab.example.org",
+      },
       ...spec,
     },
   };
@@ -28,6 +33,11 @@ export function inline(output: string, text: string): TemplateSource {
 }
 
 /** Input rendering one text template `out.txt` for `m` (alone in its cluster unless `machines`). */
-export function textInput(text: string, m = machine("m1"), c = cluster(), machines: Machine[] = [m]): RenderInput {
+export function textInput(
+  text: string,
+  m = machine("m1"),
+  c = cluster(),
+  machines: Machine[] = [m],
+): RenderInput {
   return { cluster: c, machine: m, machines, templates: [inline("out.txt", text)] };
 }

@@ -1,0 +1,212 @@
+// Helpers for template authors. README.md ("Helpers") documents each with an example.
+// Every helper receives Handlebars' options object as its last argument; `args` strips it.
+
+import type { HelperOptions } from "handlebars";
+import yaml from "js-yaml";
+import { unwrap } from "./strict.js";
+
+/** An error thrown by a helper, with the template line of the call when Handlebars knows it. */
+export class HelperError extends Error {
+  constructor(
+    readonly helper: string,
+    reason: string,
+    readonly line: number | undefined,
+  ) {
+    super(`helper "${helper}": ${reason}`);
+    this.name = "HelperError";
+  }
+}
+
+type Helper = (...args: unknown[]) => unknown;
+
+function isOptions(v: unknown): v is HelperOptions {
+  return v !== null && typeof v === "object" && "hash" in v && "data" in v && "name" in v;
+}
+
+/** Deeply unwraps strict views so serialisers see plain data. */
+function plain(value: unknown): unknown {
+  const v = unwrap(value);
+  if (Array.isArray(v)) return v.map(plain);
+  if (v !== null && typeof v === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = plain(x);
+    return out;
+  }
+  return v;
+}
+
+function isEmpty(v: unknown): boolean {
+  const u = unwrap(v);
+  return u === null || u === undefined || u === "" || (Array.isArray(u) && u.length === 0);
+}
+
+function truthy(v: unknown): boolean {
+  const u = unwrap(v);
+  return Array.isArray(u) ? u.length > 0 : Boolean(u);
+}
+
+function text(v: unknown): string {
+  if (v === undefined) throw new Error("value is undefined");
+  if (v === null) return "";
+  if (typeof v === "object")
+    throw new Error(`expected text, got ${Array.isArray(unwrap(v)) ? "a list" : "an object"}`);
+  return String(v);
+}
+
+function count(v: unknown): number {
+  const n = typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > 64) {
+    throw new Error(`expected a whole number of spaces (0-64), got ${JSON.stringify(v) ?? String(v)}`);
+  }
+  return n;
+}
+
+function indentLines(n: number, s: string): string {
+  const pad = " ".repeat(n);
+  return s
+    .split("\n")
+    .map((line) => (line === "" ? line : pad + line))
+    .join("\n");
+}
+
+/** Escapes for YAML double-quoted scalars beyond what JSON.stringify escapes. */
+const YAML_UNSAFE = /[\u007f-\u009f\u2028\u2029\ufeff]/g;
+
+function quoteString(s: string): string {
+  return JSON.stringify(s).replace(YAML_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/** POSIX shell single quoting: 'it'\''s'. */
+function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", "'\\''")}'`;
+}
+
+function dottedToNumber(ip: string): number | undefined {
+  const parts = ip.split(".");
+  if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255)) return undefined;
+  return parts.reduce((acc, p) => acc * 256 + Number(p), 0);
+}
+
+function maskBits(mask: string): number {
+  if (/^\d{1,2}$/.test(mask) && Number(mask) <= 32) return Number(mask);
+  const n = dottedToNumber(mask);
+  if (n === undefined) throw new Error(`${JSON.stringify(mask)} is not a netmask`);
+  const bits = n.toString(2).padStart(32, "0");
+  const ones = bits.includes("0") ? bits.indexOf("0") : 32;
+  if (bits.slice(ones).includes("1")) throw new Error(`${JSON.stringify(mask)} is not a contiguous netmask`);
+  return ones;
+}
+
+/** The helpers, by name, as plain functions of their positional arguments. */
+const HELPERS: Record<string, (args: unknown[], options: HelperOptions) => unknown> = {
+  indent([n, s]) {
+    return indentLines(count(n), text(s));
+  },
+  nindent([n, s]) {
+    return `\n${indentLines(count(n), text(s))}`;
+  },
+  toYaml([value, spaces]) {
+    if (value === undefined) throw new Error("value is undefined");
+    const indent = spaces === undefined ? 2 : count(spaces) || 2;
+    return yaml.dump(plain(value), { indent, lineWidth: -1, noRefs: true }).replace(/\n$/, "");
+  },
+  toJson([value, spaces]) {
+    if (value === undefined) throw new Error("value is undefined");
+    return JSON.stringify(plain(value), null, spaces === undefined ? undefined : count(spaces));
+  },
+  join([list, sep]) {
+    const l = unwrap(list);
+    if (!Array.isArray(l)) throw new Error(`expected a list, got ${l === null ? "null" : typeof l}`);
+    return l.map((x) => text(x)).join(sep === undefined ? "," : text(sep));
+  },
+  default([value, fallback]) {
+    return isEmpty(value) ? fallback : value;
+  },
+  base64([s]) {
+    return Buffer.from(text(s), "utf8").toString("base64");
+  },
+  eq([a, b]) {
+    return unwrap(a) === unwrap(b);
+  },
+  ne([a, b]) {
+    return unwrap(a) !== unwrap(b);
+  },
+  and(args) {
+    if (args.length === 0) throw new Error("needs at least one argument");
+    for (const a of args) if (!truthy(a)) return a;
+    return args[args.length - 1];
+  },
+  or(args) {
+    if (args.length === 0) throw new Error("needs at least one argument");
+    for (const a of args) if (truthy(a)) return a;
+    return args[args.length - 1];
+  },
+  not([a]) {
+    return !truthy(a);
+  },
+  hasRole([role, machine], options) {
+    const m = machine === undefined ? (options.data.root as { machine: unknown }).machine : machine;
+    const roles = (unwrap(m) as { roles?: unknown } | null)?.roles;
+    if (!Array.isArray(roles)) throw new Error("the machine has no roles list");
+    return roles.includes(text(role));
+  },
+  lower([s]) {
+    return text(s).toLowerCase();
+  },
+  upper([s]) {
+    return text(s).toUpperCase();
+  },
+  quote([s]) {
+    return quoteString(typeof s === "number" || typeof s === "boolean" ? String(s) : text(s));
+  },
+  shellQuote([s]) {
+    return shellQuote(typeof s === "number" ? String(s) : text(s));
+  },
+  concat(args) {
+    return args.map((a) => (typeof a === "number" || typeof a === "boolean" ? String(a) : text(a))).join("");
+  },
+  replace([s, from, to]) {
+    return text(s).replaceAll(text(from), text(to));
+  },
+  trim([s]) {
+    return text(s).trim();
+  },
+  array(args) {
+    return args.map(unwrap);
+  },
+  includes([list, item]) {
+    const l = unwrap(list);
+    if (!Array.isArray(l)) throw new Error("expected a list");
+    return l.includes(unwrap(item));
+  },
+  cidr([ip, mask]) {
+    const addr = text(ip);
+    if (dottedToNumber(addr) === undefined) throw new Error(`${JSON.stringify(addr)} is not an IPv4 address`);
+    return `${addr}/${maskBits(typeof mask === "number" ? String(mask) : text(mask))}`;
+  },
+};
+
+export const HELPER_NAMES = Object.keys(HELPERS).sort();
+
+/** The helpers as Handlebars functions; each error becomes a HelperError with the call's line. */
+export function handlebarsHelpers(): Record<string, Helper> {
+  const out: Record<string, Helper> = {};
+  for (const [name, fn] of Object.entries(HELPERS)) {
+    out[name] = (...all: unknown[]) => {
+      const last = all[all.length - 1];
+      const options = isOptions(last) ? last : undefined;
+      const args = options ? all.slice(0, -1) : all;
+      try {
+        return fn(args, options as HelperOptions);
+      } catch (err) {
+        if (err instanceof HelperError) throw err;
+        throw new HelperError(
+          name,
+          (err as Error).message,
+          (options as { loc?: { start: { line: number } } })?.loc?.start.line,
+        );
+      }
+    };
+  }
+  return out;
+}

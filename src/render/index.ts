@@ -1,0 +1,11 @@
+// The render core: pure functions from declarations and templates to validated documents.
+// README.md beside this file is the template data reference.
+
+export type { MachineData, MachineSummary, TemplateData } from "./data.js";
+export { templateData } from "./data.js";
+export { compileCacheSize, compileCount } from "./engine.js";
+export { CONTENT_TYPES, formatOf, validateOutput } from "./format.js";
+export { HELPER_NAMES } from "./helpers.js";
+export { contentHash, DEFAULT_MAX_BYTES, renderMachine } from "./render.js";
+export { BUILTIN_DIR, builtinTemplates, resolveTemplates, templateConfigMapNames } from "./templates.js";
+export type * from "./types.js";

@@ -1,0 +1,87 @@
+// Which templates a ClusterDesc renders: its spec.templates (ConfigMap keys or inline text), or
+// the built-in set in templates/builtin/<output>.hbs when it names none.
+import { readdirSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import type { ClusterDesc } from "../api/types.js";
+import { outputNameProblem } from "./format.js";
+import type { TemplateSource } from "./types.js";
+
+/** templates/builtin/ at the repository (package) root, from src/render/ and dist/render/ alike. */
+export const BUILTIN_DIR = fileURLToPath(new URL("../../templates/builtin/", import.meta.url));
+
+let builtin: readonly TemplateSource[] | undefined;
+
+/** The built-in template set, read from disk once, sorted by output name. */
+export function builtinTemplates(): readonly TemplateSource[] {
+  if (!builtin) {
+    builtin = Object.freeze(
+      readdirSync(BUILTIN_DIR)
+        .filter((f) => f.endsWith(".hbs"))
+        .sort()
+        .map((f) => {
+          const output = f.slice(0, -".hbs".length);
+          return Object.freeze({
+            output,
+            origin: `builtin:${output}`,
+            text: readFileSync(BUILTIN_DIR + f, "utf8"),
+          });
+        }),
+    );
+  }
+  return builtin;
+}
+
+function clusterKey(cluster: ClusterDesc): string {
+  return `${cluster.metadata.namespace ?? "default"}/${cluster.metadata.name}`;
+}
+
+/**
+ * Resolves spec.templates to template texts. `configMaps(name)` returns the data of a ConfigMap
+ * in the ClusterDesc's namespace, or undefined when there is none. An empty or absent
+ * spec.templates yields the built-in set.
+ */
+export function resolveTemplates(
+  cluster: ClusterDesc,
+  configMaps: (name: string) => Record<string, string> | undefined,
+): { templates: TemplateSource[] } | { error: string } {
+  const refs = cluster.spec.templates ?? [];
+  if (refs.length === 0) return { templates: [...builtinTemplates()] };
+  const where = `ClusterDesc ${clusterKey(cluster)}`;
+  const seen = new Set<string>();
+  const templates: TemplateSource[] = [];
+  for (const [i, ref] of refs.entries()) {
+    const output = ref.output;
+    if (typeof output !== "string") return { error: `${where}: spec.templates[${i}] has no output name` };
+    const nameProblem = outputNameProblem(output);
+    if (nameProblem) return { error: `${where}: spec.templates[${i}]: ${nameProblem}` };
+    if (seen.has(output)) return { error: `${where}: output ${JSON.stringify(output)} is declared twice` };
+    seen.add(output);
+    const hasInline = typeof ref.inline === "string";
+    if (hasInline === Boolean(ref.configMapKeyRef)) {
+      return { error: `${where}: template ${output} needs exactly one of configMapKeyRef and inline` };
+    }
+    if (hasInline) {
+      templates.push({ output, origin: `inline:${output}`, text: ref.inline as string });
+      continue;
+    }
+    const { name, key } = ref.configMapKeyRef!;
+    const data = configMaps(name);
+    if (!data) return { error: `${where}: template ${output}: ConfigMap ${JSON.stringify(name)} not found` };
+    const text = data[key];
+    if (typeof text !== "string") {
+      return {
+        error: `${where}: template ${output}: ConfigMap ${JSON.stringify(name)} has no key ${JSON.stringify(key)}`,
+      };
+    }
+    templates.push({ output, origin: `configmap/${name}:${key}`, text });
+  }
+  return { templates };
+}
+
+/** Names of the ConfigMaps a ClusterDesc's templates read, sorted, without repeats. */
+export function templateConfigMapNames(cluster: ClusterDesc): string[] {
+  const names = new Set<string>();
+  for (const ref of cluster.spec.templates ?? [])
+    if (ref.configMapKeyRef?.name) names.add(ref.configMapKeyRef.name);
+  return [...names].sort();
+}

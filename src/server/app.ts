@@ -1,0 +1,246 @@
+// The HTTP app that hands boot documents to machines by MAC. buildApp wires routes, limits,
+// metrics and the access log; it never listens (the caller does). The hot path of a document
+// request is a MAC parse, a Map lookup and the write of a Buffer prepared when the document was
+// learned: nothing is rendered or serialised per request.
+import { realpathSync } from "node:fs";
+import { realpath } from "node:fs/promises";
+import { STATUS_CODES } from "node:http";
+import { sep } from "node:path";
+import fastifyStatic from "@fastify/static";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from "fastify";
+import type { Logger, LoggerOptions } from "pino";
+import type { Registry } from "prom-client";
+import { tryParseMac } from "../api/mac.js";
+import type { DocumentLookup, MachineDocuments, ServedDocument } from "./lookup.js";
+import { contentDocument } from "./memory-lookup.js";
+import { type AppMetrics, createMetrics } from "./metrics.js";
+import { type ServerLimits, serverOptions } from "./options.js";
+
+export interface AppDeps {
+  /** Where documents come from (embedded store or cluster-mode index). */
+  lookup: DocumentLookup;
+  /** Folder served under /assets/ (kernels, initrds). No folder: /assets/* answers 404. */
+  assetsDir?: string | undefined;
+  /** false (default): no logging; true or pino options: a new pino logger; or a pino instance. */
+  logger?: boolean | LoggerOptions | Logger | undefined;
+  /** Registry for /metrics; default: a new one per app. */
+  metrics?: Registry | undefined;
+  /** Overrides of the timeouts and size limits in DEFAULT_LIMITS. */
+  limits?: Partial<ServerLimits> | undefined;
+  /** Fastify trustProxy (for request.ip in the access log behind HAProxy); default off. */
+  trustProxy?: boolean | string | string[] | undefined;
+}
+
+const TEXT = "text/plain; charset=utf-8";
+
+/**
+ * iPXE resolves a relative URI against the URI of the script that contains it, so this script
+ * works under any address, port, path prefix or proxy it was fetched through. `netX` is the
+ * network device iPXE opened last (the one that booted); `:hexhyp` gives `52-54-00-12-34-01`,
+ * which needs no URL encoding.
+ */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: ${...} is iPXE setting syntax, not JavaScript.
+export const BOOT_IPXE = "#!ipxe\nchain ipxe?mac=${netX/mac:hexhyp}\n";
+
+const bootIpxe = contentDocument(BOOT_IPXE, TEXT);
+/** Answer for an absent vendor-data / network-config of a known machine (see README). */
+const emptyVendorData = contentDocument("", TEXT);
+const emptyNetworkConfig = contentDocument("", "application/yaml; charset=utf-8");
+
+type Pick = (docs: MachineDocuments) => readonly [output: string, doc: ServedDocument] | undefined;
+
+function output(name: string, fallback?: string): Pick {
+  return (docs) => {
+    const doc = docs.documents.get(name);
+    if (doc) return [name, doc];
+    if (fallback === undefined) return undefined;
+    const other = docs.documents.get(fallback);
+    return other ? [fallback, other] : undefined;
+  };
+}
+
+function orEmpty(name: string, empty: ServedDocument): Pick {
+  return (docs) => [name, docs.documents.get(name) ?? empty];
+}
+
+/** The one place a MAC from a request (path or query, any notation) becomes canonical. */
+export function requestMac(raw: unknown): string | undefined {
+  return typeof raw === "string" ? tryParseMac(raw) : undefined;
+}
+
+function sendText(reply: FastifyReply, status: number, text: string): FastifyReply {
+  return reply.code(status).type(TEXT).send(`${text}\n`);
+}
+
+/** If-None-Match against a strong ETag, with the weak comparison RFC 9110 prescribes for it. */
+function notModified(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (ifNoneMatch === undefined) return false;
+  if (ifNoneMatch.trim() === "*") return true;
+  for (const part of ifNoneMatch.split(",")) {
+    const tag = part.trim();
+    if (tag === etag || (tag.startsWith("W/") && tag.slice(2) === etag)) return true;
+  }
+  return false;
+}
+
+function isLoggerInstance(x: unknown): x is Logger {
+  return typeof x === "object" && x !== null && typeof (x as Logger).child === "function";
+}
+
+function shorten(s: string, max = 200): string {
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+}
+
+const MALFORMED_MAC =
+  "malformed MAC address; expected aa:bb:cc:dd:ee:ff, aa-bb-cc-dd-ee-ff, aabb.ccdd.eeff or aabbccddeeff";
+
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const { lookup } = deps;
+  const metrics: AppMetrics = createMetrics(deps.metrics);
+  const logging = deps.logger ?? false;
+  const app = Fastify({
+    ...serverOptions(deps.limits),
+    trustProxy: deps.trustProxy ?? false,
+    ...(isLoggerInstance(logging) ? { loggerInstance: logging as FastifyBaseLogger } : { logger: logging }),
+    // Fastify's two lines per request are replaced by one access-log line in onResponse.
+    logController: new LogController({ disableRequestLogging: true }),
+    frameworkErrors: (error, _request, reply) => {
+      // Bad percent-encoding in the URL, or a path parameter longer than maxParamLength.
+      if (error.code === "FST_ERR_MAX_PARAM_LENGTH") return sendText(reply, 414, "path parameter too long");
+      return sendText(reply, 400, "malformed URL");
+    },
+  }) as unknown as FastifyInstance;
+
+  app.setNotFoundHandler((_request, reply) => sendText(reply, 404, "not found"));
+
+  app.setErrorHandler((error: { statusCode?: number }, request, reply) => {
+    const code = error.statusCode;
+    const status = typeof code === "number" && code >= 400 && code < 600 ? code : 500;
+    if (status >= 500) request.log.error({ err: error }, "request failed");
+    return sendText(reply, status, (STATUS_CODES[status] ?? "error").toLowerCase());
+  });
+
+  // One access-log line and the request metrics per answered request. Never bodies.
+  app.addHook("onResponse", (request, reply, done) => {
+    const route = request.routeOptions.url ?? "unmatched";
+    const status = reply.statusCode;
+    const ms = reply.elapsedTime;
+    metrics.requests.inc({ route, status: String(status) });
+    metrics.duration.observe({ route }, ms / 1000);
+    request.log.info(
+      {
+        method: request.method,
+        url: shorten(request.url),
+        status,
+        responseTime: Math.round(ms * 1000) / 1000,
+        remoteAddress: request.ip,
+      },
+      "request",
+    );
+    done();
+  });
+
+  function sendDocument(request: FastifyRequest, reply: FastifyReply, name: string, doc: ServedDocument) {
+    metrics.documents.inc({ output: name });
+    reply.header("etag", doc.etag).header("cache-control", "no-cache");
+    if (notModified(request.headers["if-none-match"], doc.etag)) return reply.code(304).send();
+    return reply.type(doc.contentType).send(doc.body);
+  }
+
+  function serve(request: FastifyRequest, reply: FastifyReply, rawMac: unknown, pick: Pick) {
+    const mac = requestMac(rawMac);
+    if (mac === undefined) return sendText(reply, 400, MALFORMED_MAC);
+    const docs = lookup.machine(mac);
+    if (docs === undefined) {
+      if (!lookup.ready()) return sendText(reply.header("retry-after", "5"), 503, "not ready");
+      metrics.unknownMac.inc();
+      return sendText(reply, 404, "unknown MAC");
+    }
+    const picked = pick(docs);
+    if (picked === undefined) return sendText(reply, 404, "no such document for this machine");
+    return sendDocument(request, reply, picked[0], picked[1]);
+  }
+
+  type MacParams = { Params: { mac: string } };
+  type MacQuery = { Querystring: { mac?: string | string[] } };
+
+  const cloudConfig = output("cloud-config");
+  app.get<MacParams>("/cloud-config/:mac", (req, reply) => serve(req, reply, req.params.mac, cloudConfig));
+  app.get<{ Params: { file: string } }>("/cloud-configs/:file", (req, reply) => {
+    const { file } = req.params;
+    if (!file.endsWith(".yaml")) return sendText(reply, 404, "not found");
+    return serve(req, reply, file.slice(0, -".yaml".length), cloudConfig);
+  });
+
+  app.get("/boot.ipxe", (req, reply) => sendDocument(req, reply, "boot.ipxe", bootIpxe));
+
+  for (const [path, name] of [
+    ["/ipxe", "ipxe"],
+    ["/install.sh", "install.sh"],
+  ] as const) {
+    const pick = output(name);
+    app.get<MacQuery>(path, (req, reply) => {
+      const mac = req.query.mac;
+      if (mac === undefined) return sendText(reply, 400, "missing query parameter mac");
+      return serve(req, reply, mac, pick);
+    });
+  }
+
+  const nocloud: Record<string, Pick> = {
+    "meta-data": output("meta-data"),
+    "user-data": output("user-data", "cloud-config"),
+    "vendor-data": orEmpty("vendor-data", emptyVendorData),
+    "network-config": orEmpty("network-config", emptyNetworkConfig),
+  };
+  for (const [name, pick] of Object.entries(nocloud)) {
+    app.get<MacParams>(`/nocloud/:mac/${name}`, (req, reply) => serve(req, reply, req.params.mac, pick));
+  }
+
+  app.get<{ Params: { mac: string; output: string } }>("/machines/:mac/:output", (req, reply) =>
+    serve(req, reply, req.params.mac, output(req.params.output)),
+  );
+
+  app.get("/healthz", (_req, reply) => sendText(reply, 200, "ok"));
+  app.get("/readyz", (_req, reply) =>
+    lookup.ready() ? sendText(reply, 200, "ready") : sendText(reply, 503, "not ready"),
+  );
+  app.get("/metrics", async (_req, reply) => {
+    const text = await metrics.registry.metrics();
+    return reply.type(metrics.registry.contentType).header("cache-control", "no-store").send(text);
+  });
+
+  if (deps.assetsDir !== undefined) registerAssets(app, deps.assetsDir);
+  return app;
+}
+
+/**
+ * /assets/* from one folder through @fastify/static: Range requests, ETag/Last-Modified, and its
+ * traversal guards (`..`, encoded `..`, non-canonical paths: 403). On top of those, a file whose
+ * real path (after symlinks) leaves the folder is not served (404): a link inside the folder to
+ * /etc/shadow must not become downloadable.
+ */
+function registerAssets(app: FastifyInstance, assetsDir: string): void {
+  const root = realpathSync(assetsDir);
+  const outside = Object.assign(new Error("asset resolves outside the assets folder"), { statusCode: 404 });
+  app.register(fastifyStatic, {
+    root,
+    prefix: "/assets/",
+    index: false,
+    list: false,
+    dotfiles: "ignore",
+    decorateReply: false,
+    acceptRanges: true,
+    cacheControl: true,
+    maxAge: 0,
+    onFile: async (path: string) => {
+      const real = await realpath(path);
+      if (real !== root && !real.startsWith(root + sep)) throw outside;
+    },
+  });
+}

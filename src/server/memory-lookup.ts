@@ -1,0 +1,90 @@
+// The in-memory index behind the lookup port: canonical MAC -> the documents of one Machine. The
+// embedded folder store and the cluster-mode ConfigMap index feed it; the HTTP app only reads it.
+// A Machine with several interface MACs appears under each of them (the same MachineDocuments).
+import { createHash } from "node:crypto";
+import { parseMac } from "../api/mac.js";
+import type { DocumentLookup, MachineDocuments, ServedDocument } from "./lookup.js";
+
+/** Characters an entity tag may hold between its quotes (RFC 9110 etagc, ASCII only). */
+const ETAG_SAFE = /^[\x21\x23-\x7e]{1,128}$/;
+
+/**
+ * Prepares a document for serving: the UTF-8 bytes once, and a strong quoted ETag from `hash`.
+ * A hash that cannot stand in an ETag as it is (quotes, spaces, non-ASCII, very long) is hashed.
+ */
+export function servedDocument(content: string, contentType: string, hash: string): ServedDocument {
+  const tag = ETAG_SAFE.test(hash) ? hash : createHash("sha256").update(hash).digest("hex");
+  return { body: Buffer.from(content, "utf8"), contentType, etag: `"${tag}"` };
+}
+
+/** A servedDocument whose ETag is the SHA-256 of its content (for documents without a render hash). */
+export function contentDocument(content: string, contentType: string): ServedDocument {
+  return servedDocument(
+    content,
+    contentType,
+    createHash("sha256").update(content).digest("hex").slice(0, 32),
+  );
+}
+
+export class MemoryLookup implements DocumentLookup {
+  private index = new Map<string, MachineDocuments>();
+  private isReady = false;
+
+  machine(canonicalMac: string): MachineDocuments | undefined {
+    return this.index.get(canonicalMac);
+  }
+
+  ready(): boolean {
+    return this.isReady;
+  }
+
+  setReady(ready: boolean): void {
+    this.isReady = ready;
+  }
+
+  /**
+   * Swaps the whole index at once: a reader sees either the old or the new one, never a mix.
+   * Keys may be in any notation parseMac accepts; an invalid key throws and leaves the index as it was.
+   */
+  replaceAll(entries: Iterable<readonly [string, MachineDocuments]>): void {
+    const next = new Map<string, MachineDocuments>();
+    for (const [mac, docs] of entries) next.set(parseMac(mac), docs);
+    this.index = next;
+  }
+
+  /** Serves `docs` under one MAC (any notation). */
+  set(mac: string, docs: MachineDocuments): void {
+    this.index.set(parseMac(mac), docs);
+  }
+
+  /** Serves `docs` under each of a Machine's MACs. */
+  setMachine(macs: Iterable<string>, docs: MachineDocuments): void {
+    const canonical = [...macs].map(parseMac);
+    for (const mac of canonical) this.index.set(mac, docs);
+  }
+
+  /** Stops serving one MAC; true if it was served. */
+  delete(mac: string): boolean {
+    return this.index.delete(parseMac(mac));
+  }
+
+  /** Stops serving every MAC of the Machine with this `namespace/name`; returns the MACs removed. */
+  deleteMachine(machine: string): string[] {
+    const removed: string[] = [];
+    for (const [mac, docs] of this.index) {
+      if (docs.machine === machine) removed.push(mac);
+    }
+    for (const mac of removed) this.index.delete(mac);
+    return removed;
+  }
+
+  /** Number of MACs served. */
+  get size(): number {
+    return this.index.size;
+  }
+
+  /** Canonical MACs served, in insertion order. */
+  macs(): string[] {
+    return [...this.index.keys()];
+  }
+}
