@@ -1,7 +1,9 @@
 // The document endpoints over a real loopback socket: every URL shape installers use, every MAC
 // notation, status codes, content types, ETag/304, HEAD, readiness and metrics.
+
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BOOT_IPXE } from "../../src/server/app.js";
+import { BOOT_IPXE, buildApp } from "../../src/server/app.js";
 import {
   CLOUD_CONFIG_A,
   CT_CLOUD,
@@ -113,7 +115,7 @@ describe("iPXE", () => {
     const text = await res.text();
     expect(text).toBe(BOOT_IPXE);
     expect(text.startsWith("#!ipxe\n")).toBe(true);
-    expect(text).toContain("chain ipxe?mac=${netX/mac:hexhyp}");
+    expect(text).toContain(["chain ipxe?mac=$", "{netX/mac:hexhyp}"].join(""));
     expect(text).not.toMatch(/https?:\/\//);
   });
 
@@ -298,6 +300,30 @@ describe("health, readiness, errors", () => {
   });
 });
 
+describe("a failing lookup", () => {
+  it("500 with a short plain-text body, no stack trace, server keeps going", async () => {
+    const broken = {
+      machine(): never {
+        throw new Error("index exploded at /secret/path");
+      },
+      ready: () => true,
+    };
+    const app = buildApp({ lookup: broken });
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    try {
+      const res = await fetch(`${base}/cloud-config/${MAC_A}`);
+      expect(res.status).toBe(500);
+      expect(res.headers.get("content-type")).toBe("text/plain; charset=utf-8");
+      const body = await res.text();
+      expect(body).toBe("internal server error\n");
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe("readiness flip", () => {
   it("/readyz follows lookup.ready(); unknown MACs get 503 while not ready", async () => {
     const r = await start();
@@ -367,16 +393,24 @@ describe("/metrics", () => {
       expect(res.status).toBe(200);
       expect(res.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
       const text = await res.text();
-      expect(sample(text, "ccts_http_requests_total", { route: "/cloud-config/:mac", status: "200" })).toBe(2);
-      expect(sample(text, "ccts_http_requests_total", { route: "/cloud-config/:mac", status: "404" })).toBe(1);
-      expect(sample(text, "ccts_http_requests_total", { route: "/cloud-config/:mac", status: "400" })).toBe(1);
+      expect(sample(text, "ccts_http_requests_total", { route: "/cloud-config/:mac", status: "200" })).toBe(
+        2,
+      );
+      expect(sample(text, "ccts_http_requests_total", { route: "/cloud-config/:mac", status: "404" })).toBe(
+        1,
+      );
+      expect(sample(text, "ccts_http_requests_total", { route: "/cloud-config/:mac", status: "400" })).toBe(
+        1,
+      );
       expect(sample(text, "ccts_http_requests_total", { route: "/install.sh", status: "304" })).toBe(1);
       expect(sample(text, "ccts_http_requests_total", { route: "unmatched", status: "404" })).toBe(1);
       expect(sample(text, "ccts_documents_served_total", { output: "cloud-config" })).toBe(2);
       expect(sample(text, "ccts_documents_served_total", { output: "ipxe" })).toBe(1);
       expect(sample(text, "ccts_documents_served_total", { output: "install.sh" })).toBe(2);
       expect(sample(text, "ccts_unknown_mac_total")).toBe(1);
-      expect(sample(text, "ccts_http_request_duration_seconds_count", { route: "/cloud-config/:mac" })).toBe(4);
+      expect(sample(text, "ccts_http_request_duration_seconds_count", { route: "/cloud-config/:mac" })).toBe(
+        4,
+      );
       expect(text).toContain("process_cpu_user_seconds_total");
       expect(text).toContain("nodejs_eventloop_lag_seconds");
       // No label carries request input.

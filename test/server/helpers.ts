@@ -23,7 +23,11 @@ export const CT_IPXE = "text/plain; charset=utf-8";
 export const CT_SHELL = "text/x-shellscript; charset=utf-8";
 export const CT_YAML = "application/yaml; charset=utf-8";
 
-function machine(key: string, hash: string, docs: Record<string, [content: string, type: string]>): MachineDocuments {
+function machine(
+  key: string,
+  hash: string,
+  docs: Record<string, [content: string, type: string]>,
+): MachineDocuments {
   return {
     machine: key,
     documents: new Map(
@@ -82,16 +86,27 @@ export interface RawResponse {
 }
 
 /** A request whose path goes on the wire exactly as given (fetch would normalise `..`). */
-export function rawGet(port: number, path: string, headers: Record<string, string> = {}): Promise<RawResponse> {
+export function rawGet(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: "127.0.0.1", port, path, method: "GET", headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }),
-      );
-      res.on("error", reject);
-    });
+    const req = httpRequest(
+      { host: "127.0.0.1", port, path, method: "GET", headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString("utf8"),
+          }),
+        );
+        res.on("error", reject);
+      },
+    );
     req.on("error", reject);
     req.end();
   });

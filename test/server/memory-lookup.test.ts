@@ -1,0 +1,73 @@
+import { describe, expect, it } from "vitest";
+import { MemoryLookup, servedDocument } from "../../src/server/memory-lookup.js";
+import { MAC_A, MAC_A2, MAC_B, machineA, machineB } from "./helpers.js";
+
+describe("servedDocument", () => {
+  it("prepares UTF-8 bytes and a strong quoted ETag from the hash", () => {
+    const d = servedDocument("#cloud-config\nhostname: ä\n", "text/cloud-config", "abc123-cloud-config");
+    expect(d.body).toEqual(Buffer.from("#cloud-config\nhostname: ä\n", "utf8"));
+    expect(d.contentType).toBe("text/cloud-config");
+    expect(d.etag).toBe('"abc123-cloud-config"');
+  });
+
+  it("hashes a hash that cannot stand in an ETag", () => {
+    for (const h of ['with"quote', "with space", "ümlaut", "x".repeat(200), ""]) {
+      expect(servedDocument("x", "text/plain", h).etag).toMatch(/^"[0-9a-f]{64}"$/);
+    }
+  });
+});
+
+describe("MemoryLookup", () => {
+  it("is not ready until told", () => {
+    const l = new MemoryLookup();
+    expect(l.ready()).toBe(false);
+    l.setReady(true);
+    expect(l.ready()).toBe(true);
+    l.setReady(false);
+    expect(l.ready()).toBe(false);
+  });
+
+  it("keys by canonical MAC whatever notation it is given", () => {
+    const l = new MemoryLookup();
+    l.set("52-54-00-12-34-01", machineA);
+    expect(l.machine(MAC_A)).toBe(machineA);
+    l.set("5254.0012.3402", machineB);
+    expect(l.machine(MAC_B)).toBe(machineB);
+    expect(l.macs()).toEqual([MAC_A, MAC_B]);
+    expect(() => l.set("nope", machineA)).toThrow(/invalid MAC/);
+  });
+
+  it("serves a Machine under each of its MACs and forgets them together", () => {
+    const l = new MemoryLookup();
+    l.setMachine([MAC_A, "52:54:00:12:34:11".toUpperCase()], machineA);
+    l.set(MAC_B, machineB);
+    expect(l.machine(MAC_A2)).toBe(machineA);
+    expect(l.deleteMachine("default/a").sort()).toEqual([MAC_A, MAC_A2]);
+    expect(l.machine(MAC_A)).toBeUndefined();
+    expect(l.machine(MAC_B)).toBe(machineB);
+  });
+
+  it("delete removes one MAC", () => {
+    const l = new MemoryLookup();
+    l.setMachine([MAC_A, MAC_A2], machineA);
+    expect(l.delete("52-54-00-12-34-01")).toBe(true);
+    expect(l.delete(MAC_A)).toBe(false);
+    expect(l.machine(MAC_A2)).toBe(machineA);
+  });
+
+  it("replaceAll swaps the whole index, or nothing when a key is invalid", () => {
+    const l = new MemoryLookup();
+    l.set(MAC_A, machineA);
+    l.replaceAll(new Map([["52-54-00-12-34-02", machineB]]));
+    expect(l.machine(MAC_A)).toBeUndefined();
+    expect(l.machine(MAC_B)).toBe(machineB);
+    expect(() =>
+      l.replaceAll([
+        [MAC_A, machineA],
+        ["bad", machineA],
+      ]),
+    ).toThrow();
+    expect(l.machine(MAC_B)).toBe(machineB);
+    expect(l.size).toBe(1);
+  });
+});
