@@ -49,8 +49,6 @@ export interface ReconcileDeps {
   now: () => Date;
   /** Limit for the sum of a Machine's documents (the ConfigMap size limit, less headroom). */
   maxBytes?: number;
-  /** Told about every write, for metrics and the no-op-resync check. */
-  onWrite?: (kind: "configmap" | "status" | "event") => void;
 }
 
 export interface ReconcileOutcome {
@@ -107,7 +105,6 @@ export async function reconcileMachine(deps: ReconcileDeps, namespace: string, n
   let wroteConfigMap = false;
   if (outcome.desired && !sameRendered(existing, outcome.desired)) {
     await deps.writes.applyConfigMap(outcome.desired);
-    deps.onWrite?.("configmap");
     wroteConfigMap = true;
   }
 
@@ -131,16 +128,13 @@ export async function reconcileMachine(deps: ReconcileDeps, namespace: string, n
   };
   if (!sameStatus(machine.status, status)) {
     await deps.writes.patchMachineStatus(machine, status);
-    deps.onWrite?.("status");
   }
 
   const before = machine.status?.conditions?.find((c) => c.type === CONDITION_RENDERED);
   if (!ok && (before?.reason !== outcome.reason || before?.message !== outcome.message)) {
     await deps.writes.event(machine, "Warning", outcome.reason, outcome.message);
-    deps.onWrite?.("event");
   } else if (ok && before && before.status !== "True") {
     await deps.writes.event(machine, "Normal", "Recovered", `${outcome.message} (was ${before.reason}: ${before.message})`);
-    deps.onWrite?.("event");
   }
   return { reason: outcome.reason, message: outcome.message, wroteConfigMap };
 }

@@ -7,6 +7,7 @@ import { objectKey } from "../api/machine.js";
 import type { ClusterDesc, Machine } from "../api/types.js";
 import { clusterChanged, machineChanged, templateConfigMapChanged } from "../controller/fanout.js";
 import { WorkQueue } from "../controller/queue.js";
+import { WriteMemory } from "../controller/write-memory.js";
 import { reconcileMachine } from "../controller/reconcile.js";
 import { type ConfigMapObject, MANAGED_BY } from "../controller/rendered-configmap.js";
 import { resolveTemplates } from "../render/index.js";
@@ -35,6 +36,7 @@ export class ControllerRuntime {
   /** resourceVersions of ConfigMaps this controller wrote, so their watch events do not re-queue. */
   private readonly ownWrites = new Set<string>();
   readonly writes = { configmap: 0, status: 0, event: 0 };
+  private readonly memory: WriteMemory;
 
   constructor(private readonly o: ControllerOptions) {
     const scope = { namespace: o.namespace };
@@ -48,6 +50,7 @@ export class ControllerRuntime {
       onEvent: (type, obj, old) => {
         const next = type === "DELETED" ? undefined : obj;
         this.cache.index(old, next);
+        if (!next) this.memory.forgetMachine(objectKey(obj));
         // Status-only updates (ours) do not change the generation: nothing to re-render.
         if (old && next && old.metadata.generation === next.metadata.generation) return;
         this.enqueue(machineChanged(this.cache, old, next, (m) => this.cache.cluster(m.metadata.namespace ?? "", m.spec.clusterDesc), (c) => this.templateTexts(c)));
@@ -72,6 +75,7 @@ export class ControllerRuntime {
           // A rendered ConfigMap changed or deleted by someone else: put back what it should hold.
           const rv = obj.metadata.resourceVersion ?? "";
           if (type !== "DELETED" && this.ownWrites.delete(rv)) return;
+          this.memory.forgetConfigMap(`${ns}/${obj.metadata.name}`);
           const owner = obj.metadata.ownerReferences?.[0]?.name;
           if (owner) this.enqueue([`${ns}/${owner}`]);
           return;
@@ -83,7 +87,7 @@ export class ControllerRuntime {
     this.cache = new MachineCache(machines, clusterDescs, configMaps);
 
     const apiWrites = new ApiWrites(o.client);
-    const writes = {
+    const recordingWrites = {
       applyConfigMap: async (cm: ConfigMapObject) => {
         const rv = await apiWrites.applyConfigMap(cm);
         if (rv) this.ownWrites.add(rv);
@@ -92,6 +96,10 @@ export class ControllerRuntime {
       patchMachineStatus: apiWrites.patchMachineStatus.bind(apiWrites),
       event: apiWrites.event.bind(apiWrites),
     };
+    this.memory = new WriteMemory(recordingWrites, (kind) => {
+      this.writes[kind]++;
+      metric.writes.inc({ kind });
+    });
     this.queue = new WorkQueue({
       concurrency: o.concurrency ?? 8,
       maxDelayMs: 30_000,
@@ -100,13 +108,9 @@ export class ControllerRuntime {
         const outcome = await reconcileMachine(
           {
             state: this.cache,
-            writes,
+            writes: this.memory,
             now: o.now ?? (() => new Date()),
             maxBytes: o.maxBytes,
-            onWrite: (kind) => {
-              this.writes[kind]++;
-              metric.writes.inc({ kind });
-            },
           },
           ns,
           name,

@@ -55,12 +55,20 @@ afterAll(async () => {
 
 describe("controller", () => {
   it("renders every example Machine into its own ConfigMap, and reports it in status", async () => {
+    await runtime.queue.idle();
     for (const m of example().machines) {
-      const done = await waitReason(m.metadata.name, "Rendered");
+      // Machines created one after the other re-render as etcd members and masters appear: wait
+      // until status and ConfigMap agree on the final content.
+      const cm = await waitFor(`${m.metadata.name}'s ConfigMap`, () => renderedCM(m.metadata.name));
+      const done = await waitFor(`${m.metadata.name} status to match its ConfigMap`, async () => {
+        const [machineNow, cmNow] = [await machine(m.metadata.name), await renderedCM(m.metadata.name)];
+        return machineNow?.status?.contentHash === cmNow?.metadata.annotations?.[ANNOTATION_CONTENT_HASH] &&
+          rendered(machineNow)?.reason === "Rendered"
+          ? machineNow
+          : undefined;
+      });
       expect(rendered(done)?.status).toBe("True");
-      const cm = (await renderedCM(m.metadata.name))!;
       expect(done.status?.configMap).toBe(cm.metadata.name);
-      expect(done.status?.contentHash).toBe(cm.metadata.annotations?.[ANNOTATION_CONTENT_HASH]);
       expect(done.status?.outputs).toEqual(Object.keys(cm.data!).sort());
       expect(cm.data?.["cloud-config"]).toMatch(/^#cloud-config/);
       expect(cm.data?.["cloud-config"]).toContain(m.spec.hostname);

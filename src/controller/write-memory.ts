@@ -1,0 +1,54 @@
+// Remembers what this controller last wrote, so a reconcile that runs before the informer cache
+// has caught up with our own previous write does not write the same thing again (a no-op resync
+// stays at zero writes). A change someone else makes is reported by the informer; the runtime then
+// calls forget() so the next reconcile writes the desired state back.
+import { objectKey } from "../api/machine.js";
+import type { Machine, MachineStatus } from "../api/types.js";
+import type { ClusterWrites } from "./reconcile.js";
+import type { ConfigMapObject } from "./rendered-configmap.js";
+
+export type WriteKind = "configmap" | "status" | "event";
+
+export class WriteMemory implements ClusterWrites {
+  private readonly configMaps = new Map<string, string>();
+  private readonly statuses = new Map<string, string>();
+
+  constructor(
+    private readonly inner: ClusterWrites,
+    private readonly onWrite: (kind: WriteKind) => void = () => {},
+  ) {}
+
+  async applyConfigMap(cm: ConfigMapObject): Promise<string | undefined> {
+    const key = `${cm.metadata.namespace}/${cm.metadata.name}`;
+    const fingerprint = JSON.stringify(cm);
+    if (this.configMaps.get(key) === fingerprint) return undefined;
+    const rv = await this.inner.applyConfigMap(cm);
+    this.configMaps.set(key, fingerprint);
+    this.onWrite("configmap");
+    return rv;
+  }
+
+  async patchMachineStatus(machine: Machine, status: MachineStatus): Promise<void> {
+    const key = objectKey(machine);
+    const fingerprint = JSON.stringify(status);
+    if (this.statuses.get(key) === fingerprint) return;
+    await this.inner.patchMachineStatus(machine, status);
+    this.statuses.set(key, fingerprint);
+    this.onWrite("status");
+  }
+
+  async event(machine: Machine, type: "Normal" | "Warning", reason: string, message: string): Promise<void> {
+    await this.inner.event(machine, type, reason, message);
+    this.onWrite("event");
+  }
+
+  /** Someone else changed or deleted this ConfigMap (`namespace/name`): write it again when due. */
+  forgetConfigMap(key: string): void {
+    this.configMaps.delete(key);
+  }
+
+  /** The Machine (`namespace/name`) is gone, or its status was changed by someone else. */
+  forgetMachine(key: string): void {
+    this.statuses.delete(key);
+  }
+}
