@@ -2,13 +2,16 @@
 // mode the API server enforces the CRD schema at admission; the embedded store (ccts serve --dir)
 // has no API server, so it runs these checks on every file it loads.
 import { API_VERSION, KIND_CLUSTER_DESC, KIND_MACHINE } from "./constants.js";
-import { MacError, parseMac } from "./mac.js";
+import { type MacError, parseMac } from "./mac.js";
 import type { ClusterDesc, Machine } from "./types.js";
 
 export type Checked =
   | { kind: "ClusterDesc"; object: ClusterDesc }
   | { kind: "Machine"; object: Machine }
-  | { kind: "ConfigMap"; object: { metadata: { name: string; namespace?: string }; data: Record<string, string> } };
+  | {
+      kind: "ConfigMap";
+      object: { metadata: { name: string; namespace?: string }; data: Record<string, string> };
+    };
 
 function isMap(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -41,12 +44,17 @@ export function checkObject(doc: unknown): Checked {
       problems.push("data must map keys to strings");
     }
     if (problems.length) throw new Error(`ConfigMap: ${problems.join("; ")}`);
-    return { kind, object: { metadata: doc.metadata as { name: string }, data: data as Record<string, string> } };
+    return {
+      kind,
+      object: { metadata: doc.metadata as { name: string }, data: data as Record<string, string> },
+    };
   }
-  if (apiVersion !== API_VERSION) throw new Error(`apiVersion must be ${API_VERSION}, got ${String(apiVersion)}`);
+  if (apiVersion !== API_VERSION)
+    throw new Error(`apiVersion must be ${API_VERSION}, got ${String(apiVersion)}`);
   if (!isMap(doc.spec)) problems.push("spec is required");
   if (kind === KIND_CLUSTER_DESC) {
-    for (const f of ["bootstrapperIP", "subnet", "netmask", "domain"]) requireString(doc, `spec.network.${f}`, problems);
+    for (const f of ["bootstrapperIP", "subnet", "netmask", "domain"])
+      requireString(doc, `spec.network.${f}`, problems);
   } else if (kind === KIND_MACHINE) {
     requireString(doc, "spec.clusterDesc", problems);
     requireString(doc, "spec.mac", problems);
@@ -54,14 +62,22 @@ export function checkObject(doc: unknown): Checked {
     checkMac(spec.mac, "spec.mac", problems);
     const interfaces = spec.interfaces ?? [];
     if (!Array.isArray(interfaces)) problems.push("spec.interfaces must be a list");
-    else interfaces.forEach((i, n) => checkMac(isMap(i) ? i.mac : undefined, `spec.interfaces[${n}].mac`, problems));
-    if (spec.roles !== undefined && !(Array.isArray(spec.roles) && spec.roles.every((r) => typeof r === "string"))) {
+    else {
+      for (const [n, i] of interfaces.entries()) {
+        checkMac(isMap(i) ? i.mac : undefined, `spec.interfaces[${n}].mac`, problems);
+      }
+    }
+    if (
+      spec.roles !== undefined &&
+      !(Array.isArray(spec.roles) && spec.roles.every((r) => typeof r === "string"))
+    ) {
       problems.push("spec.roles must be a list of strings");
     }
   } else {
     throw new Error(`kind must be ${KIND_CLUSTER_DESC}, ${KIND_MACHINE} or ConfigMap, got ${String(kind)}`);
   }
-  if (problems.length) throw new Error(`${kind} ${String((doc.metadata as { name?: string })?.name)}: ${problems.join("; ")}`);
+  if (problems.length)
+    throw new Error(`${kind} ${String((doc.metadata as { name?: string })?.name)}: ${problems.join("; ")}`);
   return kind === KIND_MACHINE
     ? { kind: "Machine", object: doc as unknown as Machine }
     : { kind: "ClusterDesc", object: doc as unknown as ClusterDesc };

@@ -15,8 +15,14 @@ function fileName(key: string): string {
 function isEntry(v: unknown): v is RenderedEntry {
   const e = v as RenderedEntry;
   return (
-    typeof e === "object" && e !== null && typeof e.key === "string" && typeof e.machine === "string" &&
-    Array.isArray(e.macs) && typeof e.hash === "string" && typeof e.documents === "object" && e.documents !== null
+    typeof e === "object" &&
+    e !== null &&
+    typeof e.key === "string" &&
+    typeof e.machine === "string" &&
+    Array.isArray(e.macs) &&
+    typeof e.hash === "string" &&
+    typeof e.documents === "object" &&
+    e.documents !== null
   );
 }
 
@@ -50,7 +56,8 @@ export class DiskCache {
   }
 
   write(entry: RenderedEntry): Promise<void> {
-    if (this.written.get(entry.key) === entry.hash && entry.hash !== "") return this.chain(entry.key, async () => {});
+    if (this.written.get(entry.key) === entry.hash && entry.hash !== "")
+      return this.chain(entry.key, async () => {});
     this.written.set(entry.key, entry.hash);
     return this.chain(entry.key, async () => {
       const target = join(this.dir, fileName(entry.key));

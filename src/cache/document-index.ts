@@ -73,6 +73,10 @@ function sameDocs(a: RenderedEntry, b: RenderedEntry): boolean {
   const ka = Object.keys(a.documents);
   return (
     ka.length === Object.keys(b.documents).length &&
-    ka.every((k) => a.documents[k]?.content === b.documents[k]?.content && a.documents[k]?.contentType === b.documents[k]?.contentType)
+    ka.every(
+      (k) =>
+        a.documents[k]?.content === b.documents[k]?.content &&
+        a.documents[k]?.contentType === b.documents[k]?.contentType,
+    )
   );
 }

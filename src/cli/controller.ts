@@ -34,9 +34,21 @@ export async function runController(args: string[]): Promise<number> {
   collectDefaultMetrics({ register: registry });
   const client = await KubeClient.create(loadKubeConfig(values.kubeconfig));
   const concurrency = Number(values.concurrency);
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError("--concurrency must be a positive integer");
-  const runtime = new ControllerRuntime({ client, namespace: values.namespace, concurrency, logger, metrics: registry });
-  const health = await startHealthServer(registry, () => runtime.synced, port(values["metrics-port"], 9090), values["metrics-host"]!);
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new UsageError("--concurrency must be a positive integer");
+  const runtime = new ControllerRuntime({
+    client,
+    namespace: values.namespace,
+    concurrency,
+    logger,
+    metrics: registry,
+  });
+  const health = await startHealthServer(
+    registry,
+    () => runtime.synced,
+    port(values["metrics-port"], 9090),
+    values["metrics-host"]!,
+  );
   logger.info({ server: client.serverURL, namespace: values.namespace ?? "(all)" }, "starting");
   await runtime.startInformers();
   logger.info({ machines: runtime.cache.machines.size }, "caches synced");
@@ -47,7 +59,10 @@ export async function runController(args: string[]): Promise<number> {
   let lost = false;
   if (leaderElect) {
     const leaseNamespace = values["lease-namespace"] ?? values.namespace ?? process.env.POD_NAMESPACE;
-    if (!leaseNamespace) throw new UsageError("--lease-namespace is required when watching all namespaces (or set POD_NAMESPACE)");
+    if (!leaseNamespace)
+      throw new UsageError(
+        "--lease-namespace is required when watching all namespaces (or set POD_NAMESPACE)",
+      );
     elector = new LeaderElector({
       client,
       namespace: leaseNamespace,

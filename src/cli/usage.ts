@@ -1,10 +1,14 @@
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import { type ParseArgsConfig, parseArgs } from "node:util";
 
 /** A command line the user got wrong: printed with the usage text, exit code 2. */
 export class UsageError extends Error {}
 
 /** node:util parseArgs with errors turned into UsageError. */
-export function parse<T extends ParseArgsConfig["options"]>(args: string[], options: T, allowPositionals = false) {
+export function parse<T extends ParseArgsConfig["options"]>(
+  args: string[],
+  options: T,
+  allowPositionals = false,
+) {
   try {
     return parseArgs({ args, options, allowPositionals, strict: true });
   } catch (e) {
@@ -20,6 +24,7 @@ export function required(value: string | undefined, flag: string): string {
 export function port(value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--port must be 0..65535, got ${value}`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new UsageError(`--port must be 0..65535, got ${value}`);
   return n;
 }

@@ -19,7 +19,8 @@ function safeMacs(m: Machine | undefined): string[] {
   }
 }
 
-const isPeerFact = (m: Machine | undefined) => (m?.spec.roles ?? []).some((r) => r === "master" || r === "etcd");
+const isPeerFact = (m: Machine | undefined) =>
+  (m?.spec.roles ?? []).some((r) => r === "master" || r === "etcd");
 
 /** The facts of a Machine that other Machines' documents can depend on. */
 function peerFacts(m: Machine | undefined): string {
@@ -29,7 +30,10 @@ function peerFacts(m: Machine | undefined): string {
 }
 
 /** A template that mentions `machines` may list every machine: any member change re-renders all. */
-function usesMachineList(cluster: ClusterDesc | undefined, templateTexts: (c: ClusterDesc) => string[]): boolean {
+function usesMachineList(
+  cluster: ClusterDesc | undefined,
+  templateTexts: (c: ClusterDesc) => string[],
+): boolean {
   return cluster ? templateTexts(cluster).some((t) => /\bmachines\b/.test(t)) : false;
 }
 
@@ -43,7 +47,8 @@ export function machineChanged(
   const keys = new Set<string>();
   if (next) keys.add(objectKey(next));
   // Machines that share (or shared) a MAC with this one: a duplicate may have appeared or cleared.
-  for (const mac of new Set([...safeMacs(old), ...safeMacs(next)])) for (const k of index.claimants(mac)) keys.add(k);
+  for (const mac of new Set([...safeMacs(old), ...safeMacs(next)]))
+    for (const k of index.claimants(mac)) keys.add(k);
   if (peerFacts(old) !== peerFacts(next)) {
     for (const machine of [old, next]) {
       if (!machine) continue;

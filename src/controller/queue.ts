@@ -102,7 +102,10 @@ export class WorkQueue {
       ok = false;
       const n = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, n);
-      const delay = Math.min((this.options.baseDelayMs ?? 50) * 2 ** (n - 1), this.options.maxDelayMs ?? 60_000);
+      const delay = Math.min(
+        (this.options.baseDelayMs ?? 50) * 2 ** (n - 1),
+        this.options.maxDelayMs ?? 60_000,
+      );
       this.options.onError?.(key, error, delay);
       this.addAfter(key, delay);
     } finally {

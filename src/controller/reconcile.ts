@@ -57,7 +57,11 @@ export interface ReconcileOutcome {
   wroteConfigMap: boolean;
 }
 
-export async function reconcileMachine(deps: ReconcileDeps, namespace: string, name: string): Promise<ReconcileOutcome | undefined> {
+export async function reconcileMachine(
+  deps: ReconcileDeps,
+  namespace: string,
+  name: string,
+): Promise<ReconcileOutcome | undefined> {
   const { state } = deps;
   const machine = state.machine(namespace, name);
   // Deleted: garbage collection removes the ConfigMap through its owner reference.
@@ -78,7 +82,12 @@ export async function reconcileMachine(deps: ReconcileDeps, namespace: string, n
       outcome = { reason: "TemplateNotFound", message: resolved.error };
     } else {
       const result = renderMachine(
-        { cluster, machine, machines: state.members(namespace, cluster.metadata.name), templates: resolved.templates },
+        {
+          cluster,
+          machine,
+          machines: state.members(namespace, cluster.metadata.name),
+          templates: resolved.templates,
+        },
         { maxBytes: deps.maxBytes },
       );
       if (!result.ok) {
@@ -96,7 +105,11 @@ export async function reconcileMachine(deps: ReconcileDeps, namespace: string, n
               ].join(", ")}; served to neither`,
               desired,
             }
-          : { reason: "Rendered", message: `rendered ${result.documents.map((d) => d.output).join(", ")}`, desired };
+          : {
+              reason: "Rendered",
+              message: `rendered ${result.documents.map((d) => d.output).join(", ")}`,
+              desired,
+            };
       }
     }
   }
@@ -134,7 +147,12 @@ export async function reconcileMachine(deps: ReconcileDeps, namespace: string, n
   if (!ok && (before?.reason !== outcome.reason || before?.message !== outcome.message)) {
     await deps.writes.event(machine, "Warning", outcome.reason, outcome.message);
   } else if (ok && before && before.status !== "True") {
-    await deps.writes.event(machine, "Normal", "Recovered", `${outcome.message} (was ${before.reason}: ${before.message})`);
+    await deps.writes.event(
+      machine,
+      "Normal",
+      "Recovered",
+      `${outcome.message} (was ${before.reason}: ${before.message})`,
+    );
   }
   return { reason: outcome.reason, message: outcome.message, wroteConfigMap };
 }
@@ -147,7 +165,8 @@ function condition(
   const { now, ...rest } = next;
   return {
     ...rest,
-    lastTransitionTime: old && old.status === next.status ? old.lastTransitionTime : now.toISOString().replace(/\.\d+Z$/, "Z"),
+    lastTransitionTime:
+      old && old.status === next.status ? old.lastTransitionTime : now.toISOString().replace(/\.\d+Z$/, "Z"),
   };
 }
 
@@ -159,14 +178,16 @@ function sameStatus(a: MachineStatus | undefined, b: MachineStatus): boolean {
       configMap: s.configMap,
       contentHash: s.contentHash,
       outputs: s.outputs,
-      conditions: s.conditions?.map(({ type, status, reason, message, lastTransitionTime, observedGeneration }) => ({
-        type,
-        status,
-        reason,
-        message,
-        lastTransitionTime,
-        observedGeneration,
-      })),
+      conditions: s.conditions?.map(
+        ({ type, status, reason, message, lastTransitionTime, observedGeneration }) => ({
+          type,
+          status,
+          reason,
+          message,
+          lastTransitionTime,
+          observedGeneration,
+        }),
+      ),
     });
   return strip(a) === strip(b);
 }

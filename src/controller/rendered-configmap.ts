@@ -25,7 +25,14 @@ export interface ConfigMapObject {
     resourceVersion?: string;
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
-    ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }[];
+    ownerReferences?: {
+      apiVersion: string;
+      kind: string;
+      name: string;
+      uid: string;
+      controller?: boolean;
+      blockOwnerDeletion?: boolean;
+    }[];
   };
   data?: Record<string, string>;
 }
@@ -35,20 +42,19 @@ function shortHash(s: string): string {
 }
 
 /** Fits a name into `max` characters, keeping it unique with a hash suffix when it must be cut. */
-function fit(name: string, max: number): string {
+function fitName(name: string, max: number): string {
   if (name.length <= max) return name;
   return `${name.slice(0, max - 11).replace(/[-.]+$/, "")}-${shortHash(name)}`;
 }
 
 export function renderedConfigMapName(machineName: string): string {
-  return fit(`ccts-machine-${machineName}`, 253);
+  return fitName(`ccts-machine-${machineName}`, 253);
 }
 
 /** Label values are at most 63 characters. */
 export function labelValue(value: string): string {
-  return fit(value, 63);
+  return fitName(value, 63);
 }
-
 
 export function renderedConfigMap(
   machine: Machine,
@@ -71,7 +77,9 @@ export function renderedConfigMap(
       labels,
       annotations: {
         [ANNOTATION_CONTENT_HASH]: hash,
-        [ANNOTATION_CONTENT_TYPES]: JSON.stringify(Object.fromEntries(documents.map((d) => [d.output, d.contentType]))),
+        [ANNOTATION_CONTENT_TYPES]: JSON.stringify(
+          Object.fromEntries(documents.map((d) => [d.output, d.contentType])),
+        ),
       },
       ownerReferences: [
         {

@@ -84,7 +84,12 @@ export class KubeClient {
 
   private async open(method: string, path: string, options: RequestOptions): Promise<http.IncomingMessage> {
     const url = this.url(path, options.query);
-    const body = options.body === undefined ? undefined : typeof options.body === "string" ? options.body : JSON.stringify(options.body);
+    const body =
+      options.body === undefined
+        ? undefined
+        : typeof options.body === "string"
+          ? options.body
+          : JSON.stringify(options.body);
     const headers: Record<string, string> = { Accept: "application/json", ...(await this.authHeaders()) };
     if (body !== undefined) {
       headers["Content-Type"] = options.contentType ?? "application/json";
@@ -92,7 +97,11 @@ export class KubeClient {
     }
     const transport = url.protocol === "https:" ? https : http;
     return new Promise((resolve, reject) => {
-      const req = transport.request(url, { method, headers, agent: this.agent, signal: options.signal }, resolve);
+      const req = transport.request(
+        url,
+        { method, headers, agent: this.agent, signal: options.signal },
+        resolve,
+      );
       req.on("error", reject);
       req.end(body);
     });
@@ -113,7 +122,11 @@ export class KubeClient {
     }
     if (status < 200 || status >= 300) {
       const s = json as { reason?: string; message?: string } | undefined;
-      throw new ApiError(status, s?.reason ?? String(status), `${method} ${path}: ${status} ${s?.message ?? text.slice(0, 300)}`);
+      throw new ApiError(
+        status,
+        s?.reason ?? String(status),
+        `${method} ${path}: ${status} ${s?.message ?? text.slice(0, 300)}`,
+      );
     }
     return json as T;
   }
@@ -122,7 +135,12 @@ export class KubeClient {
    * A streaming GET (a watch): calls onLine for every JSON line until the server ends the
    * response, the signal aborts, or the connection fails. Resolves on a clean end.
    */
-  async stream(path: string, query: RequestOptions["query"], onObject: (obj: unknown) => void, signal: AbortSignal): Promise<void> {
+  async stream(
+    path: string,
+    query: RequestOptions["query"],
+    onObject: (obj: unknown) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
     const res = await this.open("GET", path, { query, signal });
     const status = res.statusCode ?? 0;
     if (status !== 200) {

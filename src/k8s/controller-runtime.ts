@@ -7,9 +7,9 @@ import { objectKey } from "../api/machine.js";
 import type { ClusterDesc, Machine } from "../api/types.js";
 import { clusterChanged, machineChanged, templateConfigMapChanged } from "../controller/fanout.js";
 import { WorkQueue } from "../controller/queue.js";
-import { WriteMemory } from "../controller/write-memory.js";
 import { reconcileMachine } from "../controller/reconcile.js";
 import { type ConfigMapObject, MANAGED_BY } from "../controller/rendered-configmap.js";
+import { WriteMemory } from "../controller/write-memory.js";
 import { resolveTemplates } from "../render/index.js";
 import type { KubeClient } from "./client.js";
 import { Informer } from "./informer.js";
@@ -28,7 +28,6 @@ export interface ControllerOptions {
   maxBytes?: number;
 }
 
-
 export class ControllerRuntime {
   readonly cache: MachineCache;
   readonly queue: WorkQueue;
@@ -38,7 +37,7 @@ export class ControllerRuntime {
   readonly writes = { configmap: 0, status: 0, event: 0 };
   private readonly memory: WriteMemory;
 
-  constructor(private readonly o: ControllerOptions) {
+  constructor(o: ControllerOptions) {
     const scope = { namespace: o.namespace };
     const log = o.logger;
     const metric = metricsFor(o.metrics);
@@ -53,7 +52,15 @@ export class ControllerRuntime {
         if (!next) this.memory.forgetMachine(objectKey(obj));
         // Status-only updates (ours) do not change the generation: nothing to re-render.
         if (old && next && old.metadata.generation === next.metadata.generation) return;
-        this.enqueue(machineChanged(this.cache, old, next, (m) => this.cache.cluster(m.metadata.namespace ?? "", m.spec.clusterDesc), (c) => this.templateTexts(c)));
+        this.enqueue(
+          machineChanged(
+            this.cache,
+            old,
+            next,
+            (m) => this.cache.cluster(m.metadata.namespace ?? "", m.spec.clusterDesc),
+            (c) => this.templateTexts(c),
+          ),
+        );
       },
       onError: onError("Machine"),
     });
@@ -133,7 +140,10 @@ export class ControllerRuntime {
   }
 
   private templateTexts(cluster: ClusterDesc): string[] {
-    const resolved = resolveTemplates(cluster, (cm) => this.cache.configMap(cluster.metadata.namespace ?? "", cm)?.data);
+    const resolved = resolveTemplates(
+      cluster,
+      (cm) => this.cache.configMap(cluster.metadata.namespace ?? "", cm)?.data,
+    );
     return "error" in resolved ? [] : resolved.templates.map((t) => t.text);
   }
 
@@ -176,15 +186,33 @@ export class ControllerRuntime {
 
 function metricsFor(registry: Registry) {
   return {
-    reconciles: new Counter({ name: "ccts_controller_reconcile_total", help: "Machine reconciles by result reason", labelNames: ["result"], registers: [registry] }),
-    errors: new Counter({ name: "ccts_controller_reconcile_errors_total", help: "Reconciles that failed and were retried", registers: [registry] }),
+    reconciles: new Counter({
+      name: "ccts_controller_reconcile_total",
+      help: "Machine reconciles by result reason",
+      labelNames: ["result"],
+      registers: [registry],
+    }),
+    errors: new Counter({
+      name: "ccts_controller_reconcile_errors_total",
+      help: "Reconciles that failed and were retried",
+      registers: [registry],
+    }),
     duration: new Histogram({
       name: "ccts_controller_reconcile_duration_seconds",
       help: "Time to reconcile one Machine (render and writes)",
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
       registers: [registry],
     }),
-    depth: new Gauge({ name: "ccts_controller_queue_depth", help: "Machines waiting to be reconciled", registers: [registry] }),
-    writes: new Counter({ name: "ccts_controller_writes_total", help: "API writes by kind (configmap, status, event)", labelNames: ["kind"], registers: [registry] }),
+    depth: new Gauge({
+      name: "ccts_controller_queue_depth",
+      help: "Machines waiting to be reconciled",
+      registers: [registry],
+    }),
+    writes: new Counter({
+      name: "ccts_controller_writes_total",
+      help: "API writes by kind (configmap, status, event)",
+      labelNames: ["kind"],
+      registers: [registry],
+    }),
   };
 }

@@ -110,14 +110,17 @@ export class Informer<T extends KubeObject> {
     let continueToken: string | undefined;
     let rv = "";
     do {
-      const page = await this.options.client.request<{ metadata: { resourceVersion: string; continue?: string }; items: T[] }>(
-        "GET",
-        this.options.path,
-        {
-          query: { labelSelector: this.options.labelSelector, limit: this.options.pageSize ?? 500, continue: continueToken },
-          signal,
+      const page = await this.options.client.request<{
+        metadata: { resourceVersion: string; continue?: string };
+        items: T[];
+      }>("GET", this.options.path, {
+        query: {
+          labelSelector: this.options.labelSelector,
+          limit: this.options.pageSize ?? 500,
+          continue: continueToken,
         },
-      );
+        signal,
+      });
       for (const item of page.items) seen.set(keyOf(item), item);
       continueToken = page.metadata.continue || undefined;
       rv = page.metadata.resourceVersion;
@@ -133,7 +136,8 @@ export class Informer<T extends KubeObject> {
       const old = this.cache.get(key);
       this.cache.set(key, obj);
       if (!old) this.options.onEvent("ADDED", obj, undefined);
-      else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion) this.options.onEvent("MODIFIED", obj, old);
+      else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion)
+        this.options.onEvent("MODIFIED", obj, old);
     }
     this.resourceVersion = rv;
     if (!this.syncedOnce) {
@@ -161,7 +165,12 @@ export class Informer<T extends KubeObject> {
           const event = raw as WatchEvent<T>;
           if (event.type === "ERROR") {
             if (event.object.code === 410) gone = true;
-            else throw new ApiError(event.object.code ?? 500, "WatchError", event.object.message ?? "watch error");
+            else
+              throw new ApiError(
+                event.object.code ?? 500,
+                "WatchError",
+                event.object.message ?? "watch error",
+              );
             return;
           }
           const obj = event.object;

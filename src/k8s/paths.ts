@@ -4,7 +4,9 @@ import { GROUP, VERSION } from "../api/constants.js";
 export type Scope = { namespace?: string };
 
 function collection(prefix: string, plural: string, scope: Scope): string {
-  return scope.namespace ? `${prefix}/namespaces/${encodeURIComponent(scope.namespace)}/${plural}` : `${prefix}/${plural}`;
+  return scope.namespace
+    ? `${prefix}/namespaces/${encodeURIComponent(scope.namespace)}/${plural}`
+    : `${prefix}/${plural}`;
 }
 
 const CCTS = `/apis/${GROUP}/${VERSION}`;

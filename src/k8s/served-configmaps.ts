@@ -11,7 +11,9 @@ import type { KubeClient } from "./client.js";
 import { Informer } from "./informer.js";
 import { paths } from "./paths.js";
 
-type RenderedConfigMap = RenderedConfigMapLike & { metadata: { name: string; namespace?: string; resourceVersion?: string } };
+type RenderedConfigMap = RenderedConfigMapLike & {
+  metadata: { name: string; namespace?: string; resourceVersion?: string };
+};
 
 export class ServedConfigMaps {
   private readonly informer: Informer<RenderedConfigMap>;
@@ -37,7 +39,8 @@ export class ServedConfigMaps {
           void this.cache.write(entry);
         }
       },
-      onError: (err, retryInMs) => logger.warn({ err: String(err), retryInMs }, "ConfigMap watch failed; serving what is known"),
+      onError: (err, retryInMs) =>
+        logger.warn({ err: String(err), retryInMs }, "ConfigMap watch failed; serving what is known"),
     });
   }
 

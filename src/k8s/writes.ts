@@ -19,21 +19,34 @@ export class ApiWrites implements ClusterWrites {
 
   /** Applies the ConfigMap; returns the resourceVersion the server gave it. */
   async applyConfigMap(cm: ConfigMapObject): Promise<string | undefined> {
-    const written = await this.client.request<ConfigMapObject>("PATCH", paths.one(paths.configMaps(cm.metadata), cm.metadata.name), {
-      query: { fieldManager: FIELD_MANAGER, force: true },
-      contentType: APPLY,
-      body: cm,
-    });
+    const written = await this.client.request<ConfigMapObject>(
+      "PATCH",
+      paths.one(paths.configMaps(cm.metadata), cm.metadata.name),
+      {
+        query: { fieldManager: FIELD_MANAGER, force: true },
+        contentType: APPLY,
+        body: cm,
+      },
+    );
     return written?.metadata.resourceVersion;
   }
 
   async patchMachineStatus(machine: Machine, status: MachineStatus): Promise<void> {
     const ns = machine.metadata.namespace ?? "default";
-    await this.client.request("PATCH", `${paths.one(paths.machines({ namespace: ns }), machine.metadata.name)}/status`, {
-      query: { fieldManager: FIELD_MANAGER, force: true },
-      contentType: APPLY,
-      body: { apiVersion: API_VERSION, kind: KIND_MACHINE, metadata: { name: machine.metadata.name, namespace: ns }, status },
-    });
+    await this.client.request(
+      "PATCH",
+      `${paths.one(paths.machines({ namespace: ns }), machine.metadata.name)}/status`,
+      {
+        query: { fieldManager: FIELD_MANAGER, force: true },
+        contentType: APPLY,
+        body: {
+          apiVersion: API_VERSION,
+          kind: KIND_MACHINE,
+          metadata: { name: machine.metadata.name, namespace: ns },
+          status,
+        },
+      },
+    );
   }
 
   async event(machine: Machine, type: "Normal" | "Warning", reason: string, message: string): Promise<void> {

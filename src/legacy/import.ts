@@ -70,18 +70,53 @@ function sshKeys(v: unknown): string[] | undefined {
   }
   return text
     .split("\n")
-    .map((l) => l.trim().replace(/^-\s*/, "").replace(/^"(.*)"$/, "$1"))
+    .map((l) =>
+      l
+        .trim()
+        .replace(/^-\s*/, "")
+        .replace(/^"(.*)"$/, "$1"),
+    )
     .filter((l) => l !== "");
 }
 
 const CLUSTER_KEYS = new Set([
-  "bootstrapper", "subnet", "netmask", "iplow", "iphigh", "routers", "broadcast", "nameservers",
-  "upstreamnameservers", "domainname", "dockerdomain", "lease", "start_pxe", "set_ntp",
-  "k8s_service_cluster_ip_range", "k8s_cluster_dns", "kube_master_ip", "kube_master_dns", "flannel_backend",
-  "os_name", "coreos_channel", "coreos_version", "coreos", "ceph", "images", "ssh_authorized_keys", "nodes",
+  "bootstrapper",
+  "subnet",
+  "netmask",
+  "iplow",
+  "iphigh",
+  "routers",
+  "broadcast",
+  "nameservers",
+  "upstreamnameservers",
+  "domainname",
+  "dockerdomain",
+  "lease",
+  "start_pxe",
+  "set_ntp",
+  "k8s_service_cluster_ip_range",
+  "k8s_cluster_dns",
+  "kube_master_ip",
+  "kube_master_dns",
+  "flannel_backend",
+  "os_name",
+  "coreos_channel",
+  "coreos_version",
+  "coreos",
+  "ceph",
+  "images",
+  "ssh_authorized_keys",
+  "nodes",
 ]);
 const NODE_KEYS = new Set([
-  "mac", "cur_host_name", "ip", "kube_master", "etcd_member", "ingress_label", "ceph_monitor", "flannel_iface",
+  "mac",
+  "cur_host_name",
+  "ip",
+  "kube_master",
+  "etcd_member",
+  "ingress_label",
+  "ceph_monitor",
+  "flannel_iface",
 ]);
 
 /** A legacy hostname as a Kubernetes object name (RFC 1123: lower case, digits, '-', '.'). */
@@ -118,7 +153,8 @@ function machineFrom(node: Legacy, index: number, opts: ImportOptions, notes: st
   if (flag("ceph_monitor")) roles.push("ceph-monitor");
   const hostname = str(node.cur_host_name);
   const extra = Object.fromEntries(Object.entries(node).filter(([k]) => !NODE_KEYS.has(k)));
-  if (Object.keys(extra).length) notes.push(`${where}: kept ${Object.keys(extra).join(", ")} as spec.variables.legacy`);
+  if (Object.keys(extra).length)
+    notes.push(`${where}: kept ${Object.keys(extra).join(", ")} as spec.variables.legacy`);
   const spec: MachineSpec = {
     clusterDesc: opts.name,
     mac,
@@ -162,7 +198,8 @@ export function importLegacy(text: string, opts: ImportOptions): ImportResult {
   }
   const low = str(legacy.iplow);
   const high = str(legacy.iphigh);
-  if ((low === undefined) !== (high === undefined)) throw new Error("iplow and iphigh must be given together");
+  if ((low === undefined) !== (high === undefined))
+    throw new Error("iplow and iphigh must be given together");
   const spec: ClusterDescSpec = {
     network: {
       bootstrapperIP: String(legacy.bootstrapper),
@@ -219,5 +256,7 @@ export function importLegacy(text: string, opts: ImportOptions): ImportResult {
 
 /** The import as multi-document YAML, ready for `kubectl apply -f` or `ccts serve --dir`. */
 export function toManifests(result: ImportResult): string {
-  return [result.cluster, ...result.machines].map((o) => `---\n${yaml.dump(o, { lineWidth: -1, noRefs: true })}`).join("");
+  return [result.cluster, ...result.machines]
+    .map((o) => `---\n${yaml.dump(o, { lineWidth: -1, noRefs: true })}`)
+    .join("");
 }

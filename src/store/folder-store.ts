@@ -91,7 +91,11 @@ export class FolderStore {
       log?.error({ machine: m.machine, reason: m.reason }, `${m.reason}: ${m.message}`);
     }
     log?.info(
-      { machines: snapshot.outcomes.size, macs: snapshot.macIndex.size, problems: report.files.length + report.machines.length },
+      {
+        machines: snapshot.outcomes.size,
+        macs: snapshot.macIndex.size,
+        problems: report.files.length + report.machines.length,
+      },
       "loaded %s",
       this.dir,
     );
@@ -109,7 +113,9 @@ export class FolderStore {
     };
     try {
       this.watcher = watch(this.dir, { recursive: true }, schedule);
-      this.watcher.on("error", (e) => this.options.logger?.warn({ err: e }, "watch failed; rescanning on a timer"));
+      this.watcher.on("error", (e) =>
+        this.options.logger?.warn({ err: e }, "watch failed; rescanning on a timer"),
+      );
     } catch (e) {
       this.options.logger?.warn({ err: e }, "fs.watch unavailable; rescanning on a timer");
     }
@@ -146,7 +152,10 @@ function indexEntries(snapshot: Snapshot): Map<string, MachineDocuments> {
     const served = outcome.served;
     if (!served) continue;
     const documents = new Map(
-      served.documents.map((d) => [d.output, servedDocument(d.content, d.contentType, `${served.hash}-${d.output}`)]),
+      served.documents.map((d) => [
+        d.output,
+        servedDocument(d.content, d.contentType, `${served.hash}-${d.output}`),
+      ]),
     );
     byMachine.set(outcome.key, { machine: outcome.key, documents });
   }

@@ -63,7 +63,10 @@ function decode(rel: string, text: string): Checked[] {
 }
 
 /** Reads `dir`; `previousGood` carries each file's last good content over a bad edit. */
-export async function readFolder(dir: string, previousGood: ReadonlyMap<string, Checked[]>): Promise<FolderRead> {
+export async function readFolder(
+  dir: string,
+  previousGood: ReadonlyMap<string, Checked[]>,
+): Promise<FolderRead> {
   const errors: FileError[] = [];
   const good = new Map<string, Checked[]>();
   for (const path of await listFiles(dir)) {
@@ -72,7 +75,9 @@ export async function readFolder(dir: string, previousGood: ReadonlyMap<string, 
     if (!inTemplates && !/\.ya?ml$/i.test(rel)) continue;
     try {
       const text = await readSmall(path);
-      const objects = inTemplates ? [templateConfigMap(rel, text)].filter((o) => o !== undefined) : decode(rel, text);
+      const objects = inTemplates
+        ? [templateConfigMap(rel, text)].filter((o) => o !== undefined)
+        : decode(rel, text);
       good.set(rel, objects);
     } catch (e) {
       errors.push({ file: rel, error: oneLine((e as Error).message) });
@@ -102,7 +107,10 @@ function merge(good: Map<string, Checked[]>, errors: FileError[]): Declarations 
       }
       const seen = checked.kind === "ClusterDesc" ? clusters : machines;
       if (seen.has(key)) {
-        errors.push({ file, error: `${checked.kind} ${key} is declared more than once; the first one counts` });
+        errors.push({
+          file,
+          error: `${checked.kind} ${key} is declared more than once; the first one counts`,
+        });
         continue;
       }
       (seen as Map<string, typeof obj>).set(key, obj);

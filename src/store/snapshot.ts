@@ -74,7 +74,9 @@ export function buildSnapshot(decl: Declarations, previous: ReadonlyMap<string, 
     if (!cluster) {
       outcome = fail("ClusterDescNotFound", `machine ${key}: ClusterDesc ${clusterKey} not found`);
     } else {
-      const resolved = resolveTemplates(cluster, (name) => decl.configMaps.get(`${namespaceOf(cluster)}/${name}`));
+      const resolved = resolveTemplates(cluster, (name) =>
+        decl.configMaps.get(`${namespaceOf(cluster)}/${name}`),
+      );
       if ("error" in resolved) {
         outcome = fail("TemplateNotFound", `machine ${key}: ${resolved.error}`);
       } else {

@@ -7,7 +7,12 @@ import { DocumentIndex } from "../../src/cache/document-index.js";
 import { entryFromConfigMap, type RenderedEntry } from "../../src/cache/rendered-entry.js";
 import { MemoryLookup } from "../../src/server/memory-lookup.js";
 
-const entry = (name: string, macs: string[], hash = "h1", content = `#cloud-config\nhostname: ${name}\n`): RenderedEntry => ({
+const entry = (
+  name: string,
+  macs: string[],
+  hash = "h1",
+  content = `#cloud-config\nhostname: ${name}\n`,
+): RenderedEntry => ({
   key: `ns/ccts-machine-${name}`,
   machine: `ns/${name}`,
   macs,
@@ -15,7 +20,8 @@ const entry = (name: string, macs: string[], hash = "h1", content = `#cloud-conf
   documents: { "cloud-config": { contentType: "text/cloud-config; charset=utf-8", content } },
 });
 
-const body = (lookup: MemoryLookup, mac: string) => lookup.machine(mac)?.documents.get("cloud-config")?.body.toString();
+const body = (lookup: MemoryLookup, mac: string) =>
+  lookup.machine(mac)?.documents.get("cloud-config")?.body.toString();
 
 describe("entryFromConfigMap", () => {
   it("reads MACs from labels, content types and hash from annotations, the Machine from the owner", () => {
@@ -42,7 +48,10 @@ describe("entryFromConfigMap", () => {
   });
 
   it("survives a hand-edited content-types annotation", () => {
-    const e = entryFromConfigMap({ metadata: { name: "x", annotations: { "ccts.io/content-types": "{oops" } }, data: { a: "b" } });
+    const e = entryFromConfigMap({
+      metadata: { name: "x", annotations: { "ccts.io/content-types": "{oops" } },
+      data: { a: "b" },
+    });
     expect(e.documents.a?.contentType).toBe("text/plain; charset=utf-8");
   });
 });

@@ -9,7 +9,7 @@ import { promisify } from "node:util";
 import yaml from "js-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXAMPLE_DIR } from "../support/kube.js";
-import { freePort, type Running, runCli, startCli, SYSTEM_NODE, waitReady } from "../support/processes.js";
+import { freePort, type Running, runCli, SYSTEM_NODE, startCli, waitReady } from "../support/processes.js";
 
 const LEGACY = join(import.meta.dirname, "../../../shared/legacy-cluster-desc.yml");
 
@@ -22,14 +22,25 @@ describe("ccts render", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^#cloud-config\n/);
     expect(yaml.load(r.stdout)).toEqual(expect.objectContaining({ hostname: "master-1" }));
-    const ipxe = await runCli(["render", "--dir", EXAMPLE_DIR, "--mac", "525400123401", "--output", "ipxe"], SYSTEM_NODE);
+    const ipxe = await runCli(
+      ["render", "--dir", EXAMPLE_DIR, "--mac", "525400123401", "--output", "ipxe"],
+      SYSTEM_NODE,
+    );
     expect(ipxe.stdout).toMatch(/^#!ipxe\n/);
   });
 
   it.each([
     [["render", "--dir", EXAMPLE_DIR, "--mac", "52:54:00"], 1, /invalid MAC address "52:54:00"/],
-    [["render", "--dir", EXAMPLE_DIR, "--mac", "52:54:00:00:00:00"], 1, /no machine has MAC 52:54:00:00:00:00/],
-    [["render", "--dir", EXAMPLE_DIR, "--mac", "52:54:00:12:34:01", "--output", "nope"], 1, /has no output nope/],
+    [
+      ["render", "--dir", EXAMPLE_DIR, "--mac", "52:54:00:00:00:00"],
+      1,
+      /no machine has MAC 52:54:00:00:00:00/,
+    ],
+    [
+      ["render", "--dir", EXAMPLE_DIR, "--mac", "52:54:00:12:34:01", "--output", "nope"],
+      1,
+      /has no output nope/,
+    ],
     [["render", "--mac", "52:54:00:12:34:01"], 2, /--dir is required/],
     [["render", "--dir", EXAMPLE_DIR, "--bogus"], 2, /Unknown option '--bogus'/],
     [["frobnicate"], 2, /unknown command "frobnicate"/],
@@ -52,7 +63,9 @@ describe("ccts import + ccts serve on a legacy cluster-desc.yml", () => {
     await writeFile(join(dir, "cluster.yaml"), r.stdout);
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    server = startCli(["serve", "--dir", dir, "--port", String(port), "--host", "127.0.0.1"], { node: SYSTEM_NODE });
+    server = startCli(["serve", "--dir", dir, "--port", String(port), "--host", "127.0.0.1"], {
+      node: SYSTEM_NODE,
+    });
     await waitReady(base);
   });
 
@@ -80,28 +93,31 @@ describe("ccts import + ccts serve on a legacy cluster-desc.yml", () => {
     ];
   };
 
-  it.each(nodes)("serves %s by every notation with the legacy hostname and etcd cluster", async (mac, hostname) => {
-    const bodies = new Set<string>();
-    for (const notation of notations(mac)) {
-      const res = await fetch(`${base}/cloud-config/${notation}`);
-      expect(res.status, notation).toBe(200);
-      bodies.add(await res.text());
-    }
-    expect(bodies.size).toBe(1);
-    const [text] = [...bodies];
-    expect(yaml.load(text!)).toEqual(expect.objectContaining({ hostname }));
-    // The legacy server's etcd initial cluster: the etcd members by hostname, peer port 2380. etcd
-    // reads it as a set; ccts orders members by Machine name, since Kubernetes objects have no order.
-    const members = ["master-1", "etcd-2", "52-54-00-0a-00-13"];
-    const endpoints = /ETCD_ENDPOINTS='([^']*)'/.exec(text!)?.[1];
-    expect(endpoints?.split(",").sort()).toEqual(members.map((h) => `http://${h}:2379`).sort());
-    const initialCluster = /ETCD_INITIAL_CLUSTER='([^']*)'/.exec(text!)?.[1];
-    if (members.includes(hostname)) {
-      expect(initialCluster?.split(",").sort()).toEqual(members.map((h) => `${h}=http://${h}:2380`).sort());
-    } else {
-      expect(initialCluster).toBeUndefined();
-    }
-  });
+  it.each(nodes)(
+    "serves %s by every notation with the legacy hostname and etcd cluster",
+    async (mac, hostname) => {
+      const bodies = new Set<string>();
+      for (const notation of notations(mac)) {
+        const res = await fetch(`${base}/cloud-config/${notation}`);
+        expect(res.status, notation).toBe(200);
+        bodies.add(await res.text());
+      }
+      expect(bodies.size).toBe(1);
+      const [text] = [...bodies];
+      expect(yaml.load(text!)).toEqual(expect.objectContaining({ hostname }));
+      // The legacy server's etcd initial cluster: the etcd members by hostname, peer port 2380. etcd
+      // reads it as a set; ccts orders members by Machine name, since Kubernetes objects have no order.
+      const members = ["master-1", "etcd-2", "52-54-00-0a-00-13"];
+      const endpoints = /ETCD_ENDPOINTS='([^']*)'/.exec(text!)?.[1];
+      expect(endpoints?.split(",").sort()).toEqual(members.map((h) => `http://${h}:2379`).sort());
+      const initialCluster = /ETCD_INITIAL_CLUSTER='([^']*)'/.exec(text!)?.[1];
+      if (members.includes(hostname)) {
+        expect(initialCluster?.split(",").sort()).toEqual(members.map((h) => `${h}=http://${h}:2380`).sort());
+      } else {
+        expect(initialCluster).toBeUndefined();
+      }
+    },
+  );
 
   it("answers 400 for a malformed MAC and 404 for an unknown one", async () => {
     expect((await fetch(`${base}/cloud-config/52:54:00`)).status).toBe(400);
@@ -115,7 +131,11 @@ from cloudinit import util
 md, ud, vd = util.read_seeded(base=sys.argv[1], timeout=5)
 print(json.dumps({"md": md, "ud": ud.decode() if isinstance(ud, bytes) else ud}))
 `;
-    const { stdout } = await promisify(execFile)("/usr/bin/python3", ["-c", script, `${base}/nocloud/52:54:00:0a:00:11/`]);
+    const { stdout } = await promisify(execFile)("/usr/bin/python3", [
+      "-c",
+      script,
+      `${base}/nocloud/52:54:00:0a:00:11/`,
+    ]);
     const seed = JSON.parse(stdout) as { md: Record<string, string>; ud: string };
     expect(seed.md["local-hostname"]).toBe("master-1");
     expect(seed.md["instance-id"]).toBeTruthy();

@@ -27,7 +27,17 @@ const { machines } = exampleObjects(ns);
 async function startServer(cacheDir: string, port?: number): Promise<{ base: string; proc: Running }> {
   const p = port ?? (await freePort());
   const proc = startCli([
-    "server", "--kubeconfig", cp.kubeconfig, "--namespace", ns, "--port", String(p), "--host", "127.0.0.1", "--cache-dir", cacheDir,
+    "server",
+    "--kubeconfig",
+    cp.kubeconfig,
+    "--namespace",
+    ns,
+    "--port",
+    String(p),
+    "--host",
+    "127.0.0.1",
+    "--cache-dir",
+    cacheDir,
   ]);
   servers.push(proc);
   const base = `http://127.0.0.1:${p}`;
@@ -39,7 +49,8 @@ const cloudConfig = async (base: string, mac: string) => {
   const res = await fetch(`${base}/cloud-config/${mac}`);
   return res.status === 200 ? res.text() : `status ${res.status}`;
 };
-const renderedCM = async (name: string) => get<ConfigMapObject>(client, "ConfigMap", ns, renderedConfigMapName(name));
+const renderedCM = async (name: string) =>
+  get<ConfigMapObject>(client, "ConfigMap", ns, renderedConfigMapName(name));
 
 async function expectAllServed(base: string): Promise<void> {
   for (const m of machines) {
@@ -55,15 +66,25 @@ let cacheA: string;
 beforeAll(async () => {
   cp = await startControlPlane();
   client = await kubeClient(cp.kubeconfig);
-  await client.request("POST", "/api/v1/namespaces", { body: { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } } });
-  controller = new ControllerRuntime({ client, namespace: ns, logger: pino({ level: "silent" }), metrics: new Registry() });
+  await client.request("POST", "/api/v1/namespaces", {
+    body: { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } },
+  });
+  controller = new ControllerRuntime({
+    client,
+    namespace: ns,
+    logger: pino({ level: "silent" }),
+    metrics: new Registry(),
+  });
   await controller.startInformers();
   controller.startReconciling();
   const { cluster } = exampleObjects(ns);
   await create(client, cluster);
   for (const m of machines) await create(client, m);
   for (const m of machines) {
-    await waitFor(`${m.metadata.name} rendered`, async () => (await renderedCM(m.metadata.name)) !== undefined);
+    await waitFor(
+      `${m.metadata.name} rendered`,
+      async () => (await renderedCM(m.metadata.name)) !== undefined,
+    );
   }
   cacheA = await mkdtemp(join(tmpdir(), "ccts-cache-a-"));
   a = await startServer(cacheA);
@@ -80,7 +101,8 @@ afterAll(async () => {
 describe("ccts server in cluster mode", () => {
   it("serves every Machine's documents by every MAC, with ETags", async () => {
     await waitFor("server A to know every machine", async () => {
-      for (const m of machines) if ((await fetch(`${a.base}/cloud-config/${m.spec.mac}`)).status !== 200) return false;
+      for (const m of machines)
+        if ((await fetch(`${a.base}/cloud-config/${m.spec.mac}`)).status !== 200) return false;
       return true;
     });
     await expectAllServed(a.base);
@@ -88,15 +110,22 @@ describe("ccts server in cluster mode", () => {
     const res = await fetch(`${a.base}/cloud-config/52:54:00:12:34:01`);
     const etag = res.headers.get("etag");
     expect(etag).toMatch(/^"[^"]+"$/);
-    const again = await fetch(`${a.base}/cloud-config/52:54:00:12:34:01`, { headers: { "if-none-match": etag! } });
+    const again = await fetch(`${a.base}/cloud-config/52:54:00:12:34:01`, {
+      headers: { "if-none-match": etag! },
+    });
     expect(again.status).toBe(304);
   });
 
   it("two replicas give the same answers", async () => {
-    await waitFor("server B to know every machine", async () => (await fetch(`${b.base}/cloud-config/${machines[4]!.spec.mac}`)).status === 200);
+    await waitFor(
+      "server B to know every machine",
+      async () => (await fetch(`${b.base}/cloud-config/${machines[4]!.spec.mac}`)).status === 200,
+    );
     for (const m of machines) {
       for (const output of ["cloud-config", "meta-data", "network-config"]) {
-        const [ra, rb] = await Promise.all([a.base, b.base].map((base) => fetch(`${base}/nocloud/${m.spec.mac}/${output}`)));
+        const [ra, rb] = await Promise.all(
+          [a.base, b.base].map((base) => fetch(`${base}/nocloud/${m.spec.mac}/${output}`)),
+        );
         expect(await ra!.text()).toBe(await rb!.text());
         expect(ra!.headers.get("etag")).toBe(rb!.headers.get("etag"));
       }
@@ -104,13 +133,25 @@ describe("ccts server in cluster mode", () => {
   });
 
   it("serves a change soon after the ConfigMap changes", async () => {
-    await mergePatch(client, "ClusterDesc", ns, "lab", { spec: { sshAuthorizedKeys: ["ssh-ed25519 AAAAchange change@test"] } });
-    const cm = await waitFor("the ConfigMap to change", async () => {
-      const c = await renderedCM("master-1");
-      return c?.data?.["cloud-config"]?.includes("AAAAchange") ? c : undefined;
-    }, 15_000, 10);
+    await mergePatch(client, "ClusterDesc", ns, "lab", {
+      spec: { sshAuthorizedKeys: ["ssh-ed25519 AAAAchange change@test"] },
+    });
+    const cm = await waitFor(
+      "the ConfigMap to change",
+      async () => {
+        const c = await renderedCM("master-1");
+        return c?.data?.["cloud-config"]?.includes("AAAAchange") ? c : undefined;
+      },
+      15_000,
+      10,
+    );
     const seen = Date.now();
-    await waitFor("server A to serve it", async () => (await cloudConfig(a.base, "52:54:00:12:34:01")) === cm.data?.["cloud-config"], 5_000, 10);
+    await waitFor(
+      "server A to serve it",
+      async () => (await cloudConfig(a.base, "52:54:00:12:34:01")) === cm.data?.["cloud-config"],
+      5_000,
+      10,
+    );
     console.log(`ConfigMap change to served: ${Date.now() - seen} ms`);
   });
 
@@ -133,16 +174,28 @@ describe("ccts server in cluster mode", () => {
       await cp.startApiServer();
     }
     // Back: the controller (running all along) and the restarted server pick up new changes.
-    await mergePatch(client, "ClusterDesc", ns, "lab", { spec: { sshAuthorizedKeys: ["ssh-ed25519 AAAAafter after@test"] } });
-    await waitFor("the restarted server to serve a change made after the outage", async () =>
-      (await cloudConfig(a.base, "52:54:00:12:34:02")).includes("AAAAafter"), 30_000);
+    await mergePatch(client, "ClusterDesc", ns, "lab", {
+      spec: { sshAuthorizedKeys: ["ssh-ed25519 AAAAafter after@test"] },
+    });
+    await waitFor(
+      "the restarted server to serve a change made after the outage",
+      async () => (await cloudConfig(a.base, "52:54:00:12:34:02")).includes("AAAAafter"),
+      30_000,
+    );
   });
 
   it("forgets a Machine that is deleted, in memory and in the cache", async () => {
     const victim: Machine = machines[4]!;
     expect((await readdir(cacheA)).some((f) => f.includes(victim.metadata.name))).toBe(true);
     await remove(client, "Machine", ns, victim.metadata.name);
-    await waitFor("server A to answer 404", async () => (await fetch(`${a.base}/cloud-config/${victim.spec.mac}`)).status === 404, 30_000);
-    await waitFor("the cache file to go", async () => !(await readdir(cacheA)).some((f) => f.includes(victim.metadata.name)));
+    await waitFor(
+      "server A to answer 404",
+      async () => (await fetch(`${a.base}/cloud-config/${victim.spec.mac}`)).status === 404,
+      30_000,
+    );
+    await waitFor(
+      "the cache file to go",
+      async () => !(await readdir(cacheA)).some((f) => f.includes(victim.metadata.name)),
+    );
   });
 });

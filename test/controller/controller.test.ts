@@ -22,7 +22,8 @@ let runtime: ControllerRuntime;
 const example = () => exampleObjects(ns);
 
 const machine = (name: string) => get<Machine>(client, "Machine", ns, name);
-const renderedCM = (name: string) => get<ConfigMapObject>(client, "ConfigMap", ns, renderedConfigMapName(name));
+const renderedCM = (name: string) =>
+  get<ConfigMapObject>(client, "ConfigMap", ns, renderedConfigMapName(name));
 const rendered = (m: Machine | undefined) => m?.status?.conditions?.find((c) => c.type === "Rendered");
 
 async function waitReason(name: string, reason: string, timeoutMs = 10_000): Promise<Machine> {
@@ -30,7 +31,9 @@ async function waitReason(name: string, reason: string, timeoutMs = 10_000): Pro
     `${name} to have Rendered reason ${reason}`,
     async () => {
       const m = await machine(name);
-      return rendered(m)?.reason === reason && m?.status?.observedGeneration === m?.metadata.generation ? m : undefined;
+      return rendered(m)?.reason === reason && m?.status?.observedGeneration === m?.metadata.generation
+        ? m
+        : undefined;
     },
     timeoutMs,
   );
@@ -39,7 +42,12 @@ async function waitReason(name: string, reason: string, timeoutMs = 10_000): Pro
 beforeAll(async () => {
   ({ name: ns, cleanup } = await testNamespace("controller"));
   client = await kubeClient(inject("kubeconfig"));
-  runtime = new ControllerRuntime({ client, namespace: ns, logger: pino({ level: "silent" }), metrics: new Registry() });
+  runtime = new ControllerRuntime({
+    client,
+    namespace: ns,
+    logger: pino({ level: "silent" }),
+    metrics: new Registry(),
+  });
   await runtime.startInformers();
   runtime.startReconciling();
   const { cluster, machines } = example();
@@ -74,7 +82,12 @@ describe("controller", () => {
       expect(cm.data?.["cloud-config"]).toContain(m.spec.hostname);
       expect(cm.metadata.labels?.[macLabel(m.spec.mac)]).toBe("true");
       expect(cm.metadata.ownerReferences).toEqual([
-        expect.objectContaining({ kind: "Machine", name: m.metadata.name, uid: done.metadata.uid, controller: true }),
+        expect.objectContaining({
+          kind: "Machine",
+          name: m.metadata.name,
+          uid: done.metadata.uid,
+          controller: true,
+        }),
       ]);
     }
     const worker1 = (await renderedCM("worker-1"))!;
@@ -90,7 +103,9 @@ describe("controller", () => {
   });
 
   it("re-renders every Machine of a ClusterDesc when it changes", async () => {
-    await mergePatch(client, "ClusterDesc", ns, "lab", { spec: { sshAuthorizedKeys: ["ssh-ed25519 AAAAfanout fanout@test"] } });
+    await mergePatch(client, "ClusterDesc", ns, "lab", {
+      spec: { sshAuthorizedKeys: ["ssh-ed25519 AAAAfanout fanout@test"] },
+    });
     for (const m of example().machines) {
       await waitFor(`${m.metadata.name} to carry the new key`, async () =>
         (await renderedCM(m.metadata.name))?.data?.["cloud-config"]?.includes("AAAAfanout"),
@@ -104,8 +119,9 @@ describe("controller", () => {
       (await renderedCM("worker-2"))?.data?.["cloud-config"]?.includes("master-3b"),
     );
     await mergePatch(client, "Machine", ns, "master-3", { spec: { hostname: "master-3" } });
-    await waitFor("worker-2 to see the old name again", async () =>
-      !(await renderedCM("worker-2"))?.data?.["cloud-config"]?.includes("master-3b"),
+    await waitFor(
+      "worker-2 to see the old name again",
+      async () => !(await renderedCM("worker-2"))?.data?.["cloud-config"]?.includes("master-3b"),
     );
   });
 
@@ -117,9 +133,13 @@ describe("controller", () => {
       data: { "cloud-config": "#cloud-config\nhostname: {{machine.hostname}}\n# v1\n" },
     });
     await mergePatch(client, "ClusterDesc", ns, "lab", {
-      spec: { templates: [{ output: "cloud-config", configMapKeyRef: { name: "templates", key: "cloud-config" } }] },
+      spec: {
+        templates: [{ output: "cloud-config", configMapKeyRef: { name: "templates", key: "cloud-config" } }],
+      },
     });
-    await waitFor("the ConfigMap template to be used", async () => (await renderedCM("worker-2"))?.data?.["cloud-config"]?.includes("# v1"));
+    await waitFor("the ConfigMap template to be used", async () =>
+      (await renderedCM("worker-2"))?.data?.["cloud-config"]?.includes("# v1"),
+    );
     await mergePatch(client, "ConfigMap", ns, "templates", {
       data: { "cloud-config": "#cloud-config\nhostname: {{machine.hostname}}\n# v2\n" },
     });
@@ -134,31 +154,42 @@ describe("controller", () => {
     ["TemplateError", "#cloud-config\nhostname: {{machine.hostnam}}\n", /hostnam/],
     ["InvalidOutput", "#cloud-config\n- not\n- a mapping\n", /mapping/],
     // 300 kB of template repeated once per machine of the cluster: over the 1 MiB ConfigMap limit.
-    ["OutputTooLarge", `#cloud-config\npadding: "{{#each machines}}${"x".repeat(300_000)}{{/each}}"\n`, /large|limit|bytes/i],
-  ])("keeps the last good ConfigMap on %s, says why in status and an event, and recovers", async (reason, template, message) => {
-    const good = (await renderedCM("worker-2"))!;
-    await mergePatch(client, "ConfigMap", ns, "templates", { data: { "cloud-config": template } });
-    const failed = await waitReason("worker-2", reason, 15_000);
-    expect(rendered(failed)?.status).toBe("False");
-    expect(rendered(failed)?.message).toMatch(message);
-    expect(rendered(failed)?.message).toContain("worker-2");
-    const kept = (await renderedCM("worker-2"))!;
-    expect(kept.data).toEqual(good.data);
-    expect(failed.status?.contentHash).toBe(good.metadata.annotations?.[ANNOTATION_CONTENT_HASH]);
-    const events = await waitFor("a Warning event", async () => {
-      const list = await listEvents(client, ns);
-      return list.find((e) => e.involvedObject.name === "worker-2" && e.reason === reason && e.type === "Warning");
-    });
-    expect(events.message).toMatch(message);
+    [
+      "OutputTooLarge",
+      `#cloud-config\npadding: "{{#each machines}}${"x".repeat(300_000)}{{/each}}"\n`,
+      /large|limit|bytes/i,
+    ],
+  ])(
+    "keeps the last good ConfigMap on %s, says why in status and an event, and recovers",
+    async (reason, template, message) => {
+      const good = (await renderedCM("worker-2"))!;
+      await mergePatch(client, "ConfigMap", ns, "templates", { data: { "cloud-config": template } });
+      const failed = await waitReason("worker-2", reason, 15_000);
+      expect(rendered(failed)?.status).toBe("False");
+      expect(rendered(failed)?.message).toMatch(message);
+      expect(rendered(failed)?.message).toContain("worker-2");
+      const kept = (await renderedCM("worker-2"))!;
+      expect(kept.data).toEqual(good.data);
+      expect(failed.status?.contentHash).toBe(good.metadata.annotations?.[ANNOTATION_CONTENT_HASH]);
+      const events = await waitFor("a Warning event", async () => {
+        const list = await listEvents(client, ns);
+        return list.find(
+          (e) => e.involvedObject.name === "worker-2" && e.reason === reason && e.type === "Warning",
+        );
+      });
+      expect(events.message).toMatch(message);
 
-    await mergePatch(client, "ConfigMap", ns, "templates", {
-      data: { "cloud-config": "#cloud-config\nhostname: {{machine.hostname}}\n# v2\n" },
-    });
-    await waitReason("worker-2", "Rendered");
-    await waitFor("a recovery event", async () =>
-      (await listEvents(client, ns)).find((e) => e.involvedObject.name === "worker-2" && e.reason === "Recovered"),
-    );
-  });
+      await mergePatch(client, "ConfigMap", ns, "templates", {
+        data: { "cloud-config": "#cloud-config\nhostname: {{machine.hostname}}\n# v2\n" },
+      });
+      await waitReason("worker-2", "Rendered");
+      await waitFor("a recovery event", async () =>
+        (await listEvents(client, ns)).find(
+          (e) => e.involvedObject.name === "worker-2" && e.reason === "Recovered",
+        ),
+      );
+    },
+  );
 
   it("reports ClusterDescNotFound and renders once the ClusterDesc appears", async () => {
     const { cluster, machines } = example();
@@ -182,33 +213,58 @@ describe("controller", () => {
       apiVersion: "ccts.io/v1alpha1",
       kind: "Machine",
       metadata: { name: "intruder", namespace: ns },
-      spec: { clusterDesc: "lab", mac: worker2.spec.mac.toUpperCase().replaceAll(":", "-"), roles: ["worker"] },
+      spec: {
+        clusterDesc: "lab",
+        mac: worker2.spec.mac.toUpperCase().replaceAll(":", "-"),
+        roles: ["worker"],
+      },
     };
     await create(client, dup);
-    const both = await Promise.all([waitReason("worker-2", "DuplicateMAC"), waitReason("intruder", "DuplicateMAC")]);
+    const both = await Promise.all([
+      waitReason("worker-2", "DuplicateMAC"),
+      waitReason("intruder", "DuplicateMAC"),
+    ]);
     expect(rendered(both[0])?.message).toContain(`${ns}/intruder`);
     expect(rendered(both[1])?.message).toContain(`${ns}/worker-2`);
     const label = macLabel(worker2.spec.mac);
-    await waitFor("worker-2's ConfigMap to drop the MAC label", async () => !(await renderedCM("worker-2"))?.metadata.labels?.[label]);
+    await waitFor(
+      "worker-2's ConfigMap to drop the MAC label",
+      async () => !(await renderedCM("worker-2"))?.metadata.labels?.[label],
+    );
     expect((await renderedCM("intruder"))?.metadata.labels?.[label]).toBeUndefined();
 
     await remove(client, "Machine", ns, "intruder");
     await waitReason("worker-2", "Rendered");
-    await waitFor("worker-2's ConfigMap to carry the MAC label again", async () => (await renderedCM("worker-2"))?.metadata.labels?.[label]);
+    await waitFor(
+      "worker-2's ConfigMap to carry the MAC label again",
+      async () => (await renderedCM("worker-2"))?.metadata.labels?.[label],
+    );
   });
 
   it("puts back a rendered ConfigMap that someone edited or deleted", async () => {
     const good = (await renderedCM("worker-1"))!;
-    await mergePatch(client, "ConfigMap", ns, good.metadata.name, { data: { "cloud-config": "#cloud-config\n{}\n" } });
-    await waitFor("the edit to be undone", async () => (await renderedCM("worker-1"))?.data?.["cloud-config"] === good.data?.["cloud-config"]);
+    await mergePatch(client, "ConfigMap", ns, good.metadata.name, {
+      data: { "cloud-config": "#cloud-config\n{}\n" },
+    });
+    await waitFor(
+      "the edit to be undone",
+      async () => (await renderedCM("worker-1"))?.data?.["cloud-config"] === good.data?.["cloud-config"],
+    );
     await remove(client, "ConfigMap", ns, good.metadata.name);
-    await waitFor("the ConfigMap to be recreated", async () => (await renderedCM("worker-1"))?.data?.["cloud-config"] === good.data?.["cloud-config"]);
+    await waitFor(
+      "the ConfigMap to be recreated",
+      async () => (await renderedCM("worker-1"))?.data?.["cloud-config"] === good.data?.["cloud-config"],
+    );
   });
 
   it("deletes a Machine's ConfigMap through garbage collection", async () => {
     expect(await renderedCM("orphan")).toBeDefined();
     await remove(client, "Machine", ns, "orphan");
-    await waitFor("the garbage collector to delete the ConfigMap", async () => (await renderedCM("orphan")) === undefined, 30_000);
+    await waitFor(
+      "the garbage collector to delete the ConfigMap",
+      async () => (await renderedCM("orphan")) === undefined,
+      30_000,
+    );
   });
 
   it("picks up a change on a cluster that has been quiet for longer than a watch timeout", async () => {
@@ -217,10 +273,15 @@ describe("controller", () => {
     await new Promise((r) => setTimeout(r, 35_000));
     const started = Date.now();
     await mergePatch(client, "Machine", ns, "worker-2", { spec: { variables: { quiet: "yes" } } });
-    await waitFor("the change to be rendered", async () => {
-      const m = await machine("worker-2");
-      return m?.status?.observedGeneration === m?.metadata.generation && rendered(m)?.reason === "Rendered";
-    }, 10_000, 20);
+    await waitFor(
+      "the change to be rendered",
+      async () => {
+        const m = await machine("worker-2");
+        return m?.status?.observedGeneration === m?.metadata.generation && rendered(m)?.reason === "Rendered";
+      },
+      10_000,
+      20,
+    );
     const ms = Date.now() - started;
     console.log(`apply-to-rendered after 35 s of quiet: ${ms} ms`);
   }, 60_000);

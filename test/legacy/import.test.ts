@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { checkObject } from "../../src/api/validate.js";
 import { importLegacy, toManifests } from "../../src/legacy/import.js";
 
-export const LEGACY_FILE = join(import.meta.dirname, "../../../shared/legacy-cluster-desc.yml");
+const LEGACY_FILE = join(import.meta.dirname, "../../../shared/legacy-cluster-desc.yml");
 const legacyText = readFileSync(LEGACY_FILE, "utf8");
 
 describe("importLegacy", () => {
@@ -55,7 +55,13 @@ describe("importLegacy", () => {
   });
 
   it("makes one Machine per node with canonical MACs, hostnames and roles", () => {
-    const summary = result.machines.map((m) => [m.metadata.name, m.spec.mac, m.spec.hostname, m.spec.roles, m.spec.flannelInterface]);
+    const summary = result.machines.map((m) => [
+      m.metadata.name,
+      m.spec.mac,
+      m.spec.hostname,
+      m.spec.roles,
+      m.spec.flannelInterface,
+    ]);
     expect(summary).toEqual([
       ["master-1", "52:54:00:0a:00:11", "master-1", ["master", "etcd"], undefined],
       ["etcd-2", "52:54:00:0a:00:12", "etcd-2", ["worker", "etcd"], undefined],
@@ -81,15 +87,30 @@ describe("importLegacy", () => {
       name: "x",
       namespace: "default",
     });
-    expect(r.cluster.spec.variables?.legacy).toEqual({ nginx_root_dir: "/var/www", gpu_drivers_version: "550" });
+    expect(r.cluster.spec.variables?.legacy).toEqual({
+      nginx_root_dir: "/var/www",
+      gpu_drivers_version: "550",
+    });
     expect(r.notes.join("\n")).toMatch(/nginx_root_dir, gpu_drivers_version/);
   });
 
   it.each([
     ["not a mapping", "- a\n- b\n", /must be a YAML mapping/],
-    ["missing bootstrapper", "subnet: 1.2.3.0\nnetmask: 255.255.255.0\ndomainname: x\n", /bootstrapper is required/],
-    ["bad MAC", `${legacyText.replace('"52:54:00:0a:00:22"', '"52:54:00:0a:00"')}`, /nodes\[4\]: invalid MAC address/],
-    ["bad flag", `${legacyText.replace("kube_master: y", "kube_master: maybe")}`, /nodes\[0\]\.kube_master: expected a yes\/no value/],
+    [
+      "missing bootstrapper",
+      "subnet: 1.2.3.0\nnetmask: 255.255.255.0\ndomainname: x\n",
+      /bootstrapper is required/,
+    ],
+    [
+      "bad MAC",
+      `${legacyText.replace('"52:54:00:0a:00:22"', '"52:54:00:0a:00"')}`,
+      /nodes\[4\]: invalid MAC address/,
+    ],
+    [
+      "bad flag",
+      `${legacyText.replace("kube_master: y", "kube_master: maybe")}`,
+      /nodes\[0\]\.kube_master: expected a yes\/no value/,
+    ],
     [
       "duplicate names",
       `${legacyText.replace('cur_host_name: "etcd-2"', 'cur_host_name: "master-1"')}`,

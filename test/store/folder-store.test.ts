@@ -1,4 +1,4 @@
-import { cp, mkdtemp, readFile, rm, writeFile, mkdir } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -47,7 +47,10 @@ describe("FolderStore", () => {
     const store = await open(dir);
     store.watch();
     const file = join(dir, "machines.yaml");
-    await writeFile(file, (await readFile(file, "utf8")).replace("hostname: master-1", "hostname: renamed-1"));
+    await writeFile(
+      file,
+      (await readFile(file, "utf8")).replace("hostname: master-1", "hostname: renamed-1"),
+    );
     await waitFor("the edit to be served", () => served(store, MASTER1)?.includes("renamed-1"));
     await rm(dir, { recursive: true });
   });
@@ -56,9 +59,14 @@ describe("FolderStore", () => {
     const dir = await exampleCopy();
     const store = await open(dir);
     const before = served(store, MASTER1);
-    await writeFile(join(dir, "machines.yaml"), "apiVersion: ccts.io/v1alpha1\nkind: Machine\n  bad: [indent\n");
+    await writeFile(
+      join(dir, "machines.yaml"),
+      "apiVersion: ccts.io/v1alpha1\nkind: Machine\n  bad: [indent\n",
+    );
     const report = await store.load();
-    expect(report.files).toEqual([{ file: "machines.yaml", error: expect.stringMatching(/bad indentation|line/) }]);
+    expect(report.files).toEqual([
+      { file: "machines.yaml", error: expect.stringMatching(/bad indentation|line/) },
+    ]);
     expect(served(store, MASTER1)).toBe(before);
     expect(store.lookup.size).toBe(6);
   });
@@ -70,14 +78,19 @@ describe("FolderStore", () => {
       "apiVersion: ccts.io/v1alpha1\nkind: Machine\nmetadata: {name: bad}\nspec: {clusterDesc: lab, mac: '52:54:00'}\n",
     );
     const store = await open(dir);
-    expect(store.report().files).toEqual([{ file: "bad.yaml", error: expect.stringMatching(/spec\.mac: invalid MAC address "52:54:00"/) }]);
+    expect(store.report().files).toEqual([
+      { file: "bad.yaml", error: expect.stringMatching(/spec\.mac: invalid MAC address "52:54:00"/) },
+    ]);
     expect(served(store, MASTER1)).toBeDefined();
   });
 
   it("keeps a machine's last good documents when its template breaks, and says why", async () => {
     const dir = await exampleCopy();
     await mkdir(join(dir, "templates", "tpl"), { recursive: true });
-    await writeFile(join(dir, "templates", "tpl", "cloud-config"), "#cloud-config\nhostname: {{machine.hostname}}\n");
+    await writeFile(
+      join(dir, "templates", "tpl", "cloud-config"),
+      "#cloud-config\nhostname: {{machine.hostname}}\n",
+    );
     const clusterFile = join(dir, "cluster.yaml");
     await writeFile(
       clusterFile,
@@ -85,7 +98,10 @@ describe("FolderStore", () => {
     );
     const store = await open(dir);
     expect(served(store, MASTER1)).toBe("#cloud-config\nhostname: master-1\n");
-    await writeFile(join(dir, "templates", "tpl", "cloud-config"), "#cloud-config\nhostname: {{machine.hostnam}}\n");
+    await writeFile(
+      join(dir, "templates", "tpl", "cloud-config"),
+      "#cloud-config\nhostname: {{machine.hostnam}}\n",
+    );
     const report = await store.load();
     expect(served(store, MASTER1)).toBe("#cloud-config\nhostname: master-1\n");
     const failure = report.machines.find((m) => m.machine === "default/master-1");
@@ -102,11 +118,18 @@ describe("FolderStore", () => {
     );
     const store = await open(dir);
     expect(store.lookup.machine(MASTER1)).toBeUndefined();
-    expect(store.report().machines.map((m) => [m.machine, m.reason]).sort()).toEqual([
+    expect(
+      store
+        .report()
+        .machines.map((m) => [m.machine, m.reason])
+        .sort(),
+    ).toEqual([
       ["default/dup", "DuplicateMAC"],
       ["default/master-1", "DuplicateMAC"],
     ]);
-    expect(store.document(MASTER1, "cloud-config")).toEqual({ error: expect.stringMatching(/claimed by default\/dup, default\/master-1/) });
+    expect(store.document(MASTER1, "cloud-config")).toEqual({
+      error: expect.stringMatching(/claimed by default\/dup, default\/master-1/),
+    });
   });
 
   it("reports a Machine whose ClusterDesc is missing", async () => {

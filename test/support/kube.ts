@@ -47,7 +47,12 @@ export async function create<T extends { kind: string; metadata: { name: string;
   return client.request<T>("POST", collectionOf(obj), { body: obj });
 }
 
-export async function get<T>(client: KubeClient, kind: string, namespace: string, name: string): Promise<T | undefined> {
+export async function get<T>(
+  client: KubeClient,
+  kind: string,
+  namespace: string,
+  name: string,
+): Promise<T | undefined> {
   try {
     return await client.request<T>("GET", paths.one(collectionOf({ kind, metadata: { namespace } }), name));
   } catch (e) {
@@ -56,23 +61,36 @@ export async function get<T>(client: KubeClient, kind: string, namespace: string
   }
 }
 
-export async function mergePatch(client: KubeClient, kind: string, namespace: string, name: string, patch: unknown): Promise<void> {
+export async function mergePatch(
+  client: KubeClient,
+  kind: string,
+  namespace: string,
+  name: string,
+  patch: unknown,
+): Promise<void> {
   await client.request("PATCH", paths.one(collectionOf({ kind, metadata: { namespace } }), name), {
     contentType: "application/merge-patch+json",
     body: patch,
   });
 }
 
-export async function remove(client: KubeClient, kind: string, namespace: string, name: string): Promise<void> {
+export async function remove(
+  client: KubeClient,
+  kind: string,
+  namespace: string,
+  name: string,
+): Promise<void> {
   await client.request("DELETE", paths.one(collectionOf({ kind, metadata: { namespace } }), name), {
     body: { propagationPolicy: "Background" },
   });
 }
 
-export async function listEvents(client: KubeClient, namespace: string): Promise<{ reason: string; message: string; type: string; involvedObject: { name: string } }[]> {
-  const list = await client.request<{ items: { reason: string; message: string; type: string; involvedObject: { name: string } }[] }>(
-    "GET",
-    paths.events(namespace),
-  );
+export async function listEvents(
+  client: KubeClient,
+  namespace: string,
+): Promise<{ reason: string; message: string; type: string; involvedObject: { name: string } }[]> {
+  const list = await client.request<{
+    items: { reason: string; message: string; type: string; involvedObject: { name: string } }[];
+  }>("GET", paths.events(namespace));
   return list.items;
 }
