@@ -49,6 +49,8 @@ export interface ReconcileDeps {
   now: () => Date;
   /** Limit for the sum of a Machine's documents (the ConfigMap size limit, less headroom). */
   maxBytes?: number;
+  /** Told how long each render took, for the render-duration metric. */
+  onRender?: (seconds: number) => void;
 }
 
 export interface ReconcileOutcome {
@@ -81,6 +83,7 @@ export async function reconcileMachine(
     if ("error" in resolved) {
       outcome = { reason: "TemplateNotFound", message: resolved.error };
     } else {
+      const started = performance.now();
       const result = renderMachine(
         {
           cluster,
@@ -90,6 +93,7 @@ export async function reconcileMachine(
         },
         { maxBytes: deps.maxBytes },
       );
+      deps.onRender?.((performance.now() - started) / 1000);
       if (!result.ok) {
         outcome = { reason: result.failure.reason, message: result.failure.message };
       } else {

@@ -118,6 +118,7 @@ export class ControllerRuntime {
             writes: this.memory,
             now: o.now ?? (() => new Date()),
             maxBytes: o.maxBytes,
+            onRender: (seconds) => metric.render.observe(seconds),
           },
           ns,
           name,
@@ -201,6 +202,12 @@ function metricsFor(registry: Registry) {
       name: "ccts_controller_reconcile_duration_seconds",
       help: "Time to reconcile one Machine (render and writes)",
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers: [registry],
+    }),
+    render: new Histogram({
+      name: "ccts_render_duration_seconds",
+      help: "Time to render one Machine's documents",
+      buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1],
       registers: [registry],
     }),
     depth: new Gauge({

@@ -11,7 +11,7 @@ import type { ConfigMapObject } from "../../src/controller/rendered-configmap.js
 import { renderedConfigMapName } from "../../src/controller/rendered-configmap.js";
 import type { KubeClient } from "../../src/k8s/client.js";
 import { ControllerRuntime } from "../../src/k8s/controller-runtime.js";
-import { testNamespace } from "../control-plane/namespace.js";
+import { kubectl, testNamespace } from "../control-plane/namespace.js";
 import { create, exampleObjects, get, kubeClient, listEvents, mergePatch, remove } from "../support/kube.js";
 import { waitFor } from "../support/wait.js";
 
@@ -19,6 +19,7 @@ let client: KubeClient;
 let ns: string;
 let cleanup: () => Promise<void>;
 let runtime: ControllerRuntime;
+const runtimeMetrics = new Registry();
 const example = () => exampleObjects(ns);
 
 const machine = (name: string) => get<Machine>(client, "Machine", ns, name);
@@ -46,7 +47,7 @@ beforeAll(async () => {
     client,
     namespace: ns,
     logger: pino({ level: "silent" }),
-    metrics: new Registry(),
+    metrics: runtimeMetrics,
   });
   await runtime.startInformers();
   runtime.startReconciling();
@@ -92,6 +93,27 @@ describe("controller", () => {
     }
     const worker1 = (await renderedCM("worker-1"))!;
     expect(worker1.metadata.labels?.[macLabel("52:54:00:12:35:11")]).toBe("true");
+  });
+
+  it("shows every example Machine Rendered in `kubectl get machines.ccts.io`", async () => {
+    const out = await kubectl(["get", "machines.ccts.io", "-n", ns]);
+    expect(out.code).toBe(0);
+    const lines = out.stdout.trim().split("\n");
+    expect(lines[0]).toMatch(/^NAME\s+MAC\s+HOSTNAME\s+ROLES\s+RENDERED\s+AGE/);
+    for (const m of example().machines) {
+      expect(lines.find((l) => l.startsWith(`${m.metadata.name} `))).toMatch(
+        new RegExp(`${m.spec.mac}\\s+${m.spec.hostname}\\s+.*True`),
+      );
+    }
+  });
+
+  it("exports reconcile, render and queue metrics", async () => {
+    const text = await runtimeMetrics.metrics();
+    expect(text).toMatch(/ccts_controller_reconcile_total\{result="Rendered"\} [1-9]/);
+    expect(text).toMatch(/ccts_render_duration_seconds_count [1-9]/);
+    expect(text).toMatch(/ccts_controller_reconcile_duration_seconds_count [1-9]/);
+    expect(text).toMatch(/ccts_controller_queue_depth 0/);
+    expect(text).toMatch(/ccts_controller_writes_total\{kind="configmap"\} [1-9]/);
   });
 
   it("writes nothing on a no-op resync", async () => {
