@@ -7,5 +7,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Integration tests start real processes (servers, cloud-init, QEMU); two cores only.
     maxWorkers: 2,
+    globalSetup: ["test/control-plane/global-setup.ts"],
+    reporters: ["default", "./test/support/summary-reporter.ts"],
   },
 });
