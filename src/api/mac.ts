@@ -12,7 +12,9 @@ export class MacError extends Error {
     readonly input: string,
     reason: string,
   ) {
-    super(`invalid MAC address ${JSON.stringify(input.length > MAX_INPUT ? `${input.slice(0, MAX_INPUT)}…` : input)}: ${reason}`);
+    super(
+      `invalid MAC address ${JSON.stringify(input.length > MAX_INPUT ? `${input.slice(0, MAX_INPUT)}…` : input)}: ${reason}`,
+    );
     this.name = "MacError";
   }
 }
