@@ -50,10 +50,14 @@ export function generateCrds(): Map<string, string> {
 }
 
 export const crdDir = fileURLToPath(new URL("../crds/", import.meta.url));
+/** kustomize cannot read files outside its root, so deploy/ carries a copy (checked by test/deploy). */
+const deployCrdDir = fileURLToPath(new URL("../deploy/base/crds/", import.meta.url));
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   for (const [name, text] of generateCrds()) {
-    writeFileSync(join(crdDir, name), text);
-    console.log(`wrote crds/${name}`);
+    for (const [dir, label] of [[crdDir, "crds"], [deployCrdDir, "deploy/base/crds"]] as const) {
+      writeFileSync(join(dir, name), text);
+      console.log(`wrote ${label}/${name}`);
+    }
   }
 }

@@ -34,6 +34,5 @@ systemctl disable --now dnsmasq nginx >/dev/null 2>&1 || true
 npm ci --no-audit --no-fund
 scripts/install-node24.sh
 
-if [ -x test/control-plane/build.sh ]; then
-  test/control-plane/build.sh
-fi
+test/control-plane/build.sh
+test/deploy/install-hadolint.sh

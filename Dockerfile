@@ -1,0 +1,37 @@
+# syntax=docker/dockerfile:1
+# The ccts image: `docker build -t ccts:dev .`. One image for every subcommand
+# (`ccts controller`, `ccts server`, `ccts serve`, ...); deploy/ runs it as UID 10001.
+# Node: the same 24 LTS release the tests run on (scripts/install-node24.sh); pin the digest for
+# reproducible builds (node:24.x.y-bookworm-slim@sha256:...).
+
+# Build: all dependencies, TypeScript to dist/.
+FROM node:24.21.0-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: "prepare" would compile before src/ is copied; no dependency has install scripts.
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+RUN npm run build
+
+# Production dependencies only.
+FROM node:24.21.0-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+# Runtime: node, production node_modules, dist/, the built-in templates (read at run time relative
+# to dist/) and the CRDs. package.json is needed for "type": "module".
+FROM node:24.21.0-bookworm-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY templates ./templates
+COPY crds ./crds
+# Numeric, so Kubernetes can check runAsNonRoot; matches runAsUser in deploy/base.
+USER 10001:10001
+EXPOSE 8080 9090
+ENTRYPOINT ["node", "/app/dist/cli/main.js"]
+CMD ["help"]
