@@ -15,6 +15,8 @@ export const LABEL_MAC_PREFIX = "mac.ccts.io/";
 export const ANNOTATION_CONTENT_HASH = "ccts.io/content-hash";
 /** JSON map of output name to the content type it is served with. */
 export const ANNOTATION_CONTENT_TYPES = "ccts.io/content-types";
+/** JSON list of the IP addresses the Machine declares, for the server's opt-in authorization. */
+export const ANNOTATION_ADDRESSES = "ccts.io/addresses";
 
 /** Roles a Machine may carry that the built-in templates and derived data understand. */
 export const KNOWN_ROLES = ["master", "etcd", "worker", "ingress"] as const;

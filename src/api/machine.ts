@@ -37,3 +37,9 @@ export function duplicateMacs(machines: Iterable<Machine>): Map<string, string[]
   for (const [mac, keys] of claims) if (keys.length > 1) duplicates.set(mac, keys.sort());
   return duplicates;
 }
+
+/** IP addresses a Machine declares: the boot interface's and every further interface's. */
+export function machineAddresses(machine: Machine): string[] {
+  const ips = [machine.spec.ip, ...(machine.spec.interfaces ?? []).map((i) => i.ip)];
+  return [...new Set(ips.filter((ip): ip is string => typeof ip === "string" && ip !== ""))];
+}

@@ -20,6 +20,7 @@ function isEntry(v: unknown): v is RenderedEntry {
     typeof e.key === "string" &&
     typeof e.machine === "string" &&
     Array.isArray(e.macs) &&
+    Array.isArray(e.addresses) &&
     typeof e.hash === "string" &&
     typeof e.documents === "object" &&
     e.documents !== null

@@ -25,10 +25,14 @@ export class DocumentIndex {
   upsert(entry: RenderedEntry): void {
     const previous = this.entries.get(entry.key);
     const docs: MachineDocuments =
-      previous && previous.entry.hash === entry.hash && sameDocs(previous.entry, entry)
+      previous &&
+      previous.entry.hash === entry.hash &&
+      sameDocs(previous.entry, entry) &&
+      previous.entry.addresses.join() === entry.addresses.join()
         ? previous.docs
         : {
             machine: entry.machine,
+            addresses: entry.addresses,
             documents: new Map(
               Object.entries(entry.documents).map(([output, d]) => [
                 output,

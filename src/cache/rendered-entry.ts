@@ -1,6 +1,6 @@
 // What the server keeps of one rendered ConfigMap: the Machine, its MACs and its documents.
 // The same shape is read from the API server and written to and read from the disk cache.
-import { ANNOTATION_CONTENT_HASH, ANNOTATION_CONTENT_TYPES } from "../api/constants.js";
+import { ANNOTATION_ADDRESSES, ANNOTATION_CONTENT_HASH, ANNOTATION_CONTENT_TYPES } from "../api/constants.js";
 import { macsFromLabels } from "../api/labels.js";
 
 export interface RenderedEntry {
@@ -10,6 +10,8 @@ export interface RenderedEntry {
   machine: string;
   /** Canonical MACs the entry is served under. */
   macs: string[];
+  /** Addresses the Machine declares (for the opt-in authorization). */
+  addresses: string[];
   hash: string;
   documents: Record<string, { contentType: string; content: string }>;
 }
@@ -44,7 +46,18 @@ export function entryFromConfigMap(cm: RenderedConfigMapLike): RenderedEntry {
     key: `${ns}/${cm.metadata.name}`,
     machine: `${ns}/${cm.metadata.ownerReferences?.[0]?.name ?? cm.metadata.name}`,
     macs,
+    addresses: jsonStrings(cm.metadata.annotations?.[ANNOTATION_ADDRESSES]),
     hash: cm.metadata.annotations?.[ANNOTATION_CONTENT_HASH] ?? "",
     documents,
   };
+}
+
+/** A JSON list of strings from an annotation; anything else (absent, hand-edited) is empty. */
+function jsonStrings(text: string | undefined): string[] {
+  try {
+    const v: unknown = JSON.parse(text ?? "[]");
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+  } catch {
+    return [];
+  }
 }

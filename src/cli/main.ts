@@ -5,7 +5,7 @@ import { UsageError } from "./usage.js";
 const USAGE = `ccts: boot documents for bare-metal machines
 
 Usage:
-  ccts serve --dir DIR [--port 8080] [--host 0.0.0.0] [--assets DIR]
+  ccts serve --dir DIR [HTTP flags]
       Serve the ClusterDesc, Machines and templates in DIR (embedded mode, no Kubernetes).
   ccts render --dir DIR --mac MAC [--output cloud-config]
       Print one rendered document; exit 1 with the error when it does not render.
@@ -14,9 +14,17 @@ Usage:
   ccts controller [--kubeconfig K] [--namespace NS] [--metrics-port 9090] [--concurrency 8]
                   [--resync 10m] [--no-leader-elect] [--lease-namespace NS] [--lease-name N]
       Reconcile Machines and ClusterDescs into rendered ConfigMaps (all namespaces unless --namespace).
-  ccts server --cache-dir DIR [--kubeconfig K] [--namespace NS] [--port 8080] [--host H] [--assets DIR]
+  ccts server --cache-dir DIR [--kubeconfig K] [--namespace NS] [HTTP flags]
       Serve the rendered ConfigMaps (cluster mode), from memory and a disk cache that outlives API outages.
   ccts help
+
+HTTP flags (serve, server):
+  --port 8080 --host 0.0.0.0     where to listen
+  --assets DIR                   serve DIR under /assets/ (kernels, initrds)
+  --rate-limit 20 --rate-burst 100
+                                 per-client token bucket (requests/s, burst); --rate-limit 0 turns it off
+  --trusted-proxies A,B          proxies (addresses or CIDRs) whose X-Forwarded-For names the client
+  --authorize-by-address         serve a machine's documents only to the addresses it declares
 `;
 
 // Loaded on demand: the cluster commands pull in @kubernetes/client-node, whose HTTP stack needs

@@ -2,26 +2,19 @@ import { resolve } from "node:path";
 import { pino } from "pino";
 import { buildApp } from "../server/app.js";
 import { FolderStore } from "../store/folder-store.js";
-import { parse, port, required } from "./usage.js";
+import { HTTP_FLAGS, httpSettings } from "./http-flags.js";
+import { parse, required } from "./usage.js";
 
 /** Resolves when the server has shut down after SIGINT/SIGTERM. */
 export async function runServe(args: string[]): Promise<number> {
-  const { values } = parse(args, {
-    dir: { type: "string" },
-    port: { type: "string" },
-    host: { type: "string", default: "0.0.0.0" },
-    assets: { type: "string" },
-  });
+  const { values } = parse(args, { dir: { type: "string" }, ...HTTP_FLAGS });
+  const http = httpSettings(values);
   const logger = pino({ level: process.env.CCTS_LOG_LEVEL ?? "info" });
   const store = new FolderStore(resolve(required(values.dir, "--dir")), { logger });
   await store.load();
   store.watch();
-  const app = buildApp({
-    lookup: store.lookup,
-    assetsDir: values.assets ? resolve(values.assets) : undefined,
-    logger,
-  });
-  await app.listen({ port: port(values.port, 8080), host: values.host! });
+  const app = buildApp({ lookup: store.lookup, logger, ...http.app });
+  await app.listen(http.listen);
   await new Promise<void>((done) => {
     const stop = () => {
       logger.info("shutting down");

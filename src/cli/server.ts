@@ -6,18 +6,18 @@ import { KubeClient, loadKubeConfig } from "../k8s/client.js";
 import { ServedConfigMaps } from "../k8s/served-configmaps.js";
 import { buildApp } from "../server/app.js";
 import { MemoryLookup } from "../server/memory-lookup.js";
-import { parse, port, required } from "./usage.js";
+import { HTTP_FLAGS, httpSettings } from "./http-flags.js";
+import { parse, required } from "./usage.js";
 
 /** Cluster mode: serves the controller's rendered ConfigMaps, from memory, backed by a disk cache. */
 export async function runServer(args: string[]): Promise<number> {
   const { values } = parse(args, {
     kubeconfig: { type: "string" },
     namespace: { type: "string" },
-    port: { type: "string" },
-    host: { type: "string", default: "0.0.0.0" },
     "cache-dir": { type: "string" },
-    assets: { type: "string" },
+    ...HTTP_FLAGS,
   });
+  const http = httpSettings(values);
   const logger = pino({ level: process.env.CCTS_LOG_LEVEL ?? "info" });
   const lookup = new MemoryLookup();
   const index = new DocumentIndex(lookup);
@@ -30,8 +30,8 @@ export async function runServer(args: string[]): Promise<number> {
   if (cached.length > 0) lookup.setReady(true);
   logger.info({ entries: cached.length, dir: cache.dir }, "loaded disk cache");
 
-  const app = buildApp({ lookup, assetsDir: values.assets ? resolve(values.assets) : undefined, logger });
-  await app.listen({ port: port(values.port, 8080), host: values.host! });
+  const app = buildApp({ lookup, logger, ...http.app });
+  await app.listen(http.listen);
 
   const client = await KubeClient.create(loadKubeConfig(values.kubeconfig));
   const served = new ServedConfigMaps(client, values.namespace, index, cache, logger);

@@ -2,6 +2,7 @@
 // the contract between the controller (writer) and the server (reader, which indexes by MAC label).
 import { createHash } from "node:crypto";
 import {
+  ANNOTATION_ADDRESSES,
   ANNOTATION_CONTENT_HASH,
   ANNOTATION_CONTENT_TYPES,
   API_VERSION,
@@ -11,6 +12,7 @@ import {
   LABEL_MANAGED_BY,
 } from "../api/constants.js";
 import { macLabel, macsFromLabels } from "../api/labels.js";
+import { machineAddresses } from "../api/machine.js";
 import type { Machine } from "../api/types.js";
 import type { RenderedDocument } from "../render/types.js";
 
@@ -77,6 +79,7 @@ export function renderedConfigMap(
       labels,
       annotations: {
         [ANNOTATION_CONTENT_HASH]: hash,
+        [ANNOTATION_ADDRESSES]: JSON.stringify(machineAddresses(machine)),
         [ANNOTATION_CONTENT_TYPES]: JSON.stringify(
           Object.fromEntries(documents.map((d) => [d.output, d.contentType])),
         ),
@@ -104,6 +107,7 @@ export function sameRendered(existing: ConfigMapObject | undefined, desired: Con
   return (
     a.annotations?.[ANNOTATION_CONTENT_HASH] === b.annotations?.[ANNOTATION_CONTENT_HASH] &&
     a.annotations?.[ANNOTATION_CONTENT_TYPES] === b.annotations?.[ANNOTATION_CONTENT_TYPES] &&
+    a.annotations?.[ANNOTATION_ADDRESSES] === b.annotations?.[ANNOTATION_ADDRESSES] &&
     JSON.stringify(macsFromLabels(a.labels)) === JSON.stringify(macsFromLabels(b.labels)) &&
     a.labels?.[LABEL_CLUSTER] === b.labels?.[LABEL_CLUSTER] &&
     a.ownerReferences?.[0]?.uid === b.ownerReferences?.[0]?.uid &&

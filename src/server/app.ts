@@ -17,10 +17,12 @@ import Fastify, {
 import type { Logger, LoggerOptions } from "pino";
 import type { Registry } from "prom-client";
 import { tryParseMac } from "../api/mac.js";
+import { addressAllowed } from "./authorization.js";
 import type { DocumentLookup, MachineDocuments, ServedDocument } from "./lookup.js";
 import { contentDocument } from "./memory-lookup.js";
 import { type AppMetrics, createMetrics } from "./metrics.js";
 import { type ServerLimits, serverOptions } from "./options.js";
+import { RateLimiter, type RateLimitOptions } from "./rate-limit.js";
 
 export interface AppDeps {
   /** Where documents come from (embedded store or cluster-mode index). */
@@ -33,8 +35,15 @@ export interface AppDeps {
   metrics?: Registry | undefined;
   /** Overrides of the timeouts and size limits in DEFAULT_LIMITS. */
   limits?: Partial<ServerLimits> | undefined;
-  /** Fastify trustProxy (for request.ip in the access log behind HAProxy); default off. */
+  /**
+   * Fastify trustProxy: which proxies' X-Forwarded-For names the client (addresses or CIDRs).
+   * The client address counts for the access log, the rate limit and authorization. Default off.
+   */
   trustProxy?: boolean | string | string[] | undefined;
+  /** Serve a machine's documents only to the addresses the Machine declares (see README). */
+  authorizeByAddress?: boolean | undefined;
+  /** Per-client token bucket for document and asset requests; absent or perSecond 0: no limit. */
+  rateLimit?: RateLimitOptions | undefined;
 }
 
 const TEXT = "text/plain; charset=utf-8";
@@ -119,6 +128,17 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   app.setNotFoundHandler((_request, reply) => sendText(reply, 404, "not found"));
 
+  // Probes and scrapes come from the kubelet and Prometheus: never limited.
+  const unlimited = new Set(["/healthz", "/readyz", "/metrics"]);
+  const limiter =
+    deps.rateLimit && deps.rateLimit.perSecond > 0 ? new RateLimiter(deps.rateLimit) : undefined;
+  if (limiter) {
+    app.addHook("onRequest", (request, reply, done) => {
+      if (unlimited.has(request.routeOptions.url ?? "") || limiter.take(request.ip)) return done();
+      sendText(reply.header("retry-after", String(limiter.retryAfter(request.ip))), 429, "too many requests");
+    });
+  }
+
   app.setErrorHandler((error: { statusCode?: number }, request, reply) => {
     const code = error.statusCode;
     const status = typeof code === "number" && code >= 400 && code < 600 ? code : 500;
@@ -157,6 +177,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     const mac = requestMac(rawMac);
     if (mac === undefined) return sendText(reply, 400, MALFORMED_MAC);
     const docs = lookup.machine(mac);
+    if (docs !== undefined && deps.authorizeByAddress && !addressAllowed(request.ip, docs.addresses)) {
+      return sendText(reply, 403, "forbidden: this address is not declared for that machine");
+    }
     if (docs === undefined) {
       if (!lookup.ready()) return sendText(reply.header("retry-after", "5"), 503, "not ready");
       metrics.unknownMac.inc();

@@ -20,4 +20,6 @@ export interface MachineDocuments {
   /** `namespace/name` of the Machine, for logs. */
   machine: string;
   documents: ReadonlyMap<string, ServedDocument>;
+  /** Addresses the Machine declares (spec.ip, interfaces[].ip), for the opt-in authorization. */
+  addresses?: readonly string[];
 }

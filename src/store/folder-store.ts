@@ -157,7 +157,7 @@ function indexEntries(snapshot: Snapshot): Map<string, MachineDocuments> {
         servedDocument(d.content, d.contentType, `${served.hash}-${d.output}`),
       ]),
     );
-    byMachine.set(outcome.key, { machine: outcome.key, documents });
+    byMachine.set(outcome.key, { machine: outcome.key, documents, addresses: served.addresses });
   }
   const entries = new Map<string, MachineDocuments>();
   for (const [mac, key] of snapshot.macIndex) {

@@ -1,7 +1,7 @@
 // Pure: declarations (ClusterDescs, Machines, template ConfigMaps) -> what each MAC is served.
 // A Machine whose render fails keeps the documents of its last good render; a MAC claimed by two
 // Machines is served to neither.
-import { duplicateMacs, machineMacs, objectKey } from "../api/machine.js";
+import { duplicateMacs, machineAddresses, machineMacs, objectKey } from "../api/machine.js";
 import type { ClusterDesc, Machine } from "../api/types.js";
 import { renderMachine, resolveTemplates } from "../render/index.js";
 import type { RenderedDocument } from "../render/types.js";
@@ -25,6 +25,7 @@ export type FailureReason =
 /** The last good render of one Machine. */
 export interface GoodRender {
   macs: string[];
+  addresses: string[];
   documents: RenderedDocument[];
   hash: string;
 }
@@ -87,7 +88,15 @@ export function buildSnapshot(decl: Declarations, previous: ReadonlyMap<string, 
           templates: resolved.templates,
         });
         outcome = result.ok
-          ? { key, served: { macs: machineMacs(machine), documents: result.documents, hash: result.hash } }
+          ? {
+              key,
+              served: {
+                macs: machineMacs(machine),
+                addresses: machineAddresses(machine),
+                documents: result.documents,
+                hash: result.hash,
+              },
+            }
           : fail(result.failure.reason, result.failure.message);
       }
     }

@@ -16,6 +16,7 @@ const entry = (
   key: `ns/ccts-machine-${name}`,
   machine: `ns/${name}`,
   macs,
+  addresses: ["10.0.0.1"],
   hash,
   documents: { "cloud-config": { contentType: "text/cloud-config; charset=utf-8", content } },
 });
@@ -30,7 +31,11 @@ describe("entryFromConfigMap", () => {
         name: "ccts-machine-a",
         namespace: "ns",
         labels: { "mac.ccts.io/52-54-00-00-00-01": "true", "mac.ccts.io/not-a-mac": "true", other: "x" },
-        annotations: { "ccts.io/content-hash": "abc", "ccts.io/content-types": '{"ipxe":"text/plain"}' },
+        annotations: {
+          "ccts.io/content-hash": "abc",
+          "ccts.io/content-types": '{"ipxe":"text/plain"}',
+          "ccts.io/addresses": '["10.0.0.7"]',
+        },
         ownerReferences: [{ name: "a" }],
       },
       data: { ipxe: "#!ipxe\n", extra: "x" },
@@ -39,6 +44,7 @@ describe("entryFromConfigMap", () => {
       key: "ns/ccts-machine-a",
       machine: "ns/a",
       macs: ["52:54:00:00:00:01"],
+      addresses: ["10.0.0.7"],
       hash: "abc",
       documents: {
         ipxe: { contentType: "text/plain", content: "#!ipxe\n" },

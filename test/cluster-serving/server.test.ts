@@ -38,6 +38,9 @@ async function startServer(cacheDir: string, port?: number): Promise<{ base: str
     "127.0.0.1",
     "--cache-dir",
     cacheDir,
+    // Tests poll fast from one address; the rate limit has its own tests (test/server/protection).
+    "--rate-limit",
+    "0",
   ]);
   servers.push(proc);
   const base = `http://127.0.0.1:${p}`;

@@ -92,6 +92,10 @@ describe("controller", () => {
       ]);
     }
     const worker1 = (await renderedCM("worker-1"))!;
+    expect(JSON.parse(worker1.metadata.annotations?.["ccts.io/addresses"] ?? "")).toEqual([
+      "10.20.0.21",
+      "192.168.100.21",
+    ]);
     expect(worker1.metadata.labels?.[macLabel("52:54:00:12:35:11")]).toBe("true");
   });
 

@@ -39,6 +39,7 @@ describe("FolderStore", () => {
     expect(served(store, MASTER1)).toMatch(/^#cloud-config/);
     expect(served(store, MASTER1)).toContain("master-1");
     expect(served(store, WORKER1_ETH1)).toContain("worker-1");
+    expect(store.lookup.machine(WORKER1_ETH1)?.addresses).toEqual(["10.20.0.21", "192.168.100.21"]);
     expect(store.lookup.size).toBe(6);
   });
 
