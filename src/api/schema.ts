@@ -269,6 +269,23 @@ export const clusterDescSchema: KindSchema = {
             additionalProperties: str("Image reference (registry.k8s.io/pause:3.10).", 1024),
           },
           variables: variables("Free-form template variables; a Machine's variables override them."),
+          pki: {
+            type: "object",
+            description:
+              "The cluster CA and the per-Machine certificates the controller issues from it (templates read them as tls.ca, tls.cert, tls.key).",
+            properties: {
+              caSecretName: str(
+                "Secret (type kubernetes.io/tls, keys tls.crt and tls.key) holding the cluster CA. Absent: the controller generates one into the Secret ccts-ca-<ClusterDesc name>.",
+              ),
+              certificateLifetime: {
+                ...str(
+                  "Lifetime of Machine certificates, as hours (8760h, the default) or minutes (90m). Renewed after two thirds of it.",
+                  16,
+                ),
+                pattern: "^[0-9]+(h|m)$",
+              },
+            },
+          },
           templates: {
             type: "array",
             description: "Templates to render, one per output document. Empty: the built-in set.",
@@ -434,6 +451,23 @@ export const machineSchema: KindSchema = {
           configMap: str("ConfigMap holding the rendered documents."),
           contentHash: str("Content hash of the rendered documents.", 128),
           outputs: strings("Names of the rendered outputs.", str("Output name.", 63)),
+          secret: str(
+            "Secret holding the outputs that contain private key material (never in the ConfigMap).",
+          ),
+          certificate: {
+            type: "object",
+            description: "The Machine's certificate, issued by the cluster CA.",
+            properties: {
+              secretName: str(
+                "Secret (type kubernetes.io/tls) holding the certificate, its key and the CA certificate.",
+              ),
+              notAfter: { ...str("When the certificate expires.", 64), format: "date-time" },
+              renewAfter: {
+                ...str("When the controller renews it (two thirds of its lifetime).", 64),
+                format: "date-time",
+              },
+            },
+          },
         },
       },
     },

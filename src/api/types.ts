@@ -108,8 +108,16 @@ export interface ClusterDescSpec {
   images?: Record<string, string>;
   /** Free-form template variables; a Machine's variables override them. */
   variables?: Variables;
+  pki?: ClusterPKI;
   /** Templates to render. Empty: the built-in set. */
   templates?: TemplateRef[];
+}
+
+export interface ClusterPKI {
+  /** Secret (kubernetes.io/tls) with the cluster CA; absent: generated into ccts-ca-<name>. */
+  caSecretName?: string;
+  /** Lifetime of Machine certificates (`8760h`, `90m`); renewed after two thirds of it. */
+  certificateLifetime?: string;
 }
 
 export interface Condition {
@@ -173,6 +181,18 @@ export interface MachineStatus {
   contentHash?: string;
   /** Names of the rendered outputs. */
   outputs?: string[];
+  /** Secret holding the outputs that contain private key material. */
+  secret?: string;
+  certificate?: MachineCertificateStatus;
+}
+
+export interface MachineCertificateStatus {
+  /** Secret (kubernetes.io/tls) with the certificate, its key and the CA certificate. */
+  secretName?: string;
+  /** Expiry, RFC 3339. */
+  notAfter?: string;
+  /** When the controller renews it, RFC 3339. */
+  renewAfter?: string;
 }
 
 export interface Machine {

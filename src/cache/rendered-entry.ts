@@ -14,6 +14,8 @@ export interface RenderedEntry {
   addresses: string[];
   hash: string;
   documents: Record<string, { contentType: string; content: string }>;
+  /** Documents holding private keys (from a Secret): served under the Machine's public entry's MACs. */
+  private?: boolean;
 }
 
 export interface RenderedConfigMapLike {
@@ -60,4 +62,12 @@ function jsonStrings(text: string | undefined): string[] {
   } catch {
     return [];
   }
+}
+
+/** A Secret of documents that hold private keys: values are base64; it carries no MAC labels. */
+export function entryFromSecret(secret: RenderedConfigMapLike): RenderedEntry {
+  const data = Object.fromEntries(
+    Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]),
+  );
+  return { ...entryFromConfigMap({ ...secret, data }), macs: [], private: true };
 }

@@ -2,11 +2,17 @@
 // content changed, and report in status and events. Level-triggered and idempotent: running it
 // twice on unchanged state writes nothing the second time. All I/O goes through the ports below.
 import { ANNOTATION_CONTENT_HASH } from "../api/constants.js";
+import { MacError } from "../api/mac.js";
 import { machineMacs, objectKey } from "../api/machine.js";
 import type { ClusterDesc, Condition, Machine, MachineStatus } from "../api/types.js";
+import { containsPrivateKey } from "../pki/x509.js";
 import { renderMachine, resolveTemplates } from "../render/index.js";
+import type { ClusterPKI, MachineCertificate, SecretObject } from "./certificates.js";
 import {
+  CA_OUTPUT,
   type ConfigMapObject,
+  documentsSecret,
+  documentsSecretName,
   renderedConfigMap,
   renderedConfigMapName,
   sameRendered,
@@ -22,10 +28,13 @@ export type Reason =
   | "InvalidMachine"
   | "ClusterDescNotFound"
   | "TemplateNotFound"
-  | "DuplicateMAC";
+  | "DuplicateMAC"
+  | "CANotFound"
+  | "InvalidCA";
 
 /** Read port: the informer caches. */
 export interface ClusterState {
+  secret(namespace: string, name: string): SecretObject | undefined;
   machine(namespace: string, name: string): Machine | undefined;
   cluster(namespace: string, name: string): ClusterDesc | undefined;
   configMap(namespace: string, name: string): ConfigMapObject | undefined;
@@ -40,6 +49,8 @@ export interface ClusterWrites {
   /** Server-side applies the ConfigMap; resolves to its new resourceVersion. */
   applyConfigMap(cm: ConfigMapObject): Promise<string | undefined>;
   patchMachineStatus(machine: Machine, status: MachineStatus): Promise<void>;
+  applySecret(secret: SecretObject): Promise<void>;
+  deleteSecret(namespace: string, name: string): Promise<void>;
   event(machine: Machine, type: "Normal" | "Warning", reason: string, message: string): Promise<void>;
 }
 
@@ -49,6 +60,8 @@ export interface ReconcileDeps {
   now: () => Date;
   /** Limit for the sum of a Machine's documents (the ConfigMap size limit, less headroom). */
   maxBytes?: number;
+  /** Certificates for templates; absent (embedded tests): templates see `tls` as null. */
+  pki?: ClusterPKI;
   /** Told how long each render took, for the render-duration metric. */
   onRender?: (seconds: number) => void;
 }
@@ -57,6 +70,8 @@ export interface ReconcileOutcome {
   reason: Reason;
   message: string;
   wroteConfigMap: boolean;
+  /** When the Machine's certificate is due for renewal (reconcile again then). */
+  renewAfter?: Date;
 }
 
 export async function reconcileMachine(
@@ -66,67 +81,30 @@ export async function reconcileMachine(
 ): Promise<ReconcileOutcome | undefined> {
   const { state } = deps;
   const machine = state.machine(namespace, name);
-  // Deleted: garbage collection removes the ConfigMap through its owner reference.
+  // Deleted: garbage collection removes the ConfigMap and Secrets through their owner references.
   if (!machine) return undefined;
-  const key = objectKey(machine);
   const existing = state.configMap(namespace, renderedConfigMapName(name));
+  const outcome = await renderOutcome(deps, machine);
 
-  let outcome: { reason: Reason; message: string; desired?: ConfigMapObject };
-  const cluster = state.cluster(namespace, machine.spec.clusterDesc);
-  if (!cluster) {
-    outcome = {
-      reason: "ClusterDescNotFound",
-      message: `ClusterDesc ${namespace}/${machine.spec.clusterDesc} not found; the machine renders once it exists`,
-    };
-  } else {
-    const resolved = resolveTemplates(cluster, (cm) => state.configMap(namespace, cm)?.data);
-    if ("error" in resolved) {
-      outcome = { reason: "TemplateNotFound", message: resolved.error };
-    } else {
-      const started = performance.now();
-      const result = renderMachine(
-        {
-          cluster,
-          machine,
-          machines: state.members(namespace, cluster.metadata.name),
-          templates: resolved.templates,
-        },
-        { maxBytes: deps.maxBytes },
-      );
-      deps.onRender?.((performance.now() - started) / 1000);
-      if (!result.ok) {
-        outcome = { reason: result.failure.reason, message: result.failure.message };
-      } else {
-        const macs = machineMacs(machine);
-        const contested = macs.filter((mac) => state.claimants(mac).some((k) => k !== key));
-        const served = macs.filter((mac) => !contested.includes(mac));
-        const desired = renderedConfigMap(machine, result.documents, result.hash, served);
-        outcome = contested.length
-          ? {
-              reason: "DuplicateMAC",
-              message: `MAC ${contested.join(", ")} is also claimed by ${[
-                ...new Set(contested.flatMap((mac) => state.claimants(mac)).filter((k) => k !== key)),
-              ].join(", ")}; served to neither`,
-              desired,
-            }
-          : {
-              reason: "Rendered",
-              message: `rendered ${result.documents.map((d) => d.output).join(", ")}`,
-              desired,
-            };
-      }
-    }
-  }
-
-  // A failed render never touches the last good ConfigMap; a duplicate MAC rewrites it without that MAC's label.
+  // A failed render never touches the last good documents; a duplicate MAC rewrites the
+  // ConfigMap without that MAC's label.
   let wroteConfigMap = false;
   if (outcome.desired && !sameRendered(existing, outcome.desired)) {
     await deps.writes.applyConfigMap(outcome.desired);
     wroteConfigMap = true;
   }
+  const documentsSecret = documentsSecretName(name);
+  if (outcome.desired && outcome.privateSecret) {
+    await deps.writes.applySecret(outcome.privateSecret);
+  } else if (outcome.desired && state.secret(namespace, documentsSecret)) {
+    await deps.writes.deleteSecret(namespace, documentsSecret);
+  }
 
   const rendered = outcome.desired ?? existing;
   const ok = outcome.reason === "Rendered";
+  const privateOutputs = outcome.desired
+    ? Object.keys(outcome.privateSecret?.data ?? {})
+    : (machine.status?.outputs ?? []).filter((o) => !(o in (existing?.data ?? {})));
   const status: MachineStatus = {
     observedGeneration: machine.metadata.generation,
     conditions: [
@@ -141,7 +119,9 @@ export async function reconcileMachine(
     ],
     configMap: rendered?.metadata.name,
     contentHash: rendered?.metadata.annotations?.[ANNOTATION_CONTENT_HASH],
-    outputs: rendered?.data ? Object.keys(rendered.data).sort() : undefined,
+    outputs: rendered?.data ? [...Object.keys(rendered.data), ...privateOutputs].sort() : undefined,
+    secret: privateOutputs.length > 0 ? documentsSecret : undefined,
+    certificate: outcome.certificate?.status ?? machine.status?.certificate,
   };
   if (!sameStatus(machine.status, status)) {
     await deps.writes.patchMachineStatus(machine, status);
@@ -158,7 +138,100 @@ export async function reconcileMachine(
       `${outcome.message} (was ${before.reason}: ${before.message})`,
     );
   }
-  return { reason: outcome.reason, message: outcome.message, wroteConfigMap };
+  return {
+    reason: outcome.reason,
+    message: outcome.message,
+    wroteConfigMap,
+    renewAfter: outcome.certificate?.renewAfter,
+  };
+}
+
+interface Outcome {
+  reason: Reason;
+  message: string;
+  /** The ConfigMap to write (public documents); absent when the render failed. */
+  desired?: ConfigMapObject;
+  /** The Secret to write with documents that hold private key material. */
+  privateSecret?: SecretObject;
+  certificate?: MachineCertificate;
+}
+
+async function renderOutcome(deps: ReconcileDeps, machine: Machine): Promise<Outcome> {
+  const { state } = deps;
+  const namespace = machine.metadata.namespace ?? "default";
+  const key = objectKey(machine);
+  const cluster = state.cluster(namespace, machine.spec.clusterDesc);
+  if (!cluster) {
+    return {
+      reason: "ClusterDescNotFound",
+      message: `ClusterDesc ${namespace}/${machine.spec.clusterDesc} not found; the machine renders once it exists`,
+    };
+  }
+  const resolved = resolveTemplates(cluster, (cm) => state.configMap(namespace, cm)?.data);
+  if ("error" in resolved) return { reason: "TemplateNotFound", message: resolved.error };
+
+  let certificate: MachineCertificate | undefined;
+  let caPem: string | undefined;
+  if (deps.pki) {
+    const ca = await deps.pki.clusterCA(cluster, deps.now());
+    if (!ca.ok) return { reason: ca.reason, message: ca.message };
+    try {
+      certificate = await deps.pki.machineCertificate(cluster, machine, ca.ca, deps.now());
+    } catch (e) {
+      if (e instanceof MacError) return { reason: "InvalidMachine", message: `machine ${key}: ${e.message}` };
+      throw e;
+    }
+    caPem = ca.ca.certPem;
+  }
+
+  const started = performance.now();
+  const result = renderMachine(
+    {
+      cluster,
+      machine,
+      machines: state.members(namespace, cluster.metadata.name),
+      templates: resolved.templates,
+      tls:
+        certificate && caPem ? { ca: caPem, cert: certificate.certPem, key: certificate.keyPem } : undefined,
+    },
+    { maxBytes: deps.maxBytes },
+  );
+  deps.onRender?.((performance.now() - started) / 1000);
+  if (!result.ok) return { reason: result.failure.reason, message: result.failure.message, certificate };
+
+  // Documents holding a private key go to a Secret; no ConfigMap ever carries one.
+  const privateDocs = result.documents.filter((d) => containsPrivateKey(d.content));
+  const publicDocs = result.documents.filter((d) => !containsPrivateKey(d.content));
+  if (caPem && !publicDocs.some((d) => d.output === CA_OUTPUT)) {
+    publicDocs.push({
+      output: CA_OUTPUT,
+      format: "text",
+      contentType: "application/x-pem-file",
+      content: caPem,
+    });
+  }
+  const macs = machineMacs(machine);
+  const contested = macs.filter((mac) => state.claimants(mac).some((k) => k !== key));
+  const served = macs.filter((mac) => !contested.includes(mac));
+  const desired = renderedConfigMap(machine, publicDocs, result.hash, served);
+  const privateSecret = privateDocs.length ? documentsSecret(machine, privateDocs, result.hash) : undefined;
+  if (contested.length) {
+    const others = [...new Set(contested.flatMap((mac) => state.claimants(mac)).filter((k) => k !== key))];
+    return {
+      reason: "DuplicateMAC",
+      message: `MAC ${contested.join(", ")} is also claimed by ${others.join(", ")}; served to neither`,
+      desired,
+      privateSecret,
+      certificate,
+    };
+  }
+  return {
+    reason: "Rendered",
+    message: `rendered ${result.documents.map((d) => d.output).join(", ")}`,
+    desired,
+    privateSecret,
+    certificate,
+  };
 }
 
 function condition(
@@ -182,6 +255,8 @@ function sameStatus(a: MachineStatus | undefined, b: MachineStatus): boolean {
       configMap: s.configMap,
       contentHash: s.contentHash,
       outputs: s.outputs,
+      secret: s.secret,
+      certificate: s.certificate,
       conditions: s.conditions?.map(
         ({ type, status, reason, message, lastTransitionTime, observedGeneration }) => ({
           type,

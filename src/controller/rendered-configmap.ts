@@ -15,6 +15,7 @@ import { macLabel, macsFromLabels } from "../api/labels.js";
 import { machineAddresses } from "../api/machine.js";
 import type { Machine } from "../api/types.js";
 import type { RenderedDocument } from "../render/types.js";
+import type { SecretObject } from "./certificates.js";
 
 export const MANAGED_BY = "ccts";
 
@@ -44,9 +45,37 @@ function shortHash(s: string): string {
 }
 
 /** Fits a name into `max` characters, keeping it unique with a hash suffix when it must be cut. */
-function fitName(name: string, max: number): string {
+export function fitName(name: string, max: number): string {
   if (name.length <= max) return name;
   return `${name.slice(0, max - 11).replace(/[-.]+$/, "")}-${shortHash(name)}`;
+}
+
+/** Output added to every Machine's documents in cluster mode: the cluster CA certificate. */
+export const CA_OUTPUT = "ca.pem";
+
+export function documentsSecretName(machineName: string): string {
+  return fitName(`ccts-machine-${machineName}-documents`, 253);
+}
+
+/**
+ * The Secret for documents that contain private key material. It carries no MAC labels: the
+ * server joins it to the Machine's ConfigMap through the owner (the Machine).
+ */
+export function documentsSecret(machine: Machine, documents: RenderedDocument[], hash: string): SecretObject {
+  const cm = renderedConfigMap(machine, documents, hash, []);
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    type: "Opaque",
+    metadata: {
+      ...cm.metadata,
+      name: documentsSecretName(machine.metadata.name),
+      labels: { ...cm.metadata.labels, "ccts.io/kind": "documents" },
+    },
+    data: Object.fromEntries(
+      documents.map((d) => [d.output, Buffer.from(d.content, "utf8").toString("base64")]),
+    ),
+  };
 }
 
 export function renderedConfigMapName(machineName: string): string {

@@ -4,14 +4,16 @@
 // calls forget() so the next reconcile writes the desired state back.
 import { objectKey } from "../api/machine.js";
 import type { Machine, MachineStatus } from "../api/types.js";
+import type { SecretObject } from "./certificates.js";
 import type { ClusterWrites } from "./reconcile.js";
 import type { ConfigMapObject } from "./rendered-configmap.js";
 
-export type WriteKind = "configmap" | "status" | "event";
+export type WriteKind = "configmap" | "secret" | "status" | "event";
 
 export class WriteMemory implements ClusterWrites {
   private readonly configMaps = new Map<string, string>();
   private readonly statuses = new Map<string, string>();
+  private readonly secrets = new Map<string, string>();
 
   constructor(
     private readonly inner: ClusterWrites,
@@ -26,6 +28,23 @@ export class WriteMemory implements ClusterWrites {
     this.configMaps.set(key, fingerprint);
     this.onWrite("configmap");
     return rv;
+  }
+
+  async applySecret(secret: SecretObject): Promise<void> {
+    const key = `${secret.metadata.namespace}/${secret.metadata.name}`;
+    const fingerprint = JSON.stringify(secret);
+    if (this.secrets.get(key) === fingerprint) return;
+    await this.inner.applySecret(secret);
+    this.secrets.set(key, fingerprint);
+    this.onWrite("secret");
+  }
+
+  async deleteSecret(namespace: string, name: string): Promise<void> {
+    const key = `${namespace}/${name}`;
+    if (this.secrets.get(key) === "deleted") return;
+    await this.inner.deleteSecret(namespace, name);
+    this.secrets.set(key, "deleted");
+    this.onWrite("secret");
   }
 
   async patchMachineStatus(machine: Machine, status: MachineStatus): Promise<void> {
@@ -45,6 +64,11 @@ export class WriteMemory implements ClusterWrites {
   /** Someone else changed or deleted this ConfigMap (`namespace/name`): write it again when due. */
   forgetConfigMap(key: string): void {
     this.configMaps.delete(key);
+  }
+
+  /** Someone else changed or deleted this Secret (`namespace/name`). */
+  forgetSecret(key: string): void {
+    this.secrets.delete(key);
   }
 
   /** The Machine (`namespace/name`) is gone, or its status was changed by someone else. */

@@ -5,6 +5,7 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { LABEL_MANAGED_BY } from "../api/constants.js";
 import { objectKey } from "../api/machine.js";
 import type { ClusterDesc, Machine } from "../api/types.js";
+import { ClusterPKI, generatedCASecretName, type SecretObject } from "../controller/certificates.js";
 import { clusterChanged, machineChanged, templateConfigMapChanged } from "../controller/fanout.js";
 import { WorkQueue } from "../controller/queue.js";
 import { reconcileMachine } from "../controller/reconcile.js";
@@ -34,8 +35,9 @@ export class ControllerRuntime {
   private reconciling = false;
   /** resourceVersions of ConfigMaps this controller wrote, so their watch events do not re-queue. */
   private readonly ownWrites = new Set<string>();
-  readonly writes = { configmap: 0, status: 0, event: 0 };
+  readonly writes = { configmap: 0, secret: 0, status: 0, event: 0 };
   private readonly memory: WriteMemory;
+  private readonly pki: ClusterPKI;
 
   constructor(o: ControllerOptions) {
     const scope = { namespace: o.namespace };
@@ -91,7 +93,30 @@ export class ControllerRuntime {
       },
       onError: onError("ConfigMap"),
     });
-    this.cache = new MachineCache(machines, clusterDescs, configMaps);
+    const secrets = new Informer<SecretObject>({
+      client: o.client,
+      path: paths.secrets(scope),
+      onEvent: (type, obj) => {
+        const ns = obj.metadata.namespace;
+        const key = `${ns}/${obj.metadata.name}`;
+        if (obj.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY) {
+          if (type !== "DELETED" && this.ownWrites.delete(obj.metadata.resourceVersion ?? "")) return;
+          this.memory.forgetSecret(key);
+          const owner = obj.metadata.ownerReferences?.[0];
+          if (owner?.kind === "Machine") {
+            this.pki.forgetMachine(`${ns}/${owner.name}`);
+            this.enqueue([`${ns}/${owner.name}`]);
+          }
+        }
+        // A CA Secret changed (rotated by the user, or deleted): every Machine of its clusters.
+        for (const cluster of this.cache.clusters(ns)) {
+          const caSecret = cluster.spec.pki?.caSecretName ?? generatedCASecretName(cluster.metadata.name);
+          if (caSecret === obj.metadata.name) this.enqueue(clusterChanged(this.cache, cluster));
+        }
+      },
+      onError: onError("Secret"),
+    });
+    this.cache = new MachineCache(machines, clusterDescs, configMaps, secrets);
 
     const apiWrites = new ApiWrites(o.client);
     const recordingWrites = {
@@ -100,12 +125,30 @@ export class ControllerRuntime {
         if (rv) this.ownWrites.add(rv);
         return rv;
       },
+      applySecret: async (secret: SecretObject) => {
+        const rv = await apiWrites.applySecret(secret);
+        if (rv) this.ownWrites.add(rv);
+      },
+      deleteSecret: apiWrites.deleteSecret.bind(apiWrites),
       patchMachineStatus: apiWrites.patchMachineStatus.bind(apiWrites),
       event: apiWrites.event.bind(apiWrites),
     };
     this.memory = new WriteMemory(recordingWrites, (kind) => {
       this.writes[kind]++;
       metric.writes.inc({ kind });
+    });
+    this.pki = new ClusterPKI({
+      cached: (ns, name) => this.cache.secret(ns, name),
+      get: (ns, name) => apiWrites.getSecret(ns, name),
+      create: async (secret) => {
+        const created = await apiWrites.createSecret(secret);
+        if (created === "created") {
+          this.writes.secret++;
+          metric.writes.inc({ kind: "secret" });
+        }
+        return created;
+      },
+      apply: (secret) => this.memory.applySecret(secret),
     });
     this.queue = new WorkQueue({
       concurrency: o.concurrency ?? 8,
@@ -118,11 +161,17 @@ export class ControllerRuntime {
             writes: this.memory,
             now: o.now ?? (() => new Date()),
             maxBytes: o.maxBytes,
+            pki: this.pki,
             onRender: (seconds) => metric.render.observe(seconds),
           },
           ns,
           name,
         );
+        if (outcome?.renewAfter) {
+          // Come back when the certificate is due (timers cap at about 24 days).
+          const delay = outcome.renewAfter.getTime() - (o.now ?? (() => new Date()))().getTime();
+          this.queue.addAfter(key, Math.min(Math.max(delay, 1000), 2 ** 31 - 1));
+        }
         if (outcome && outcome.reason !== "Rendered") {
           log.warn({ machine: key, reason: outcome.reason }, outcome.message);
         }
@@ -153,16 +202,19 @@ export class ControllerRuntime {
     for (const k of keys) this.queue.add(k);
   }
 
+  private get informers() {
+    const { machines, clusterDescs, configMaps, secrets } = this.cache;
+    return [machines, clusterDescs, configMaps, secrets];
+  }
+
   /** Starts the informers and waits until every cache has synced. */
   async startInformers(): Promise<void> {
-    const { machines, clusterDescs, configMaps } = this.cache;
-    for (const i of [machines, clusterDescs, configMaps]) i.start();
-    await Promise.all([machines.synced(), clusterDescs.synced(), configMaps.synced()]);
+    for (const i of this.informers) i.start();
+    await Promise.all(this.informers.map((i) => i.synced()));
   }
 
   get synced(): boolean {
-    const { machines, clusterDescs, configMaps } = this.cache;
-    return machines.hasSynced && clusterDescs.hasSynced && configMaps.hasSynced;
+    return this.informers.every((i) => i.hasSynced);
   }
 
   /** Starts reconciling (on becoming leader): every Machine is queued once, then events drive. */
@@ -180,8 +232,7 @@ export class ControllerRuntime {
   async stop(): Promise<void> {
     this.reconciling = false;
     await this.queue.shutDown();
-    const { machines, clusterDescs, configMaps } = this.cache;
-    await Promise.all([machines.stop(), clusterDescs.stop(), configMaps.stop()]);
+    await Promise.all(this.informers.map((i) => i.stop()));
   }
 }
 

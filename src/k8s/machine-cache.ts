@@ -2,6 +2,7 @@
 // with the indexes reconcile and fan-out need (members of a cluster, claimants of a MAC).
 import { machineMacs, objectKey } from "../api/machine.js";
 import type { ClusterDesc, Machine } from "../api/types.js";
+import type { SecretObject } from "../controller/certificates.js";
 import type { FanoutIndex } from "../controller/fanout.js";
 import type { ClusterState } from "../controller/reconcile.js";
 import type { ConfigMapObject } from "../controller/rendered-configmap.js";
@@ -42,7 +43,12 @@ export class MachineCache implements ClusterState, FanoutIndex {
     readonly machines: Informer<Machine>,
     readonly clusterDescs: Informer<ClusterDesc>,
     readonly configMaps: Informer<ConfigMapObject>,
+    readonly secrets: Informer<SecretObject>,
   ) {}
+
+  secret(namespace: string, name: string): SecretObject | undefined {
+    return this.secrets.get(namespace, name);
+  }
 
   /** Keeps the indexes current; call from the Machine informer's event handler before fan-out. */
   index(old: Machine | undefined, next: Machine | undefined): void {

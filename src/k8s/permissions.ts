@@ -72,6 +72,15 @@ export const CONTROLLER_PERMISSIONS: readonly Permission[] = [
     why: "events on Machines (writes.ts event)",
   },
   {
+    apiGroup: "",
+    resource: "secrets",
+    verbs: ["get", "list", "watch", "create", "patch", "delete"],
+    scope: "namespace",
+    why:
+      "cluster CA (read a user's, create a generated one), Machine certificates and documents " +
+      "holding private keys (certificates.ts, writes.ts); delete when a Machine no longer has such documents",
+  },
+  {
     apiGroup: "coordination.k8s.io",
     resource: "leases",
     verbs: ["create"],
@@ -96,6 +105,15 @@ export const SERVER_PERMISSIONS: readonly Permission[] = [
     verbs: ["get", "list", "watch"],
     scope: "namespace",
     why: "rendered ConfigMap informer (served-configmaps.ts)",
+  },
+  {
+    apiGroup: "",
+    resource: "secrets",
+    verbs: ["get", "list", "watch"],
+    scope: "namespace",
+    why:
+      "Secrets of documents that hold private keys (served-configmaps.ts, by label); RBAC cannot " +
+      "narrow list/watch to a label, see README",
   },
 ];
 

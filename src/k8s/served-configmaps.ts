@@ -1,22 +1,29 @@
-// The server's view of the cluster: a watch on the rendered ConfigMaps (by label), feeding the
-// in-memory MAC index and the disk cache. While the API server is away the index and the cache
-// keep what they had; when it is back the informer relists and both catch up.
+// The server's view of the cluster: watches on the rendered ConfigMaps and on the Secrets of
+// documents that hold private keys (both by label), feeding the in-memory MAC index and the disk
+// cache. While the API server is away the index and the cache keep what they had; when it is back
+// the informers relist and both catch up.
 import type { Logger } from "pino";
 import { LABEL_MANAGED_BY } from "../api/constants.js";
 import type { DiskCache } from "../cache/disk-cache.js";
 import type { DocumentIndex } from "../cache/document-index.js";
-import { entryFromConfigMap, type RenderedConfigMapLike } from "../cache/rendered-entry.js";
+import {
+  entryFromConfigMap,
+  entryFromSecret,
+  type RenderedConfigMapLike,
+  type RenderedEntry,
+} from "../cache/rendered-entry.js";
+import { LABEL_KIND } from "../controller/certificates.js";
 import { MANAGED_BY } from "../controller/rendered-configmap.js";
 import type { KubeClient } from "./client.js";
 import { Informer } from "./informer.js";
 import { paths } from "./paths.js";
 
-type RenderedConfigMap = RenderedConfigMapLike & {
+type Rendered = RenderedConfigMapLike & {
   metadata: { name: string; namespace?: string; resourceVersion?: string };
 };
 
 export class ServedConfigMaps {
-  private readonly informer: Informer<RenderedConfigMap>;
+  private readonly informers: { informer: Informer<Rendered>; toEntry: (obj: Rendered) => RenderedEntry }[];
 
   constructor(
     client: KubeClient,
@@ -25,35 +32,59 @@ export class ServedConfigMaps {
     private readonly cache: DiskCache,
     logger: Logger,
   ) {
-    this.informer = new Informer<RenderedConfigMap>({
-      client,
-      path: paths.configMaps({ namespace }),
-      labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}`,
-      onEvent: (type, obj) => {
-        const entry = entryFromConfigMap(obj);
-        if (type === "DELETED") {
-          this.index.remove(entry.key);
-          void this.cache.remove(entry.key);
-        } else {
-          this.index.upsert(entry);
-          void this.cache.write(entry);
-        }
-      },
-      onError: (err, retryInMs) =>
-        logger.warn({ err: String(err), retryInMs }, "ConfigMap watch failed; serving what is known"),
+    const watch = (
+      path: string,
+      labelSelector: string,
+      toEntry: (obj: Rendered) => RenderedEntry,
+      what: string,
+    ) => ({
+      toEntry,
+      informer: new Informer<Rendered>({
+        client,
+        path,
+        labelSelector,
+        onEvent: (type, obj) => {
+          const entry = toEntry(obj);
+          if (type === "DELETED") {
+            this.index.remove(entry.key);
+            void this.cache.remove(entry.key);
+          } else {
+            this.index.upsert(entry);
+            void this.cache.write(entry);
+          }
+        },
+        onError: (err, retryInMs) =>
+          logger.warn({ err: String(err), retryInMs }, `${what} watch failed; serving what is known`),
+      }),
     });
+    this.informers = [
+      watch(
+        paths.configMaps({ namespace }),
+        `${LABEL_MANAGED_BY}=${MANAGED_BY}`,
+        entryFromConfigMap,
+        "ConfigMap",
+      ),
+      watch(
+        paths.secrets({ namespace }),
+        `${LABEL_MANAGED_BY}=${MANAGED_BY},${LABEL_KIND}=documents`,
+        entryFromSecret,
+        "Secret",
+      ),
+    ];
   }
 
   get synced(): boolean {
-    return this.informer.hasSynced;
+    return this.informers.every((i) => i.informer.hasSynced);
   }
 
-  /** Starts watching; resolves after the first list, having dropped entries the cluster no longer has. */
+  /** Starts watching; resolves after the first lists, having dropped entries the cluster no longer has. */
   async start(): Promise<void> {
-    this.informer.start();
-    await this.informer.synced();
-    const live = new Set([...this.informer.list()].map((cm) => entryFromConfigMap(cm).key));
-    for (const key of [...this.index.keys()]) {
+    for (const { informer } of this.informers) informer.start();
+    await Promise.all(this.informers.map(({ informer }) => informer.synced()));
+    const live = new Set(
+      this.informers.flatMap(({ informer, toEntry }) => [...informer.list()].map((o) => toEntry(o).key)),
+    );
+    for (const key of this.index.keys()) {
       if (!live.has(key)) {
         this.index.remove(key);
         void this.cache.remove(key);
@@ -61,7 +92,7 @@ export class ServedConfigMaps {
     }
   }
 
-  stop(): Promise<void> {
-    return this.informer.stop();
+  async stop(): Promise<void> {
+    await Promise.all(this.informers.map(({ informer }) => informer.stop()));
   }
 }

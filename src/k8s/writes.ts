@@ -3,15 +3,15 @@
 import { randomBytes } from "node:crypto";
 import { API_VERSION, KIND_MACHINE } from "../api/constants.js";
 import type { Machine, MachineStatus } from "../api/types.js";
-import type { ClusterWrites } from "../controller/reconcile.js";
+import type { SecretObject } from "../controller/certificates.js";
 import type { ConfigMapObject } from "../controller/rendered-configmap.js";
-import type { KubeClient } from "./client.js";
+import { ApiError, type KubeClient } from "./client.js";
 import { paths } from "./paths.js";
 
 export const FIELD_MANAGER = "ccts-controller";
 const APPLY = "application/apply-patch+yaml";
 
-export class ApiWrites implements ClusterWrites {
+export class ApiWrites {
   constructor(
     private readonly client: KubeClient,
     private readonly component = "ccts-controller",
@@ -29,6 +29,51 @@ export class ApiWrites implements ClusterWrites {
       },
     );
     return written?.metadata.resourceVersion;
+  }
+
+  /** Applies the Secret; returns the resourceVersion the server gave it. */
+  async applySecret(secret: SecretObject): Promise<string | undefined> {
+    const written = await this.client.request<SecretObject>(
+      "PATCH",
+      paths.one(paths.secrets(secret.metadata), secret.metadata.name),
+      {
+        query: { fieldManager: FIELD_MANAGER, force: true },
+        contentType: APPLY,
+        body: secret,
+      },
+    );
+    return written?.metadata.resourceVersion;
+  }
+
+  /** Creates the Secret; "exists" when one of that name is there already (it is left alone). */
+  async createSecret(secret: SecretObject): Promise<"created" | "exists"> {
+    try {
+      await this.client.request("POST", paths.secrets(secret.metadata), {
+        query: { fieldManager: FIELD_MANAGER },
+        body: secret,
+      });
+      return "created";
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 409) return "exists";
+      throw e;
+    }
+  }
+
+  async getSecret(namespace: string, name: string): Promise<SecretObject | undefined> {
+    try {
+      return await this.client.request<SecretObject>("GET", paths.one(paths.secrets({ namespace }), name));
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) return undefined;
+      throw e;
+    }
+  }
+
+  async deleteSecret(namespace: string, name: string): Promise<void> {
+    try {
+      await this.client.request("DELETE", paths.one(paths.secrets({ namespace }), name));
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 404)) throw e;
+    }
   }
 
   async patchMachineStatus(machine: Machine, status: MachineStatus): Promise<void> {

@@ -106,6 +106,17 @@ export interface TemplateData {
   masters: MastersData;
   /** Every machine of the cluster with a valid MAC, sorted by name. */
   machines: MachineSummary[];
+  /** The cluster CA and this machine's certificate and key (PEM), in cluster mode; else null. */
+  tls: TlsData | null;
+}
+
+export interface TlsData {
+  /** The cluster CA certificate. */
+  ca: string;
+  /** This machine's certificate, signed by the cluster CA. */
+  cert: string;
+  /** This machine's private key. A document that contains it is stored in a Secret. */
+  key: string;
 }
 
 const DEFAULT_ROLES = ["worker"];
@@ -336,6 +347,7 @@ export function templateData(
   cluster: ClusterDesc,
   machine: Machine,
   machines: readonly Machine[],
+  tls?: TlsData,
 ): TemplateData {
   const facts = clusterFacts(cluster, machines, machine);
   const m = machineData(machine, facts.cluster);
@@ -346,5 +358,18 @@ export function templateData(
     etcd: facts.etcd,
     masters: facts.masters,
     machines: facts.machines,
+    tls: tls ?? null,
   };
+}
+
+/**
+ * The cluster-wide template data of a ClusterDesc without a machine being rendered (documents per
+ * ClusterDesc such as the dnsmasq configuration): `machines` are those of this ClusterDesc with a
+ * valid MAC, in name order, as every machine's templates see them.
+ */
+export function clusterTemplateData(
+  cluster: ClusterDesc,
+  machines: readonly Machine[],
+): { cluster: ClusterData; etcd: EtcdData; masters: MastersData; machines: MachineSummary[] } {
+  return computeFacts(cluster, membersOf(cluster, machines, undefined));
 }

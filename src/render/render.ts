@@ -74,7 +74,7 @@ export function renderMachine(input: RenderInput, options: RenderOptions = {}): 
   const key = safeKey(input.machine);
   let data: unknown;
   try {
-    data = strictView(templateData(input.cluster, input.machine, input.machines), "");
+    data = strictView(templateData(input.cluster, input.machine, input.machines, input.tls), "");
   } catch (err) {
     if (err instanceof InvalidMachineError) return failure("InvalidMachine", key, err.message);
     throw err;

@@ -21,6 +21,8 @@ export interface RenderInput {
   /** Every Machine of the cluster, including `machine` (etcd members, masters, ...). */
   machines: Machine[];
   templates: TemplateSource[];
+  /** The CA, certificate and key templates read as `tls` (cluster mode); absent: `tls` is null. */
+  tls?: { ca: string; cert: string; key: string };
 }
 
 export interface RenderedDocument {

@@ -17,9 +17,11 @@ import Fastify, {
 import type { Logger, LoggerOptions } from "pino";
 import type { Registry } from "prom-client";
 import { tryParseMac } from "../api/mac.js";
+import type { ConfigDriveBuilder } from "../boot/configdrive.js";
 import { addressAllowed } from "./authorization.js";
 import type { DocumentLookup, MachineDocuments, ServedDocument } from "./lookup.js";
 import { contentDocument } from "./memory-lookup.js";
+import { registerBootRoutes } from "./boot-routes.js";
 import { type AppMetrics, createMetrics } from "./metrics.js";
 import { type ServerLimits, serverOptions } from "./options.js";
 import { RateLimiter, type RateLimitOptions } from "./rate-limit.js";
@@ -44,6 +46,8 @@ export interface AppDeps {
   authorizeByAddress?: boolean | undefined;
   /** Per-client token bucket for document and asset requests; absent or perSecond 0: no limit. */
   rateLimit?: RateLimitOptions | undefined;
+  /** Builds and caches /configdrive/:mac.iso images; default: one per app (xorriso, 2 at once). */
+  configDrive?: ConfigDriveBuilder | undefined;
 }
 
 const TEXT = "text/plain; charset=utf-8";
@@ -173,18 +177,25 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return reply.type(doc.contentType).send(doc.body);
   }
 
-  function serve(request: FastifyRequest, reply: FastifyReply, rawMac: unknown, pick: Pick) {
+  /** The documents of the machine a request names, or undefined once the error answer is sent. */
+  function machineFor(request: FastifyRequest, reply: FastifyReply, rawMac: unknown) {
     const mac = requestMac(rawMac);
-    if (mac === undefined) return sendText(reply, 400, MALFORMED_MAC);
+    if (mac === undefined) return void sendText(reply, 400, MALFORMED_MAC);
     const docs = lookup.machine(mac);
     if (docs !== undefined && deps.authorizeByAddress && !addressAllowed(request.ip, docs.addresses)) {
-      return sendText(reply, 403, "forbidden: this address is not declared for that machine");
+      return void sendText(reply, 403, "forbidden: this address is not declared for that machine");
     }
     if (docs === undefined) {
-      if (!lookup.ready()) return sendText(reply.header("retry-after", "5"), 503, "not ready");
+      if (!lookup.ready()) return void sendText(reply.header("retry-after", "5"), 503, "not ready");
       metrics.unknownMac.inc();
-      return sendText(reply, 404, "unknown MAC");
+      return void sendText(reply, 404, "unknown MAC");
     }
+    return docs;
+  }
+
+  function serve(request: FastifyRequest, reply: FastifyReply, rawMac: unknown, pick: Pick) {
+    const docs = machineFor(request, reply, rawMac);
+    if (docs === undefined) return reply;
     const picked = pick(docs);
     if (picked === undefined) return sendText(reply, 404, "no such document for this machine");
     return sendDocument(request, reply, picked[0], picked[1]);
@@ -228,6 +239,22 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.get<{ Params: { mac: string; output: string } }>("/machines/:mac/:output", (req, reply) =>
     serve(req, reply, req.params.mac, output(req.params.output)),
   );
+
+  // The cluster CA certificate (cluster mode): of the machine given by ?mac=, else the one CA that
+  // every served machine shares; with several clusters, ?mac= says which.
+  const caPem = output("ca.pem");
+  app.get<MacQuery>("/ca.pem", (req, reply) => {
+    if (req.query.mac !== undefined) return serve(req, reply, req.query.mac, caPem);
+    const shared = lookup.sharedDocument?.("ca.pem");
+    if (shared === "ambiguous") {
+      return sendText(reply, 400, "several cluster CAs are served; ask /ca.pem?mac=<a MAC of that cluster>");
+    }
+    if (shared === undefined) return sendText(reply, 404, "no cluster CA is served");
+    return sendDocument(req, reply, "ca.pem", shared);
+  });
+
+  // Ignition, ConfigDrive images and per-ClusterDesc documents (dnsmasq.conf): boot-routes.ts.
+  registerBootRoutes(app, { lookup, machineFor, serve, output, sendDocument, sendText, configDrive: deps.configDrive });
 
   app.get("/healthz", (_req, reply) => sendText(reply, 200, "ok"));
   app.get("/readyz", (_req, reply) =>

@@ -14,6 +14,23 @@ export interface DocumentLookup {
   machine(canonicalMac: string): MachineDocuments | undefined;
   /** True once the lookup can answer (store loaded, cache loaded or watch synced). */
   ready(): boolean;
+  /**
+   * The one version of an output that every machine having it shares (the cluster CA when a
+   * single cluster is served); "ambiguous" when machines have different ones.
+   */
+  sharedDocument?(output: string): ServedDocument | "ambiguous" | undefined;
+  /**
+   * Documents rendered per ClusterDesc (`dnsmasq.conf`), every ClusterDesc once. Optional: a lookup
+   * without it answers 404 to the per-cluster endpoints.
+   */
+  clusters?(): readonly ClusterDocuments[];
+}
+
+export interface ClusterDocuments {
+  namespace: string;
+  name: string;
+  /** Output name (`dnsmasq.conf`) -> document. */
+  documents: ReadonlyMap<string, ServedDocument>;
 }
 
 export interface MachineDocuments {

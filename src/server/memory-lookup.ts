@@ -3,7 +3,7 @@
 // A Machine with several interface MACs appears under each of them (the same MachineDocuments).
 import { createHash } from "node:crypto";
 import { parseMac } from "../api/mac.js";
-import type { DocumentLookup, MachineDocuments, ServedDocument } from "./lookup.js";
+import type { ClusterDocuments, DocumentLookup, MachineDocuments, ServedDocument } from "./lookup.js";
 
 /** Characters an entity tag may hold between its quotes (RFC 9110 etagc, ASCII only). */
 const ETAG_SAFE = /^[\x21\x23-\x7e]{1,128}$/;
@@ -29,6 +29,10 @@ export function contentDocument(content: string, contentType: string): ServedDoc
 export class MemoryLookup implements DocumentLookup {
   private index = new Map<string, MachineDocuments>();
   private isReady = false;
+  private clusterDocs: readonly ClusterDocuments[] = [];
+  /** Bumped on every change, so derived answers (sharedDocument) are computed once per version. */
+  private version = 0;
+  private shared = new Map<string, { version: number; answer: ServedDocument | "ambiguous" | undefined }>();
 
   machine(canonicalMac: string): MachineDocuments | undefined {
     return this.index.get(canonicalMac);
@@ -42,11 +46,21 @@ export class MemoryLookup implements DocumentLookup {
     this.isReady = ready;
   }
 
+  clusters(): readonly ClusterDocuments[] {
+    return this.clusterDocs;
+  }
+
+  /** Swaps the per-ClusterDesc documents at once (one entry per ClusterDesc). */
+  replaceClusters(entries: Iterable<ClusterDocuments>): void {
+    this.clusterDocs = Object.freeze([...entries]);
+  }
+
   /**
    * Swaps the whole index at once: a reader sees either the old or the new one, never a mix.
    * Keys may be in any notation parseMac accepts; an invalid key throws and leaves the index as it was.
    */
   replaceAll(entries: Iterable<readonly [string, MachineDocuments]>): void {
+    this.version++;
     const next = new Map<string, MachineDocuments>();
     for (const [mac, docs] of entries) next.set(parseMac(mac), docs);
     this.index = next;
@@ -54,28 +68,46 @@ export class MemoryLookup implements DocumentLookup {
 
   /** Serves `docs` under one MAC (any notation). */
   set(mac: string, docs: MachineDocuments): void {
+    this.version++;
     this.index.set(parseMac(mac), docs);
   }
 
   /** Serves `docs` under each of a Machine's MACs. */
   setMachine(macs: Iterable<string>, docs: MachineDocuments): void {
+    this.version++;
     const canonical = [...macs].map(parseMac);
     for (const mac of canonical) this.index.set(mac, docs);
   }
 
   /** Stops serving one MAC; true if it was served. */
   delete(mac: string): boolean {
+    this.version++;
     return this.index.delete(parseMac(mac));
   }
 
   /** Stops serving every MAC of the Machine with this `namespace/name`; returns the MACs removed. */
   deleteMachine(machine: string): string[] {
+    this.version++;
     const removed: string[] = [];
     for (const [mac, docs] of this.index) {
       if (docs.machine === machine) removed.push(mac);
     }
     for (const mac of removed) this.index.delete(mac);
     return removed;
+  }
+
+  sharedDocument(output: string): ServedDocument | "ambiguous" | undefined {
+    const cached = this.shared.get(output);
+    if (cached?.version === this.version) return cached.answer;
+    // By content: each machine's copy has its own ETag (from that machine's render hash).
+    const byContent = new Map<string, ServedDocument>();
+    for (const docs of this.index.values()) {
+      const doc = docs.documents.get(output);
+      if (doc) byContent.set(doc.body.toString("latin1"), doc);
+    }
+    const answer = byContent.size > 1 ? "ambiguous" : byContent.values().next().value;
+    this.shared.set(output, { version: this.version, answer });
+    return answer;
   }
 
   /** Number of MACs served. */

@@ -159,8 +159,17 @@ describe("ccts server in cluster mode", () => {
   });
 
   it("keeps serving through an API server outage, also after a restart from its disk cache", async () => {
+    // Let the last change settle everywhere first: the controller may still be rendering it.
+    await controller.queue.idle();
     const before = new Map<string, string>();
-    for (const m of machines) before.set(m.spec.mac, await cloudConfig(a.base, m.spec.mac));
+    for (const m of machines) {
+      const cm = await waitFor(`${m.metadata.name} served alike by both replicas`, async () => {
+        const want = (await renderedCM(m.metadata.name))?.data?.["cloud-config"];
+        const [fromA, fromB] = [await cloudConfig(a.base, m.spec.mac), await cloudConfig(b.base, m.spec.mac)];
+        return want !== undefined && fromA === want && fromB === want ? want : undefined;
+      });
+      before.set(m.spec.mac, cm);
+    }
     await cp.stopApiServer();
     try {
       for (const [mac, text] of before) {

@@ -180,10 +180,8 @@ async function wrongAnswers(
 
 // Things no ccts identity may do (in ccts-system unless said otherwise).
 const FORBIDDEN_FOR_ALL: { args: string[]; ns?: string }[] = [
-  { args: ["get", "secrets"] },
-  { args: ["list", "secrets"] },
-  { args: ["watch", "secrets"] },
   { args: ["get", "secrets"], ns: "default" },
+  { args: ["create", "secrets"], ns: "default" },
   { args: ["list", "secrets"], ns: "*" },
   { args: ["delete", "customresourcedefinitions.apiextensions.k8s.io"] },
   { args: ["update", "customresourcedefinitions.apiextensions.k8s.io"] },

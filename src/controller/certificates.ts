@@ -1,0 +1,254 @@
+// The cluster CA and each Machine's certificate. The CA comes from a Secret the user names, or is
+// generated once into `ccts-ca-<cluster>`; its key never leaves that Secret (it is read here to
+// sign, and never rendered). Each Machine gets a key and a certificate in its own Secret, owned
+// by the Machine, reissued when its names change, when the CA changes, or after two thirds of
+// its lifetime.
+import { API_VERSION, KIND_CLUSTER_DESC, KIND_MACHINE, LABEL_MANAGED_BY } from "../api/constants.js";
+import { objectKey } from "../api/machine.js";
+import type { ClusterDesc, Machine, MachineCertificateStatus } from "../api/types.js";
+import {
+  DEFAULT_CA_LIFETIME_MS,
+  DEFAULT_CERT_LIFETIME_MS,
+  desiredNames,
+  namesFingerprint,
+  RENEW_AT,
+  renewalDue,
+} from "../pki/policy.js";
+import {
+  type CertificateAndKey,
+  certificateInfo,
+  generateCA,
+  issueCertificate,
+  issuedBy,
+  keyMatchesCertificate,
+} from "../pki/x509.js";
+import { fitName, MANAGED_BY } from "./rendered-configmap.js";
+
+export const LABEL_KIND = "ccts.io/kind";
+export const ANNOTATION_NAMES = "ccts.io/certificate-names";
+const CLOCK_SKEW_MS = 5 * 60 * 1000;
+
+export interface SecretObject {
+  apiVersion: "v1";
+  kind: "Secret";
+  type?: string;
+  metadata: {
+    name: string;
+    namespace: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: {
+      apiVersion: string;
+      kind: string;
+      name: string;
+      uid: string;
+      controller?: boolean;
+      blockOwnerDeletion?: boolean;
+    }[];
+  };
+  /** base64 values, as the API returns them. */
+  data?: Record<string, string>;
+}
+
+/** Secrets as the PKI needs them: the informer cache, a direct read, create-only and apply. */
+export interface SecretPort {
+  cached(namespace: string, name: string): SecretObject | undefined;
+  get(namespace: string, name: string): Promise<SecretObject | undefined>;
+  /** Creates the Secret unless one of that name exists ("exists"): a CA is never overwritten. */
+  create(secret: SecretObject): Promise<"created" | "exists">;
+  apply(secret: SecretObject): Promise<void>;
+}
+
+export type CAResult =
+  | { ok: true; ca: CertificateAndKey; secretName: string }
+  | { ok: false; reason: "CANotFound" | "InvalidCA"; message: string };
+
+export interface MachineCertificate extends CertificateAndKey {
+  status: MachineCertificateStatus;
+  renewAfter: Date;
+}
+
+const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
+const unb64 = (s: string | undefined) =>
+  s === undefined ? undefined : Buffer.from(s, "base64").toString("utf8");
+
+export function generatedCASecretName(cluster: string): string {
+  return fitName(`ccts-ca-${cluster}`, 253);
+}
+
+export function machineCertSecretName(machine: string): string {
+  return fitName(`ccts-machine-${machine}-tls`, 253);
+}
+
+/** `8760h` or `90m` in milliseconds; undefined for the default. */
+export function lifetimeMs(value: string | undefined): number {
+  const m = /^(\d+)(h|m)$/.exec(value ?? "");
+  if (!m) return DEFAULT_CERT_LIFETIME_MS;
+  return Number(m[1]) * (m[2] === "h" ? 3_600_000 : 60_000);
+}
+
+function tlsSecret(
+  name: string,
+  namespace: string,
+  kind: string,
+  owner: { apiVersion: string; kind: string; name: string; uid: string },
+  pair: CertificateAndKey,
+  ca: string,
+  annotations: Record<string, string> = {},
+): SecretObject {
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    type: "kubernetes.io/tls",
+    metadata: {
+      name,
+      namespace,
+      labels: { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_KIND]: kind },
+      annotations,
+      ownerReferences: [{ ...owner, controller: true, blockOwnerDeletion: true }],
+    },
+    data: { "tls.crt": b64(pair.certPem), "tls.key": b64(pair.keyPem), "ca.crt": b64(ca) },
+  };
+}
+
+function pairFrom(secret: SecretObject | undefined): CertificateAndKey | undefined {
+  const certPem = unb64(secret?.data?.["tls.crt"]);
+  const keyPem = unb64(secret?.data?.["tls.key"]);
+  return certPem && keyPem ? { certPem, keyPem } : undefined;
+}
+
+export class ClusterPKI {
+  /** Parsed CAs by `namespace/secret`, with the resourceVersion they were read at. */
+  private readonly cas = new Map<string, { rv: string | undefined; result: CAResult }>();
+  /** One CA generation at a time per cluster, so concurrent reconciles agree on one CA. */
+  private readonly generating = new Map<string, Promise<CAResult>>();
+  /** Certificates this process issued, ahead of the informer cache. */
+  private readonly issued = new Map<string, { pair: CertificateAndKey; names: string }>();
+
+  constructor(private readonly secrets: SecretPort) {}
+
+  async clusterCA(cluster: ClusterDesc, now: Date): Promise<CAResult> {
+    const ns = cluster.metadata.namespace ?? "default";
+    const named = cluster.spec.pki?.caSecretName;
+    const secretName = named ?? generatedCASecretName(cluster.metadata.name);
+    const key = `${ns}/${secretName}`;
+    const cached = this.secrets.cached(ns, secretName);
+    const known = this.cas.get(key);
+    if (known && (cached === undefined ? !named : known.rv === cached.metadata.resourceVersion))
+      return known.result;
+    if (cached) return this.remember(key, cached, secretName);
+    if (named) {
+      return {
+        ok: false,
+        reason: "CANotFound",
+        message: `CA Secret ${key} (spec.pki.caSecretName) not found`,
+      };
+    }
+    let flight = this.generating.get(key);
+    if (!flight) {
+      flight = this.generate(cluster, ns, secretName, now).finally(() => this.generating.delete(key));
+      this.generating.set(key, flight);
+    }
+    return flight;
+  }
+
+  private remember(key: string, secret: SecretObject, secretName: string): CAResult {
+    const pair = pairFrom(secret);
+    let result: CAResult;
+    if (!pair)
+      result = { ok: false, reason: "InvalidCA", message: `CA Secret ${key} lacks tls.crt or tls.key` };
+    else if (!keyMatchesCertificate(pair)) {
+      result = {
+        ok: false,
+        reason: "InvalidCA",
+        message: `CA Secret ${key}: tls.key does not belong to tls.crt`,
+      };
+    } else result = { ok: true, ca: pair, secretName };
+    this.cas.set(key, { rv: secret.metadata.resourceVersion, result });
+    return result;
+  }
+
+  private async generate(cluster: ClusterDesc, ns: string, secretName: string, now: Date): Promise<CAResult> {
+    const key = `${ns}/${secretName}`;
+    const ca = await generateCA(
+      `ccts ${ns}/${cluster.metadata.name} CA`,
+      new Date(now.getTime() - CLOCK_SKEW_MS),
+      new Date(now.getTime() + DEFAULT_CA_LIFETIME_MS),
+    );
+    const owner = {
+      apiVersion: API_VERSION,
+      kind: KIND_CLUSTER_DESC,
+      name: cluster.metadata.name,
+      uid: cluster.metadata.uid ?? "",
+    };
+    const created = await this.secrets.create(tlsSecret(secretName, ns, "ca", owner, ca, ca.certPem));
+    if (created === "created") {
+      const result: CAResult = { ok: true, ca, secretName };
+      this.cas.set(key, { rv: undefined, result });
+      return result;
+    }
+    // Someone (another replica, an earlier run) made it first: use theirs.
+    const existing = await this.secrets.get(ns, secretName);
+    if (!existing) throw new Error(`CA Secret ${key} exists but cannot be read`);
+    return this.remember(key, existing, secretName);
+  }
+
+  async machineCertificate(
+    cluster: ClusterDesc,
+    machine: Machine,
+    ca: CertificateAndKey,
+    now: Date,
+  ): Promise<MachineCertificate> {
+    const ns = machine.metadata.namespace ?? "default";
+    const key = objectKey(machine);
+    const secretName = machineCertSecretName(machine.metadata.name);
+    const names = desiredNames(cluster, machine);
+    const fingerprint = namesFingerprint(names);
+    const mine = this.issued.get(key);
+    const cachedSecret = this.secrets.cached(ns, secretName);
+    const candidates = [
+      mine,
+      { pair: pairFrom(cachedSecret), names: cachedSecret?.metadata.annotations?.[ANNOTATION_NAMES] ?? "" },
+    ];
+    for (const c of candidates) {
+      if (!c?.pair || c.names !== fingerprint || !issuedBy(c.pair.certPem, ca.certPem)) continue;
+      const info = certificateInfo(c.pair.certPem);
+      if (!renewalDue(info, now)) return this.result(c.pair, secretName, info.notBefore, info.notAfter);
+    }
+    const lifetime = lifetimeMs(cluster.spec.pki?.certificateLifetime);
+    const notBefore = new Date(now.getTime() - CLOCK_SKEW_MS);
+    const notAfter = new Date(now.getTime() + lifetime);
+    const pair = await issueCertificate(ca, { ...names, notBefore, notAfter });
+    const owner = {
+      apiVersion: API_VERSION,
+      kind: KIND_MACHINE,
+      name: machine.metadata.name,
+      uid: machine.metadata.uid ?? "",
+    };
+    await this.secrets.apply(
+      tlsSecret(secretName, ns, "certificate", owner, pair, ca.certPem, { [ANNOTATION_NAMES]: fingerprint }),
+    );
+    this.issued.set(key, { pair, names: fingerprint });
+    return this.result(pair, secretName, notBefore, notAfter);
+  }
+
+  forgetMachine(key: string): void {
+    this.issued.delete(key);
+  }
+
+  private result(
+    pair: CertificateAndKey,
+    secretName: string,
+    notBefore: Date,
+    notAfter: Date,
+  ): MachineCertificate {
+    const renewAfter = new Date(notBefore.getTime() + (notAfter.getTime() - notBefore.getTime()) * RENEW_AT);
+    const iso = (d: Date) => d.toISOString().replace(/\.\d+Z$/, "Z");
+    return {
+      ...pair,
+      renewAfter,
+      status: { secretName, notAfter: iso(notAfter), renewAfter: iso(renewAfter) },
+    };
+  }
+}
