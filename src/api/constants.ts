@@ -18,5 +18,17 @@ export const ANNOTATION_CONTENT_TYPES = "ccts.io/content-types";
 /** JSON list of the IP addresses the Machine declares, for the server's opt-in authorization. */
 export const ANNOTATION_ADDRESSES = "ccts.io/addresses";
 
+/** Why a Machine is not (freshly) rendered: the reason of its Rendered=False condition. */
+export type FailureReason =
+  | "TemplateError"
+  | "InvalidOutput"
+  | "OutputTooLarge"
+  | "InvalidMachine"
+  | "ClusterDescNotFound"
+  | "TemplateNotFound"
+  | "DuplicateMAC"
+  | "CANotFound"
+  | "InvalidCA";
+
 /** Roles a Machine may carry that the built-in templates and derived data understand. */
 export const KNOWN_ROLES = ["master", "etcd", "worker", "ingress"] as const;

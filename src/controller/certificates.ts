@@ -22,7 +22,7 @@ import {
   issuedBy,
   keyMatchesCertificate,
 } from "../pki/x509.js";
-import { fitName, MANAGED_BY } from "./rendered-configmap.js";
+import { fitName, MANAGED_BY, type OwnedObjectMeta } from "./rendered-configmap.js";
 
 export const LABEL_KIND = "ccts.io/kind";
 export const ANNOTATION_NAMES = "ccts.io/certificate-names";
@@ -32,21 +32,7 @@ export interface SecretObject {
   apiVersion: "v1";
   kind: "Secret";
   type?: string;
-  metadata: {
-    name: string;
-    namespace: string;
-    resourceVersion?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    ownerReferences?: {
-      apiVersion: string;
-      kind: string;
-      name: string;
-      uid: string;
-      controller?: boolean;
-      blockOwnerDeletion?: boolean;
-    }[];
-  };
+  metadata: OwnedObjectMeta;
   /** base64 values, as the API returns them. */
   data?: Record<string, string>;
 }

@@ -1,7 +1,7 @@
 // Reconcile one Machine: re-read everything it depends on, render, write its ConfigMap when the
 // content changed, and report in status and events. Level-triggered and idempotent: running it
 // twice on unchanged state writes nothing the second time. All I/O goes through the ports below.
-import { ANNOTATION_CONTENT_HASH } from "../api/constants.js";
+import { ANNOTATION_CONTENT_HASH, type FailureReason } from "../api/constants.js";
 import { MacError } from "../api/mac.js";
 import { machineMacs, objectKey } from "../api/machine.js";
 import type { ClusterDesc, Condition, Machine, MachineStatus } from "../api/types.js";
@@ -20,17 +20,7 @@ import {
 
 export const CONDITION_RENDERED = "Rendered";
 
-export type Reason =
-  | "Rendered"
-  | "TemplateError"
-  | "InvalidOutput"
-  | "OutputTooLarge"
-  | "InvalidMachine"
-  | "ClusterDescNotFound"
-  | "TemplateNotFound"
-  | "DuplicateMAC"
-  | "CANotFound"
-  | "InvalidCA";
+export type Reason = "Rendered" | FailureReason;
 
 /** Read port: the informer caches. */
 export interface ClusterState {

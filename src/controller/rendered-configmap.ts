@@ -19,24 +19,27 @@ import type { SecretObject } from "./certificates.js";
 
 export const MANAGED_BY = "ccts";
 
+/** Metadata of the objects the controller writes (ConfigMaps, Secrets), owned by a Machine or ClusterDesc. */
+export interface OwnedObjectMeta {
+  name: string;
+  namespace: string;
+  resourceVersion?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: {
+    apiVersion: string;
+    kind: string;
+    name: string;
+    uid: string;
+    controller?: boolean;
+    blockOwnerDeletion?: boolean;
+  }[];
+}
+
 export interface ConfigMapObject {
   apiVersion: "v1";
   kind: "ConfigMap";
-  metadata: {
-    name: string;
-    namespace: string;
-    resourceVersion?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    ownerReferences?: {
-      apiVersion: string;
-      kind: string;
-      name: string;
-      uid: string;
-      controller?: boolean;
-      blockOwnerDeletion?: boolean;
-    }[];
-  };
+  metadata: OwnedObjectMeta;
   data?: Record<string, string>;
 }
 

@@ -17,32 +17,22 @@ export class ApiWrites {
     private readonly component = "ccts-controller",
   ) {}
 
-  /** Applies the ConfigMap; returns the resourceVersion the server gave it. */
-  async applyConfigMap(cm: ConfigMapObject): Promise<string | undefined> {
-    const written = await this.client.request<ConfigMapObject>(
+  /** Server-side apply of one object; resolves to the resourceVersion the server gave it. */
+  private async apply(collection: string, obj: ConfigMapObject | SecretObject): Promise<string | undefined> {
+    const written = await this.client.request<{ metadata: { resourceVersion?: string } }>(
       "PATCH",
-      paths.one(paths.configMaps(cm.metadata), cm.metadata.name),
-      {
-        query: { fieldManager: FIELD_MANAGER, force: true },
-        contentType: APPLY,
-        body: cm,
-      },
+      paths.one(collection, obj.metadata.name),
+      { query: { fieldManager: FIELD_MANAGER, force: true }, contentType: APPLY, body: obj },
     );
     return written?.metadata.resourceVersion;
   }
 
-  /** Applies the Secret; returns the resourceVersion the server gave it. */
-  async applySecret(secret: SecretObject): Promise<string | undefined> {
-    const written = await this.client.request<SecretObject>(
-      "PATCH",
-      paths.one(paths.secrets(secret.metadata), secret.metadata.name),
-      {
-        query: { fieldManager: FIELD_MANAGER, force: true },
-        contentType: APPLY,
-        body: secret,
-      },
-    );
-    return written?.metadata.resourceVersion;
+  applyConfigMap(cm: ConfigMapObject): Promise<string | undefined> {
+    return this.apply(paths.configMaps(cm.metadata), cm);
+  }
+
+  applySecret(secret: SecretObject): Promise<string | undefined> {
+    return this.apply(paths.secrets(secret.metadata), secret);
   }
 
   /** Creates the Secret; "exists" when one of that name is there already (it is left alone). */

@@ -1,6 +1,7 @@
 // Pure: declarations (ClusterDescs, Machines, template ConfigMaps) -> what each MAC is served.
 // A Machine whose render fails keeps the documents of its last good render; a MAC claimed by two
 // Machines is served to neither.
+import type { FailureReason } from "../api/constants.js";
 import { duplicateMacs, machineAddresses, machineMacs, objectKey } from "../api/machine.js";
 import type { ClusterDesc, Machine } from "../api/types.js";
 import { renderMachine, resolveTemplates } from "../render/index.js";
@@ -13,14 +14,7 @@ export interface Declarations {
   configMaps: Map<string, Record<string, string>>;
 }
 
-export type FailureReason =
-  | "TemplateError"
-  | "InvalidOutput"
-  | "OutputTooLarge"
-  | "InvalidMachine"
-  | "ClusterDescNotFound"
-  | "TemplateNotFound"
-  | "DuplicateMAC";
+export type { FailureReason };
 
 /** The last good render of one Machine. */
 export interface GoodRender {
