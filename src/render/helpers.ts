@@ -97,8 +97,26 @@ function maskBits(mask: string): number {
   return ones;
 }
 
+/**
+ * The text a helper with a block form works on: its one argument (`{{base64 x}}`), or the rendered
+ * block (`{{#base64}}...{{/base64}}`, rendered in the current context). Not both.
+ */
+function blockText(
+  name: string,
+  args: unknown[],
+  options: HelperOptions | undefined,
+  self: unknown,
+): unknown {
+  const fn = (options as { fn?: (context: unknown) => string } | undefined)?.fn;
+  if (fn) {
+    if (args.length > 0) throw new Error(`{{#${name}}} takes no argument: it works on its block`);
+    return fn(self);
+  }
+  return args[0];
+}
+
 /** The helpers, by name, as plain functions of their positional arguments. */
-const HELPERS: Record<string, (args: unknown[], options: HelperOptions) => unknown> = {
+const HELPERS: Record<string, (args: unknown[], options: HelperOptions, self: unknown) => unknown> = {
   indent([n, s]) {
     return indentLines(count(n), text(s));
   },
@@ -122,8 +140,8 @@ const HELPERS: Record<string, (args: unknown[], options: HelperOptions) => unkno
   default([value, fallback]) {
     return isEmpty(value) ? fallback : value;
   },
-  base64([s]) {
-    return Buffer.from(text(s), "utf8").toString("base64");
+  base64(args, options, self) {
+    return Buffer.from(text(blockText("base64", args, options, self)), "utf8").toString("base64");
   },
   eq([a, b]) {
     return unwrap(a) === unwrap(b);
@@ -156,8 +174,9 @@ const HELPERS: Record<string, (args: unknown[], options: HelperOptions) => unkno
   upper([s]) {
     return text(s).toUpperCase();
   },
-  quote([s]) {
-    return quoteString(typeof s === "number" || typeof s === "boolean" ? String(s) : text(s));
+  quote(args, options, self) {
+    const v = blockText("quote", args, options, self);
+    return quoteString(typeof v === "number" || typeof v === "boolean" ? String(v) : text(v));
   },
   shellQuote([s]) {
     return shellQuote(typeof s === "number" ? String(s) : text(s));
@@ -192,12 +211,12 @@ export const HELPER_NAMES = Object.keys(HELPERS).sort();
 export function handlebarsHelpers(): Record<string, Helper> {
   const out: Record<string, Helper> = {};
   for (const [name, fn] of Object.entries(HELPERS)) {
-    out[name] = (...all: unknown[]) => {
+    out[name] = function (this: unknown, ...all: unknown[]) {
       const last = all[all.length - 1];
       const options = isOptions(last) ? last : undefined;
       const args = options ? all.slice(0, -1) : all;
       try {
-        return fn(args, options as HelperOptions);
+        return fn(args, options as HelperOptions, this);
       } catch (err) {
         if (err instanceof HelperError) throw err;
         throw new HelperError(

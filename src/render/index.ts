@@ -1,6 +1,8 @@
 // The render core: pure functions from declarations and templates to validated documents.
 // README.md beside this file is the template data reference.
 
+export type { ClusterRenderFailure, ClusterRenderFailureReason, ClusterRenderResult } from "./cluster.js";
+export { builtinDnsmasqTemplate, DNSMASQ_OUTPUT, renderDnsmasq } from "./cluster.js";
 export type { MachineData, MachineSummary, TemplateData } from "./data.js";
 export { templateData } from "./data.js";
 export { compileCacheSize, compileCount } from "./engine.js";

@@ -19,9 +19,9 @@ import type { Registry } from "prom-client";
 import { tryParseMac } from "../api/mac.js";
 import type { ConfigDriveBuilder } from "../boot/configdrive.js";
 import { addressAllowed } from "./authorization.js";
+import { registerBootRoutes } from "./boot-routes.js";
 import type { DocumentLookup, MachineDocuments, ServedDocument } from "./lookup.js";
 import { contentDocument } from "./memory-lookup.js";
-import { registerBootRoutes } from "./boot-routes.js";
 import { type AppMetrics, createMetrics } from "./metrics.js";
 import { type ServerLimits, serverOptions } from "./options.js";
 import { RateLimiter, type RateLimitOptions } from "./rate-limit.js";
@@ -254,7 +254,15 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   // Ignition, ConfigDrive images and per-ClusterDesc documents (dnsmasq.conf): boot-routes.ts.
-  registerBootRoutes(app, { lookup, machineFor, serve, output, sendDocument, sendText, configDrive: deps.configDrive });
+  registerBootRoutes(app, {
+    lookup,
+    machineFor,
+    serve,
+    output,
+    sendDocument,
+    sendText,
+    configDrive: deps.configDrive,
+  });
 
   app.get("/healthz", (_req, reply) => sendText(reply, 200, "ok"));
   app.get("/readyz", (_req, reply) =>

@@ -159,7 +159,7 @@ print(len(list(s.iter_errors(yaml.safe_load("hostnme: x\\nruncmd: 5\\n")))))
       const ipxe = r.documents.find((d) => d.output === "ipxe")!.content;
       const mac = /^echo ccts: (\S+) (\S+)$/m.exec(ipxe)?.[2];
       expect(mac).toMatch(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
-      expect(ipxe).toContain(` ds=nocloud;s=http://10.20.0.2:8080/nocloud/${mac}/`);
+      expect(ipxe).toContain(` ds=nocloud-net;s=http://10.20.0.2:8080/nocloud/${mac}/`);
     }
   });
 });

@@ -407,6 +407,9 @@ describe("template resolution", () => {
     const r = resolveTemplates(cluster(), () => undefined);
     expect("templates" in r && r.templates.map((t) => t.output)).toEqual([
       "cloud-config",
+      "configdrive-meta_data.json",
+      "configdrive-network_data.json",
+      "ignition.json",
       "install.sh",
       "ipxe",
       "meta-data",

@@ -1,0 +1,132 @@
+// Documents per ClusterDesc (not per Machine): the dnsmasq configuration of the provisioning
+// network. Pure, like renderMachine: (ClusterDesc, its Machines, a template) -> document or failure.
+import { readFileSync } from "node:fs";
+import { parseMac } from "../api/mac.js";
+import type { ClusterDesc, Machine } from "../api/types.js";
+import { clusterTemplateData, namespaceOf } from "./data.js";
+import { compile, renderError, TemplateError } from "./engine.js";
+import { CONTENT_TYPES } from "./format.js";
+import { contentHash } from "./render.js";
+import { strictView } from "./strict.js";
+import { BUILTIN_DIR } from "./templates.js";
+import type { RenderedDocument, TemplateSource } from "./types.js";
+
+/** Output name of the dnsmasq configuration. */
+export const DNSMASQ_OUTPUT = "dnsmasq.conf";
+
+/** templates/builtin/cluster/: templates rendered once per ClusterDesc (not per-machine outputs). */
+export const CLUSTER_TEMPLATE_DIR = `${BUILTIN_DIR}cluster/`;
+
+let builtinDnsmasq: TemplateSource | undefined;
+
+/** The built-in dnsmasq template (templates/builtin/cluster/dnsmasq.conf.hbs), read once. */
+export function builtinDnsmasqTemplate(): TemplateSource {
+  builtinDnsmasq ??= Object.freeze({
+    output: DNSMASQ_OUTPUT,
+    origin: `builtin:cluster/${DNSMASQ_OUTPUT}`,
+    text: readFileSync(`${CLUSTER_TEMPLATE_DIR}${DNSMASQ_OUTPUT}.hbs`, "utf8"),
+  });
+  return builtinDnsmasq;
+}
+
+export type ClusterRenderFailureReason = "TemplateError" | "InvalidOutput" | "DuplicateIP";
+
+export interface ClusterRenderFailure {
+  reason: ClusterRenderFailureReason;
+  /** `namespace/name` of the ClusterDesc. */
+  cluster: string;
+  output?: string;
+  origin?: string;
+  /** 1-based line in the template (TemplateError) or in the output (InvalidOutput), when known. */
+  line?: number;
+  message: string;
+}
+
+export type ClusterRenderResult =
+  | { ok: true; documents: RenderedDocument[]; hash: string }
+  | { ok: false; failure: ClusterRenderFailure };
+
+/**
+ * A dnsmasq configuration line: blank, a comment, a bare option or `option=value`. Catches a
+ * template that emits a stray line or a value starting with white space.
+ */
+const DNSMASQ_LINE = /^(|#.*|[a-z][a-z0-9-]*(=[^\s].*)?)$/;
+
+/**
+ * The dnsmasq configuration of one ClusterDesc: DHCP range and options, a `dhcp-host` reservation
+ * per Machine (boot MAC, fixed IP, hostname), PXE/iPXE chaining to the ccts server, and DNS records.
+ * `machines` may hold Machines of other ClusterDescs (they are skipped). Machines whose boot MAC is
+ * claimed twice get no reservation (as they get no documents); two Machines with one IP fail it.
+ * The template sees `cluster`, `etcd`, `masters`, `machines` (as in machine templates) and
+ * `variables` (the ClusterDesc's); `template` defaults to the built-in one.
+ */
+export function renderDnsmasq(
+  cluster: ClusterDesc,
+  machines: readonly Machine[],
+  template: TemplateSource = builtinDnsmasqTemplate(),
+): ClusterRenderResult {
+  const key = `${namespaceOf(cluster)}/${cluster.metadata.name}`;
+  const fail = (f: Omit<ClusterRenderFailure, "cluster" | "output" | "origin">): ClusterRenderResult => ({
+    ok: false,
+    failure: { cluster: key, output: template.output, origin: template.origin, ...f },
+  });
+  const facts = clusterTemplateData(cluster, machines);
+  const macCount = new Map<string, number>();
+  for (const m of facts.machines) macCount.set(m.mac, (macCount.get(m.mac) ?? 0) + 1);
+  // Interface MACs of other Machines count as claims too.
+  for (const m of machines) {
+    if (m.spec?.clusterDesc !== cluster.metadata.name || namespaceOf(m) !== namespaceOf(cluster)) continue;
+    for (const itf of m.spec.interfaces ?? []) {
+      try {
+        const mac = parseMac(itf.mac);
+        if (macCount.has(mac)) macCount.set(mac, macCount.get(mac)! + 1);
+      } catch {
+        // An invalid interface MAC fails that Machine's own render.
+      }
+    }
+  }
+  const served = facts.machines.filter((m) => macCount.get(m.mac) === 1);
+  const byIp = new Map<string, string>();
+  for (const m of served) {
+    if (!m.ip) continue;
+    const other = byIp.get(m.ip);
+    if (other) {
+      return fail({
+        reason: "DuplicateIP",
+        message: `ClusterDesc ${key}: machines ${other} and ${m.namespace}/${m.name} both have IP ${m.ip}`,
+      });
+    }
+    byIp.set(m.ip, `${m.namespace}/${m.name}`);
+  }
+  const data = strictView({ ...facts, machines: served, variables: facts.cluster.variables }, "");
+  let content: string;
+  try {
+    const compiled = compile(template.text);
+    try {
+      content = compiled.render(data);
+    } catch (err) {
+      throw renderError(err, compiled);
+    }
+  } catch (err) {
+    if (!(err instanceof TemplateError)) throw err;
+    const at = err.line === undefined ? "" : ` line ${err.line}`;
+    return fail({
+      reason: "TemplateError",
+      ...(err.line === undefined ? {} : { line: err.line }),
+      message: `ClusterDesc ${key}: template ${template.output} (${template.origin})${at}: ${err.message}`,
+    });
+  }
+  const lines = content.split("\n");
+  const bad = lines.findIndex((l) => !DNSMASQ_LINE.test(l));
+  if (bad >= 0) {
+    return fail({
+      reason: "InvalidOutput",
+      line: bad + 1,
+      message: `ClusterDesc ${key}: template ${template.output} (${template.origin}) output line ${bad + 1}: not a dnsmasq option line: ${JSON.stringify(lines[bad]!.slice(0, 80))}`,
+    });
+  }
+  const documents: RenderedDocument[] = [
+    { output: template.output, format: "text", contentType: CONTENT_TYPES.text, content },
+  ];
+  return { ok: true, documents, hash: contentHash(documents) };
+}
