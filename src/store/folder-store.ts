@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import type { Checked } from "../api/validate.js";
 import type { MachineDocuments } from "../server/lookup.js";
 import { MemoryLookup, servedDocument } from "../server/memory-lookup.js";
-import { type FileError, readFolder } from "./folder.js";
+import { type FileError, folderFingerprint, readFolder } from "./folder.js";
 import { buildSnapshot, type MachineOutcome, type Snapshot } from "./snapshot.js";
 
 export interface StoreReport {
@@ -35,6 +35,8 @@ export class FolderStore {
   private loading: Promise<StoreReport> | undefined;
   private again = false;
   private reloads = 0;
+  /** Fingerprint of the folder as of the last load (taken before reading, so no edit slips by). */
+  private fingerprint = "";
 
   constructor(
     readonly dir: string,
@@ -73,6 +75,7 @@ export class FolderStore {
 
   private async loadOnce(): Promise<StoreReport> {
     const log = this.options.logger;
+    this.fingerprint = await folderFingerprint(this.dir);
     const read = await readFolder(this.dir, this.good);
     this.good = read.good;
     const snapshot = buildSnapshot(read.declarations, this.outcomes);
@@ -119,7 +122,15 @@ export class FolderStore {
     } catch (e) {
       this.options.logger?.warn({ err: e }, "fs.watch unavailable; rescanning on a timer");
     }
-    this.poll = setInterval(schedule, this.options.pollMs ?? 5000);
+    // The rescan only stats files; it reloads when the fingerprint differs from the last load's.
+    this.poll = setInterval(() => {
+      void folderFingerprint(this.dir).then(
+        (now) => {
+          if (now !== this.fingerprint) schedule();
+        },
+        () => schedule(),
+      );
+    }, this.options.pollMs ?? 5000);
     this.poll.unref();
   }
 

@@ -38,6 +38,23 @@ async function listFiles(dir: string): Promise<string[]> {
   return out.sort();
 }
 
+/**
+ * Paths, sizes and modification times of every file: cheap to take (no file is read), and it
+ * changes whenever an edit happened, so the safety-net rescan reloads only when something did.
+ */
+export async function folderFingerprint(dir: string): Promise<string> {
+  const parts: string[] = [];
+  for (const path of await listFiles(dir)) {
+    try {
+      const info = await stat(path);
+      parts.push(`${relative(dir, path)}\0${info.size}\0${info.mtimeMs}`);
+    } catch {
+      parts.push(`${relative(dir, path)}\0gone`);
+    }
+  }
+  return parts.join("\n");
+}
+
 async function readSmall(path: string): Promise<string> {
   const info = await stat(path);
   if (info.size > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES} bytes`);

@@ -141,3 +141,18 @@ describe("FolderStore", () => {
     expect(store.report().machines[0]).toEqual(expect.objectContaining({ reason: "ClusterDescNotFound" }));
   });
 });
+
+describe("FolderStore rescans", () => {
+  it("reload only when a file changed, not on every tick", async () => {
+    const dir = await exampleCopy();
+    const store = await open(dir);
+    store.watch();
+    const before = store.generation;
+    await new Promise((r) => setTimeout(r, 700)); // three rescans of 200 ms
+    expect(store.generation).toBe(before);
+    const file = join(dir, "machines.yaml");
+    await writeFile(file, (await readFile(file, "utf8")).replace("hostname: worker-2", "hostname: worker-2b"));
+    await waitFor("the edit to be served", () => served(store, "52:54:00:12:34:12")?.includes("worker-2b"));
+    expect(store.generation).toBeGreaterThan(before);
+  });
+});
