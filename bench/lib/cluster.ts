@@ -1,0 +1,498 @@
+// Cluster mode on a private, real control plane (test/control-plane/harness.ts): N Machines, the
+// controller and the server as child processes (so their memory can be read), then the fan-out of
+// one ClusterDesc edit against the raw rate of the same API server for the same ConfigMap writes.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import type * as ClientModule from "../../src/k8s/client.ts";
+import type * as PathsModule from "../../src/k8s/paths.ts";
+import { startControlPlane } from "../../test/control-plane/harness.ts";
+import { CLUSTER, clusterDesc, machine, machineName, macOf, type Obj } from "./generate.ts";
+import { freePort, type Proc, ROOT, startCcts } from "./procs.ts";
+import {
+  compareWithNginx,
+  type LoadFigures,
+  quietRun,
+  rateLimitFlag,
+  type ServingConfig,
+  type ServingResult,
+} from "./serving.ts";
+import { nowMs, percentile, pool, round, sleep, waitUntil } from "./util.ts";
+
+// The compiled client (dist/), typed by its source: Node runs this file by type stripping, which
+// cannot follow src/'s `.js` import specifiers.
+const { KubeClient, loadKubeConfig } = (await import(
+  pathToFileURL(join(ROOT, "dist", "k8s", "client.js")).href
+)) as typeof ClientModule;
+const { paths } = (await import(
+  pathToFileURL(join(ROOT, "dist", "k8s", "paths.js")).href
+)) as typeof PathsModule;
+type KubeClient = ClientModule.KubeClient;
+
+export interface ClusterConfig {
+  machines: number;
+  /** The controller's --concurrency and the raw writer's concurrency (the controller's default is 8). */
+  writeConcurrency: number;
+  applySamples: number;
+  resync: string;
+  serving: ServingConfig;
+}
+
+export interface ClusterResult {
+  machines: number;
+  writeConcurrency: number;
+  createMachinesSeconds: number;
+  initialRenderSeconds: number;
+  initialServedSeconds: number;
+  raw: { createSeconds: number; createPerSecond: number; updateSeconds: number; updatePerSecond: number };
+  fanout: {
+    configMapsSeconds: number;
+    servedSeconds: number;
+    serverSweepSeconds: number;
+    verifiedConfigMaps: number;
+    configMapWritesPerSecond: number;
+    writes: Record<string, number>;
+    apiWritesPerSecond: number;
+    ratioToRaw: number;
+    controllerCpuSeconds: number;
+    controllerCpuShare: number;
+  };
+  noopResync: {
+    reconciles: number;
+    writes: Record<string, number>;
+    totalWrites: number;
+    waitedSeconds: number;
+  };
+  applyToServed: { samples: number; p50Ms: number; p99Ms: number; maxMs: number; failures: number };
+  /** The cluster-mode server against nginx, after the fan-out. */
+  serving: ServingResult;
+  /** Peak RSS before the serving load (the server's figure after it is in serving.peakRssMiB). */
+  memory: {
+    controller: { peakRssMiB: number; rssMiB: number } | undefined;
+    server: { peakRssMiB: number; rssMiB: number } | undefined;
+    /** V8 heap of the controller (prom-client's nodejs_heap_size_*), MiB. */
+    controllerHeap: { usedMiB: number; totalMiB: number } | undefined;
+  };
+}
+
+const NS = "bench";
+const RAW_NS = "bench-raw";
+const SELECTOR = "app.kubernetes.io/managed-by=ccts";
+
+interface Metrics {
+  writes: Record<string, number>;
+  reconciles: number;
+  depth: number;
+}
+
+async function controllerMetrics(port: number): Promise<Metrics> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const m: Metrics = { writes: { configmap: 0, status: 0, event: 0 }, reconciles: 0, depth: 0 };
+  for (const line of text.split("\n")) {
+    const match = /^(\w+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
+    if (!match) continue;
+    const [, name, labels = "", value] = match;
+    const v = Number(value);
+    if (name === "ccts_controller_writes_total") {
+      const kind = /kind="([^"]+)"/.exec(labels)?.[1] ?? "?";
+      m.writes[kind] = v;
+    } else if (name === "ccts_controller_reconcile_total") m.reconciles += v;
+    else if (name === "ccts_controller_queue_depth") m.depth = v;
+  }
+  return m;
+}
+
+async function heapOf(port: number): Promise<{ usedMiB: number; totalMiB: number } | undefined> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const get = (name: string) =>
+      Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? NaN) / 2 ** 20;
+    return {
+      usedMiB: round(get("nodejs_heap_size_used_bytes"), 1),
+      totalMiB: round(get("nodejs_heap_size_total_bytes"), 1),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+const totalOf = (w: Record<string, number>) => Object.values(w).reduce((a, b) => a + b, 0);
+const deltaOf = (a: Record<string, number>, b: Record<string, number>) =>
+  Object.fromEntries(Object.keys({ ...a, ...b }).map((k) => [k, (b[k] ?? 0) - (a[k] ?? 0)]));
+
+/** CPU seconds (user + system) a process has used, from /proc/PID/stat. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * Asks the server for every MAC (keep-alive, 8 at a time) until each answer contains `expect(i)`;
+ * re-asks only the MACs not yet right. Resolves with the seconds it took.
+ */
+async function sweepServed(
+  base: string,
+  macs: readonly string[],
+  expect: (i: number) => string,
+  timeoutMs: number,
+): Promise<number> {
+  const t0 = nowMs();
+  let pending = macs.map((_, i) => i);
+  while (pending.length > 0) {
+    if (nowMs() - t0 > timeoutMs)
+      throw new Error(`server still wrong for ${pending.length} MACs after ${timeoutMs} ms`);
+    const wrong: number[] = [];
+    await pool(pending, 8, async (i) => {
+      try {
+        const res = await fetch(`${base}/cloud-config/${macs[i]}`);
+        const body = await res.text();
+        if (res.status !== 200 || !body.includes(expect(i))) wrong.push(i);
+      } catch {
+        wrong.push(i);
+      }
+    });
+    pending = wrong;
+    if (pending.length > 0) await sleep(50);
+  }
+  return (nowMs() - t0) / 1000;
+}
+
+async function listRendered(client: KubeClient): Promise<{ name: string; data: Record<string, string> }[]> {
+  const out: { name: string; data: Record<string, string> }[] = [];
+  let cont: string | undefined;
+  do {
+    const page = await client.request<{
+      items: { metadata: { name: string }; data?: Record<string, string> }[];
+      metadata: { continue?: string };
+    }>("GET", paths.configMaps({ namespace: NS }), {
+      query: { labelSelector: SELECTOR, limit: 500, continue: cont },
+    });
+    for (const cm of page.items) out.push({ name: cm.metadata.name, data: cm.data ?? {} });
+    cont = page.metadata.continue || undefined;
+  } while (cont);
+  return out;
+}
+
+function pathOf(obj: Obj): string {
+  const scope = { namespace: obj.metadata.namespace };
+  if (obj.kind === "Machine") return paths.machines(scope);
+  if (obj.kind === "ClusterDesc") return paths.clusterDescs(scope);
+  return paths.configMaps(scope);
+}
+
+const FANOUT_KEY = "ops@fanout";
+
+export async function clusterBench(
+  cfg: ClusterConfig,
+  tmp: string,
+  logDir: string,
+  say: (s: string) => void,
+): Promise<ClusterResult> {
+  const n = cfg.machines;
+  say("cluster: starting a private control plane (etcd, kube-apiserver, kube-controller-manager)");
+  const cp = await startControlPlane({ log: (l) => say(`control plane: ${l}`) });
+  const client = await KubeClient.create(loadKubeConfig(cp.kubeconfig));
+  const procs: Proc[] = [];
+  try {
+    for (const name of [NS, RAW_NS])
+      await client.request("POST", "/api/v1/namespaces", {
+        body: { apiVersion: "v1", kind: "Namespace", metadata: { name } },
+      });
+    await client.request("POST", pathOf(clusterDesc(NS)), { body: clusterDesc(NS) });
+    const machines = Array.from({ length: n }, (_, i) => machine(NS, i));
+    const macs = machines.map((m) => String(m.spec!.mac));
+    say(`cluster: creating ${n} Machines (16 POSTs in flight)`);
+    let t = nowMs();
+    await pool(machines, 16, async (m) => {
+      await client.request("POST", pathOf(m), { body: m });
+    });
+    const createMachinesSeconds = (nowMs() - t) / 1000;
+    say(`cluster: created in ${createMachinesSeconds.toFixed(1)} s; starting controller and server`);
+
+    const metricsPort = await freePort();
+    const serverPort = await freePort();
+    t = nowMs();
+    const controller = startCcts(
+      "ccts-controller",
+      [
+        "controller",
+        "--kubeconfig",
+        cp.kubeconfig,
+        "--namespace",
+        NS,
+        "--no-leader-elect",
+        "--metrics-port",
+        String(metricsPort),
+        "--metrics-host",
+        "127.0.0.1",
+        "--concurrency",
+        String(cfg.writeConcurrency),
+        "--resync",
+        cfg.resync,
+      ],
+      logDir,
+    );
+    procs.push(controller);
+    const rateFlags = await rateLimitFlag();
+    const serverArgs = [
+      "server",
+      "--kubeconfig",
+      cp.kubeconfig,
+      "--namespace",
+      NS,
+      "--port",
+      String(serverPort),
+      "--host",
+      "127.0.0.1",
+      "--cache-dir",
+      join(tmp, "cache"),
+      ...rateFlags,
+    ];
+    const server = startCcts("ccts-server", serverArgs, logDir);
+    procs.push(server);
+    const metrics = () => {
+      if (controller.memory() === undefined)
+        throw new Error(`controller exited:\n${controller.log().slice(-2000)}`);
+      return controllerMetrics(metricsPort);
+    };
+    const renderTimeout = Math.max(120_000, n * 60);
+    try {
+      await waitUntil(
+        `${n} ConfigMaps written`,
+        async () => {
+          const m = await metrics();
+          return (m.writes.configmap ?? 0) >= n && m.depth === 0;
+        },
+        renderTimeout,
+        100,
+      );
+    } catch (e) {
+      // Say how far it got: the figures of a miss are what the report needs.
+      const m = await controllerMetrics(metricsPort).catch(() => undefined);
+      const mem = controller.memory();
+      throw new Error(
+        `${(e as Error).message}; by then: ${m?.writes.configmap ?? "?"} ConfigMaps written, queue depth ${m?.depth ?? "?"}, controller RSS ${mem?.rssMiB ?? "?"} MiB (peak ${mem?.peakRssMiB ?? "?"}), V8 heap ${JSON.stringify(await heapOf(metricsPort))}, CPU ${cpuSeconds(controller.pid)} s`,
+      );
+    }
+    const initialRenderSeconds = (nowMs() - t) / 1000;
+    say(`cluster: initial render of ${n} Machines took ${initialRenderSeconds.toFixed(1)} s`);
+    const base = `http://127.0.0.1:${serverPort}`;
+    await waitUntil("server /readyz", async () => (await fetch(`${base}/readyz`)).status === 200, 60_000);
+    await sweepServed(base, macs, (i) => machineName(i), renderTimeout);
+    const initialServedSeconds = (nowMs() - t) / 1000;
+
+    // Reference: the same API server taking the same number of ConfigMap writes of the same size
+    // from a plain client, server-side apply, same concurrency. Created first, then updated (the
+    // fan-out updates existing ConfigMaps, so the update pass is the reference).
+    const sample = (await listRendered(client)).find((c) => c.name === `ccts-machine-${machineName(5)}`);
+    if (!sample) throw new Error("no rendered ConfigMap for m-00005");
+    const rawNames = Array.from({ length: n }, (_, i) => `raw-${String(i).padStart(5, "0")}`);
+    const rawBody = (name: string, key: string) => ({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name, namespace: RAW_NS, labels: { "bench.ccts.io/raw": "true" } },
+      data: Object.fromEntries(
+        Object.entries(sample.data).map(([k, v]) => [
+          k,
+          v.replaceAll(machineName(5), name.replace("raw", "r")).replaceAll("ops@bench", key),
+        ]),
+      ),
+    });
+    const rawPass = async (key: string, concurrency: number) => {
+      const t0 = nowMs();
+      await pool(rawNames, concurrency, async (name) => {
+        await client.request("PATCH", paths.one(paths.configMaps({ namespace: RAW_NS }), name), {
+          query: { fieldManager: "bench-raw", force: true },
+          contentType: "application/apply-patch+yaml",
+          body: rawBody(name, key),
+        });
+      });
+      return (nowMs() - t0) / 1000;
+    };
+    say(`cluster: raw reference: ${n} server-side applies (create, 32 in flight), then ${n} (update)`);
+    const rawCreate = await rawPass("ops@bench", 32);
+    const rawUpdate = await rawPass("ops@bnch2", cfg.writeConcurrency);
+    const raw = {
+      createSeconds: round(rawCreate),
+      createPerSecond: Math.round(n / rawCreate),
+      updateSeconds: round(rawUpdate),
+      updatePerSecond: Math.round(n / rawUpdate),
+    };
+    say(`cluster: raw: create ${raw.createPerSecond}/s, update ${raw.updatePerSecond}/s`);
+
+    // Fan-out: one ClusterDesc edit re-renders every Machine.
+    await waitUntil("controller idle", async () => (await metrics()).depth === 0, 60_000);
+    const before = await metrics();
+    const cpu0 = cpuSeconds(controller.pid);
+    say("cluster: fan-out: editing the ClusterDesc");
+    t = nowMs();
+    await client.request("PATCH", paths.one(paths.clusterDescs({ namespace: NS }), CLUSTER), {
+      contentType: "application/merge-patch+json",
+      body: { spec: { sshAuthorizedKeys: clusterDesc(NS, FANOUT_KEY).spec!.sshAuthorizedKeys } },
+    });
+    await waitUntil(
+      "fan-out ConfigMap writes",
+      async () => {
+        const m = await metrics();
+        return (m.writes.configmap ?? 0) - (before.writes.configmap ?? 0) >= n && m.depth === 0;
+      },
+      renderTimeout,
+      50,
+    );
+    const configMapsSeconds = (nowMs() - t) / 1000;
+    const controllerCpu = cpuSeconds(controller.pid) - cpu0;
+    const serverSweepSeconds = await sweepServed(base, macs, () => FANOUT_KEY, 120_000);
+    const servedSeconds = (nowMs() - t) / 1000;
+    say(
+      `cluster: fan-out: ConfigMaps ${configMapsSeconds.toFixed(1)} s, served ${servedSeconds.toFixed(1)} s`,
+    );
+    await waitUntil(
+      "status writes of the fan-out",
+      async () => {
+        const m = await metrics();
+        return (m.writes.status ?? 0) - (before.writes.status ?? 0) >= n && m.depth === 0;
+      },
+      120_000,
+      100,
+    );
+    const afterFanout = await metrics();
+    const fanoutWrites = deltaOf(before.writes, afterFanout.writes);
+    const verified = (await listRendered(client)).filter((c) =>
+      c.data["cloud-config"]?.includes(FANOUT_KEY),
+    ).length;
+    if (verified !== n) throw new Error(`fan-out: only ${verified} of ${n} ConfigMaps carry the new content`);
+
+    // No-op resync: with nothing changed, a full pass over every Machine must write nothing.
+    await sleep(2000);
+    const r0 = await metrics();
+    say(`cluster: waiting for a no-op resync (--resync ${cfg.resync})`);
+    t = nowMs();
+    await waitUntil(
+      "a resync pass",
+      async () => {
+        const m = await metrics();
+        return m.reconciles - r0.reconciles >= n && m.depth === 0;
+      },
+      120_000 + n * 20,
+      250,
+    );
+    await sleep(1000);
+    const r1 = await metrics();
+    const noopWrites = deltaOf(r0.writes, r1.writes);
+    const noopResync = {
+      reconciles: r1.reconciles - r0.reconciles,
+      writes: noopWrites,
+      totalWrites: totalOf(noopWrites),
+      waitedSeconds: round((nowMs() - t) / 1000, 1),
+    };
+    say(`cluster: no-op resync: ${noopResync.reconciles} reconciles, ${noopResync.totalWrites} writes`);
+
+    // Apply to served, one Machine at a time.
+    const latencies: number[] = [];
+    let failures = 0;
+    for (let s = 0; s < cfg.applySamples; s++) {
+      const m = machine(NS, s, "lat", "02:cd");
+      const mac = macOf(s, "02:cd");
+      const t0 = nowMs();
+      await client.request("POST", pathOf(m), { body: m });
+      try {
+        await waitUntil(
+          `${m.metadata.name} served`,
+          async () => {
+            const res = await fetch(`${base}/cloud-config/${mac}`);
+            const body = await res.text();
+            return res.status === 200 && body.includes(`hostname: "${m.metadata.name}"`);
+          },
+          10_000,
+          2,
+        );
+        latencies.push(nowMs() - t0);
+      } catch {
+        failures++;
+        latencies.push(10_000);
+      }
+      await sleep(50);
+    }
+    const applyToServed = {
+      samples: cfg.applySamples,
+      p50Ms: round(percentile(latencies, 50), 1),
+      p99Ms: round(percentile(latencies, 99), 1),
+      maxMs: round(Math.max(...latencies), 1),
+      failures,
+    };
+    say(`cluster: apply-to-served p50 ${applyToServed.p50Ms} ms, p99 ${applyToServed.p99Ms} ms`);
+
+    // The cluster-mode server under the same load as the embedded one, against nginx.
+    const memory = {
+      controller: controller.memory(),
+      server: server.memory(),
+      controllerHeap: await heapOf(metricsPort),
+    };
+    const comparison = await compareWithNginx(
+      cfg.serving,
+      serverPort,
+      macs,
+      macs.map((_, i) => machineName(i)),
+      join(tmp, "serving"),
+      logDir,
+      (s) => say(`serving (cluster): ${s}`),
+    );
+    const serverPeakAfterLoad = server.memory()?.peakRssMiB;
+    let cctsAccessLogOff: LoadFigures | undefined;
+    if (cfg.serving.accessLogOff) {
+      await server.stop();
+      const quiet = startCcts("ccts-server-quiet", serverArgs, logDir, { CCTS_LOG_LEVEL: "warn" });
+      procs.push(quiet);
+      await waitUntil(
+        "quiet server /readyz",
+        async () => (await fetch(`${base}/readyz`)).status === 200,
+        60_000,
+      );
+      await sweepServed(base, macs, () => FANOUT_KEY, 60_000);
+      cctsAccessLogOff = await quietRun(cfg.serving, serverPort, macs, tmp);
+      say(`serving (cluster): access log off: ${cctsAccessLogOff.rps} req/s`);
+    }
+    const serving: ServingResult = {
+      mode: "cluster",
+      loadSeconds: round(initialServedSeconds),
+      rateLimitFlag: rateFlags,
+      ...comparison,
+      ...(cctsAccessLogOff ? { cctsAccessLogOff } : {}),
+      peakRssMiB: serverPeakAfterLoad,
+    };
+
+    return {
+      machines: n,
+      writeConcurrency: cfg.writeConcurrency,
+      createMachinesSeconds: round(createMachinesSeconds),
+      initialRenderSeconds: round(initialRenderSeconds),
+      initialServedSeconds: round(initialServedSeconds),
+      raw,
+      fanout: {
+        configMapsSeconds: round(configMapsSeconds),
+        servedSeconds: round(servedSeconds),
+        serverSweepSeconds: round(serverSweepSeconds),
+        verifiedConfigMaps: verified,
+        configMapWritesPerSecond: Math.round(n / configMapsSeconds),
+        writes: fanoutWrites,
+        apiWritesPerSecond: Math.round(totalOf(fanoutWrites) / configMapsSeconds),
+        ratioToRaw: round(n / configMapsSeconds / raw.updatePerSecond, 3),
+        controllerCpuSeconds: round(controllerCpu),
+        controllerCpuShare: round(controllerCpu / configMapsSeconds),
+      },
+      noopResync,
+      applyToServed,
+      serving,
+      memory,
+    };
+  } finally {
+    for (const p of procs.reverse()) await p.stop();
+    client.close();
+    await cp.stop();
+  }
+}

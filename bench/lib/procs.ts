@@ -1,0 +1,94 @@
+// Child processes of the benchmark (ccts, nginx, wrk): output to a log file in the run's temp dir,
+// stopped by their own pid only; anything still running when the benchmark exits is killed.
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { once } from "node:events";
+import { closeSync, openSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { memoryOf } from "./util.ts";
+
+export const ROOT = join(import.meta.dirname, "..", "..");
+export const CLI = join(ROOT, "dist", "cli", "main.js");
+
+const running = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const child of running)
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+});
+
+export interface Proc {
+  name: string;
+  pid: number;
+  logFile: string;
+  log: () => string;
+  exited: Promise<number | null>;
+  memory: () => { peakRssMiB: number; rssMiB: number } | undefined;
+  stop: (signal?: NodeJS.Signals) => Promise<number | null>;
+}
+
+export function startProc(
+  name: string,
+  command: string,
+  args: string[],
+  logDir: string,
+  env: NodeJS.ProcessEnv = {},
+): Proc {
+  const logFile = join(logDir, `${name}.log`);
+  const fd = openSync(logFile, "a");
+  const child = spawn(command, args, { stdio: ["ignore", fd, fd], env: { ...process.env, ...env } });
+  closeSync(fd);
+  running.add(child);
+  const exited = once(child, "exit").then(([code]) => {
+    running.delete(child);
+    return code as number | null;
+  });
+  if (child.pid === undefined) throw new Error(`${name}: could not start ${command}`);
+  const pid = child.pid;
+  return {
+    name,
+    pid,
+    logFile,
+    log: () => readFileSync(logFile, "utf8"),
+    exited,
+    memory: () => memoryOf(pid),
+    stop: async (signal = "SIGTERM") => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill(signal);
+        const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+        const code = await exited;
+        clearTimeout(timer);
+        return code;
+      }
+      return exited;
+    },
+  };
+}
+
+/** Starts `node dist/cli/main.js ARGS` on the benchmark's own Node (24). */
+export function startCcts(name: string, args: string[], logDir: string, env: NodeJS.ProcessEnv = {}): Proc {
+  return startProc(name, process.execPath, [CLI, ...args], logDir, { CCTS_LOG_LEVEL: "info", ...env });
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, "close");
+  return port;
+}
+
+/** Runs a command to completion; resolves with its output (never rejects on a non-zero exit). */
+export function run(
+  command: string,
+  args: string[],
+  timeoutMs: number,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(command, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error && typeof error.code !== "number" && !error.killed) reject(error);
+      else resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}

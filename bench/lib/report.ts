@@ -1,0 +1,162 @@
+// The targets of issue 11 and the table printed at the end of a run (also bench/results/MODE.md).
+import type { ClusterResult } from "./cluster.ts";
+import type { ServingResult } from "./serving.ts";
+import type { MachineInfo } from "./util.ts";
+
+export interface Target {
+  figure: string;
+  value: string;
+  reference: string;
+  target: string;
+  met: boolean | undefined;
+}
+
+const ms = (x: number | undefined) => (x === undefined ? "-" : `${x} ms`);
+
+function servingRows(s: ServingResult): Target[] {
+  const mode = s.mode === "embedded" ? "embedded `serve --dir`" : "cluster `server`";
+  const rows: Target[] = [
+    {
+      figure: `serving (${mode}), ${s.machines} machines, keep-alive, ${s.connections} conns: req/s`,
+      value: `${s.ccts.best.rps} (${s.ratio}x nginx)`,
+      reference: `nginx ${s.nginx.best.rps}`,
+      target: ">= 0.6x nginx",
+      met: s.ratio >= 0.6 && s.ccts.best.errors === 0,
+    },
+    {
+      figure: `serving (${mode}) at max: p50 / p99`,
+      value: `${ms(s.ccts.best.p50Ms)} / ${ms(s.ccts.best.p99Ms)}`,
+      reference: `nginx ${ms(s.nginx.best.p50Ms)} / ${ms(s.nginx.best.p99Ms)}`,
+      target: "-",
+      met: undefined,
+    },
+    {
+      figure: `serving (${mode}) at 80% of max: p99`,
+      value: `${ms(s.ccts.at80.p99Ms)} (${s.ccts.at80.rps} of ${s.ccts.at80.targetRps} req/s)`,
+      reference: `nginx ${ms(s.nginx.at80.p99Ms)} (${s.nginx.at80.rps} of ${s.nginx.at80.targetRps} req/s)`,
+      target: "< 5 ms",
+      met: s.ccts.at80.p99Ms < 5 && s.ccts.at80.errors === 0,
+    },
+    {
+      figure: `boot storm (${mode}): ${s.storm.ccts.requests} MACs, fresh connections, ${s.storm.windowMs / 1000} s: errors`,
+      value: String(s.storm.ccts.errors),
+      reference: `nginx ${s.storm.nginx.errors}`,
+      target: "0",
+      met: s.storm.ccts.errors === 0,
+    },
+    {
+      figure: `boot storm (${mode}): p99, connect to last byte`,
+      value: ms(s.storm.ccts.p99Ms),
+      reference: `nginx ${ms(s.storm.nginx.p99Ms)}`,
+      target: "< 50 ms",
+      met: s.storm.ccts.p99Ms < 50,
+    },
+  ];
+  if (s.cctsAccessLogOff)
+    rows.push({
+      figure: `serving (${mode}), access log off (CCTS_LOG_LEVEL=warn): req/s`,
+      value: `${s.cctsAccessLogOff.rps} (${Math.round((s.cctsAccessLogOff.rps / s.nginx.best.rps) * 1000) / 1000}x nginx)`,
+      reference: `nginx ${s.nginx.best.rps}`,
+      target: "(diagnostic)",
+      met: undefined,
+    });
+  return rows;
+}
+
+export function targets(s: ServingResult | undefined, c: ClusterResult | undefined): Target[] {
+  const out: Target[] = [];
+  if (s) out.push(...servingRows(s));
+  if (c) {
+    out.push(...servingRows(c.serving));
+    const f = c.fanout;
+    out.push(
+      {
+        figure: `fan-out: ${c.machines} ConfigMaps re-rendered after one ClusterDesc edit`,
+        value: `${f.configMapsSeconds} s (all served: ${f.servedSeconds} s)`,
+        reference: "-",
+        target: "< 60 s",
+        met: f.configMapsSeconds < 60 && f.servedSeconds < 60,
+      },
+      {
+        figure: "fan-out: ConfigMap writes/s vs raw server-side apply",
+        value: `${f.configMapWritesPerSecond}/s (${f.ratioToRaw}x)`,
+        reference: `raw ${c.raw.updatePerSecond}/s (${c.writeConcurrency} in flight)`,
+        target: ">= 0.8x raw",
+        met: f.ratioToRaw >= 0.8,
+      },
+      {
+        figure: `no-op resync: writes (${c.noopResync.reconciles} reconciles)`,
+        value: String(c.noopResync.totalWrites),
+        reference: "-",
+        target: "0",
+        met: c.noopResync.totalWrites === 0 && c.noopResync.reconciles >= c.machines,
+      },
+      {
+        figure: `apply to served: p50 / p99 (${c.applyToServed.samples} Machines, one at a time)`,
+        value: `${ms(c.applyToServed.p50Ms)} / ${ms(c.applyToServed.p99Ms)}`,
+        reference: "-",
+        target: "p99 < 1 s",
+        met: c.applyToServed.p99Ms < 1000 && c.applyToServed.failures === 0,
+      },
+      {
+        figure: `controller peak RSS (${c.machines} Machines)`,
+        value: `${mb(c.memory.controller?.peakRssMiB)} MB`,
+        reference: "-",
+        target: "< 250 MB",
+        met: mb(c.memory.controller?.peakRssMiB) < 250,
+      },
+      {
+        figure: `server peak RSS (${c.machines} Machines; after the serving load)`,
+        value: `${mb(c.memory.server?.peakRssMiB)} MB (${mb(c.serving.peakRssMiB)} MB)`,
+        reference: "-",
+        target: "< 150 MB",
+        met: mb(c.memory.server?.peakRssMiB) < 150 && mb(c.serving.peakRssMiB) < 150,
+      },
+    );
+  }
+  return out;
+}
+
+/** MiB (from /proc) to MB, as the targets are stated. */
+const mb = (mib: number | undefined) => (mib === undefined ? Number.NaN : Math.round(mib * 1.048576));
+
+interface RunResult {
+  mode: string;
+  startedAt: string;
+  runSeconds: number;
+  machine: MachineInfo & { loadavgAtEnd: number[] };
+  serving: ServingResult | undefined;
+  cluster: ClusterResult | undefined;
+  targets: Target[];
+  failure?: string;
+}
+
+export function renderTable(r: RunResult): string {
+  const m = r.machine;
+  const lines = [
+    `ccts bench (${r.mode}), ${r.startedAt}, ${r.runSeconds} s`,
+    `machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, Linux ${m.kernel}, load ${m.loadavgAtStart.join(" ")} -> ${m.loadavgAtEnd.join(" ")}`,
+    "",
+    "| figure | ccts | reference (same run) | target | met |",
+    "|---|---|---|---|---|",
+    ...r.targets.map(
+      (t) =>
+        `| ${t.figure} | ${t.value} | ${t.reference} | ${t.target} | ${t.met === undefined ? "" : t.met ? "met" : "MISSED"} |`,
+    ),
+  ];
+  const s = r.serving;
+  const c = r.cluster;
+  lines.push("");
+  for (const x of [s, c?.serving]) {
+    if (x)
+      lines.push(
+        `serving (${x.mode}): ${x.machines} machines, ready after ${x.loadSeconds} s; documents ${x.documentBytes.min}-${x.documentBytes.max} bytes; wrk -t1 -c${x.connections}, ${x.secondsPerRun} s a run, best of ${x.rounds}; peak RSS ${mb(x.peakRssMiB)} MB`,
+      );
+  }
+  if (c)
+    lines.push(
+      `cluster: ${c.machines} Machines created in ${c.createMachinesSeconds} s; initial render ${c.initialRenderSeconds} s (served ${c.initialServedSeconds} s); raw SSA create ${c.raw.createPerSecond}/s (32 in flight), update ${c.raw.updatePerSecond}/s; fan-out API writes ${JSON.stringify(c.fanout.writes)} (${c.fanout.apiWritesPerSecond}/s all kinds), controller CPU ${c.fanout.controllerCpuSeconds} s (${c.fanout.controllerCpuShare} cores); controller V8 heap at the end ${c.memory.controllerHeap?.usedMiB} MiB used of ${c.memory.controllerHeap?.totalMiB} MiB`,
+    );
+  if (r.failure) lines.push(`FAILED: ${r.failure.split("\n")[0]}`);
+  return `${lines.join("\n")}\n`;
+}

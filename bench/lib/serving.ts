@@ -1,0 +1,231 @@
+// Serving: `ccts serve --dir` (embedded mode: the same Fastify app and in-memory lookup as the
+// cluster-mode server) with N machines, against nginx serving the same documents as static files.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { machineName, writeFolder } from "./generate.ts";
+import { startNginx } from "./nginx.ts";
+import { CLI, freePort, type Proc, run, startCcts } from "./procs.ts";
+import { bootStorm, type StormResult } from "./storm.ts";
+import { pool, round, waitUntil } from "./util.ts";
+import { type WrkResult, writeScripts, wrk } from "./wrk.ts";
+
+export interface ServingConfig {
+  machines: number;
+  connections: number;
+  seconds: number;
+  warmupSeconds: number;
+  rounds: number;
+  stormRequests: number;
+  stormWindowMs: number;
+  /** Also measure the cluster-mode server with the per-request access log off (CCTS_LOG_LEVEL=warn). */
+  accessLogOff: boolean;
+}
+
+export interface LoadFigures {
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  errors: number;
+  requests: number;
+}
+
+export interface ServingResult extends Comparison {
+  mode: "embedded" | "cluster";
+  /** Seconds from start until /readyz (embedded: folder read and rendered). */
+  loadSeconds: number;
+  rateLimitFlag: string[];
+  /** Access log off (diagnostic, cluster mode only). */
+  cctsAccessLogOff?: LoadFigures;
+  peakRssMiB: number | undefined;
+}
+
+export function figures(r: WrkResult): LoadFigures {
+  return {
+    rps: Math.round(r.rps),
+    p50Ms: round(r.p50Us / 1000, 3),
+    p99Ms: round(r.p99Us / 1000, 3),
+    p999Ms: round(r.p999Us / 1000, 3),
+    errors: r.errors,
+    requests: r.requests,
+  };
+}
+
+/** `--rate-limit 0` when this build of the CLI has the flag (the per-client limit would throttle wrk). */
+export async function rateLimitFlag(): Promise<string[]> {
+  const help = await run(process.execPath, [CLI, "help"], 30_000);
+  return help.stdout.includes("--rate-limit") ? ["--rate-limit", "0"] : [];
+}
+
+export async function startServe(
+  name: string,
+  folder: string,
+  port: number,
+  flags: string[],
+  logDir: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<Proc> {
+  const proc = startCcts(
+    name,
+    ["serve", "--dir", folder, "--port", String(port), "--host", "127.0.0.1", ...flags],
+    logDir,
+    env,
+  );
+  await waitUntil(
+    `${name} /readyz`,
+    async () => {
+      if (proc.memory() === undefined) throw new Error(`${name} exited:\n${proc.log().slice(-2000)}`);
+      return (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200;
+    },
+    300_000,
+    100,
+  );
+  return proc;
+}
+
+export interface Comparison {
+  machines: number;
+  connections: number;
+  secondsPerRun: number;
+  rounds: number;
+  documentBytes: { min: number; max: number };
+  nginx: { runs: LoadFigures[]; best: LoadFigures; at80: LoadFigures & { targetRps: number } };
+  ccts: { runs: LoadFigures[]; best: LoadFigures; at80: LoadFigures & { targetRps: number } };
+  ratio: number;
+  storm: { ccts: StormResult; nginx: StormResult; windowMs: number };
+}
+
+/**
+ * ccts (already serving `macs`) against nginx serving the same documents as static files: the
+ * documents are fetched from ccts (each checked for its hostname) and written to DIR/cloud-config/.
+ * Same client (wrk, one thread), same connections, runs interleaved; then the paced runs at 80% of
+ * each one's best, then the boot storm against both.
+ */
+export async function compareWithNginx(
+  cfg: ServingConfig,
+  cctsPort: number,
+  macs: readonly string[],
+  hostnames: readonly string[],
+  tmp: string,
+  logDir: string,
+  say: (s: string) => void,
+): Promise<Comparison> {
+  const ccts = `http://127.0.0.1:${cctsPort}`;
+  const www = join(tmp, "www");
+  mkdirSync(join(www, "cloud-config"), { recursive: true });
+  const sizes: number[] = [];
+  await pool(macs, 16, async (mac, i) => {
+    const res = await fetch(`${ccts}/cloud-config/${mac}`);
+    const body = await res.text();
+    if (res.status !== 200 || !body.includes(hostnames[i]!))
+      throw new Error(`ccts answered ${res.status} for ${mac}: ${body.slice(0, 200)}`);
+    sizes.push(Buffer.byteLength(body));
+    writeFileSync(join(www, "cloud-config", mac), body);
+  });
+  const pathsFile = join(tmp, "paths.txt");
+  writeFileSync(pathsFile, `${macs.map((m) => `/cloud-config/${m}`).join("\n")}\n`);
+  const scripts = writeScripts(tmp);
+  const nginxPort = await freePort();
+  const nginx = await startNginx(join(tmp, "nginx"), www, nginxPort, logDir);
+  const ngx = `http://127.0.0.1:${nginxPort}`;
+  const same = { script: scripts.plain, pathsFile, connections: cfg.connections };
+  try {
+    say(`warm-up (${cfg.warmupSeconds} s each)`);
+    await wrk({ ...same, url: ngx, seconds: cfg.warmupSeconds });
+    await wrk({ ...same, url: ccts, seconds: cfg.warmupSeconds });
+    const nginxRuns: LoadFigures[] = [];
+    const cctsRuns: LoadFigures[] = [];
+    for (let r = 0; r < cfg.rounds; r++) {
+      nginxRuns.push(figures(await wrk({ ...same, url: ngx, seconds: cfg.seconds })));
+      cctsRuns.push(figures(await wrk({ ...same, url: ccts, seconds: cfg.seconds })));
+      say(`round ${r + 1}: nginx ${nginxRuns.at(-1)!.rps} req/s, ccts ${cctsRuns.at(-1)!.rps} req/s`);
+    }
+    const best = (runs: LoadFigures[]) => runs.reduce((a, b) => (b.rps > a.rps ? b : a));
+    const nginxBest = best(nginxRuns);
+    const cctsBest = best(cctsRuns);
+    const paced = { ...same, script: scripts.paced, seconds: cfg.seconds };
+    const nginxTarget = Math.round(nginxBest.rps * 0.8);
+    const cctsTarget = Math.round(cctsBest.rps * 0.8);
+    const nginxAt80 = figures(await wrk({ ...paced, url: ngx, rate: nginxTarget }));
+    const cctsAt80 = figures(await wrk({ ...paced, url: ccts, rate: cctsTarget }));
+    say(`at 80%: nginx p99 ${nginxAt80.p99Ms} ms, ccts p99 ${cctsAt80.p99Ms} ms`);
+
+    // Boot storm: distinct MACs in random order, fresh connections.
+    const order = macs.map((_, i) => i);
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    const chosen = order.slice(0, Math.min(cfg.stormRequests, macs.length));
+    const stormPaths = chosen.map((i) => `/cloud-config/${macs[i]}`);
+    const stormExpect = chosen.map((i) => hostnames[i]!);
+    say(`boot storm: ${stormPaths.length} fresh connections in ${cfg.stormWindowMs} ms`);
+    const stormCcts = await bootStorm(cctsPort, stormPaths, cfg.stormWindowMs, stormExpect);
+    const stormNginx = await bootStorm(nginxPort, stormPaths, cfg.stormWindowMs, stormExpect);
+    say(`storm p99: ccts ${stormCcts.p99Ms} ms (${stormCcts.errors} errors), nginx ${stormNginx.p99Ms} ms`);
+    return {
+      machines: macs.length,
+      connections: cfg.connections,
+      secondsPerRun: cfg.seconds,
+      rounds: cfg.rounds,
+      documentBytes: { min: Math.min(...sizes), max: Math.max(...sizes) },
+      nginx: { runs: nginxRuns, best: nginxBest, at80: { ...nginxAt80, targetRps: nginxTarget } },
+      ccts: { runs: cctsRuns, best: cctsBest, at80: { ...cctsAt80, targetRps: cctsTarget } },
+      ratio: round(cctsBest.rps / nginxBest.rps, 3),
+      storm: { ccts: stormCcts, nginx: stormNginx, windowMs: cfg.stormWindowMs },
+    };
+  } finally {
+    await nginx.stop();
+  }
+}
+
+/** Access log off (CCTS_LOG_LEVEL=warn): the same server restarted by `restart`, then one run. */
+export async function quietRun(
+  cfg: ServingConfig,
+  port: number,
+  macs: readonly string[],
+  tmp: string,
+): Promise<LoadFigures> {
+  const pathsFile = join(tmp, "paths-quiet.txt");
+  writeFileSync(pathsFile, `${macs.map((m) => `/cloud-config/${m}`).join("\n")}\n`);
+  const scripts = writeScripts(tmp);
+  const same = {
+    url: `http://127.0.0.1:${port}`,
+    script: scripts.plain,
+    pathsFile,
+    connections: cfg.connections,
+  };
+  await wrk({ ...same, seconds: cfg.warmupSeconds });
+  return figures(await wrk({ ...same, seconds: cfg.seconds }));
+}
+
+export async function servingBench(
+  cfg: ServingConfig,
+  tmp: string,
+  logDir: string,
+  say: (s: string) => void,
+): Promise<ServingResult> {
+  const folder = join(tmp, "folder");
+  const macs = writeFolder(folder, cfg.machines);
+  const hostnames = macs.map((_, i) => machineName(i));
+  const flags = await rateLimitFlag();
+  const port = await freePort();
+  say(`serving (embedded): ${cfg.machines} machines; starting ccts serve --dir ${flags.join(" ")}`);
+  const t0 = Date.now();
+  const serve = await startServe("ccts-serve", folder, port, flags, logDir);
+  const loadSeconds = (Date.now() - t0) / 1000;
+  try {
+    const comparison = await compareWithNginx(cfg, port, macs, hostnames, tmp, logDir, (s) =>
+      say(`serving (embedded): ${s}`),
+    );
+    return {
+      mode: "embedded",
+      loadSeconds: round(loadSeconds),
+      rateLimitFlag: flags,
+      ...comparison,
+      peakRssMiB: serve.memory()?.peakRssMiB,
+    };
+  } finally {
+    await serve.stop();
+  }
+}
