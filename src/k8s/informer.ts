@@ -27,6 +27,15 @@ interface WatchEvent<T> {
   object: T & { code?: number; message?: string };
 }
 
+/**
+ * managedFields (server-side apply bookkeeping) are often the largest part of an object and no
+ * code here reads them: drop them before caching, as controller-runtime's informers do.
+ */
+function trim<T extends KubeObject>(obj: T): T {
+  if (obj.metadata) delete (obj.metadata as { managedFields?: unknown }).managedFields;
+  return obj;
+}
+
 function keyOf(obj: KubeObject): string {
   return `${obj.metadata.namespace ?? ""}/${obj.metadata.name}`;
 }
@@ -121,7 +130,7 @@ export class Informer<T extends KubeObject> {
         },
         signal,
       });
-      for (const item of page.items) seen.set(keyOf(item), item);
+      for (const item of page.items) seen.set(keyOf(item), trim(item));
       continueToken = page.metadata.continue || undefined;
       rv = page.metadata.resourceVersion;
     } while (continueToken);
@@ -173,7 +182,7 @@ export class Informer<T extends KubeObject> {
               );
             return;
           }
-          const obj = event.object;
+          const obj = trim(event.object);
           if (obj.metadata?.resourceVersion) this.resourceVersion = obj.metadata.resourceVersion;
           if (event.type === "BOOKMARK") return;
           const key = keyOf(obj);
