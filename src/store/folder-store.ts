@@ -4,15 +4,19 @@
 // keeps the Machine's last good documents, and each problem is logged and kept in `report()`.
 import { type FSWatcher, watch } from "node:fs";
 import type { Logger } from "pino";
+import { objectKey } from "../api/machine.js";
 import type { Checked } from "../api/validate.js";
-import type { MachineDocuments } from "../server/lookup.js";
+import { renderDnsmasq } from "../render/index.js";
+import type { ClusterDocuments, MachineDocuments } from "../server/lookup.js";
 import { MemoryLookup, servedDocument } from "../server/memory-lookup.js";
 import { type FileError, folderFingerprint, readFolder } from "./folder.js";
-import { buildSnapshot, type MachineOutcome, type Snapshot } from "./snapshot.js";
+import { buildSnapshot, type Declarations, type MachineOutcome, type Snapshot } from "./snapshot.js";
 
 export interface StoreReport {
   files: FileError[];
   machines: { machine: string; reason: string; message: string }[];
+  /** Per-ClusterDesc documents (dnsmasq.conf) that failed to render; the last good one is served. */
+  clusters: { cluster: string; reason: string; message: string }[];
 }
 
 export interface FolderStoreOptions {
@@ -28,7 +32,8 @@ export class FolderStore {
   private good = new Map<string, Checked[]>();
   private outcomes: ReadonlyMap<string, MachineOutcome> = new Map();
   private snapshot: Snapshot | undefined;
-  private lastReport: StoreReport = { files: [], machines: [] };
+  private lastReport: StoreReport = { files: [], machines: [], clusters: [] };
+  private clusterDocuments = new Map<string, ClusterDocuments>();
   private watcher: FSWatcher | undefined;
   private poll: NodeJS.Timeout | undefined;
   private debounce: NodeJS.Timeout | undefined;
@@ -82,14 +87,18 @@ export class FolderStore {
     this.outcomes = snapshot.outcomes;
     this.snapshot = snapshot;
     this.lookup.replaceAll(indexEntries(snapshot));
+    const clusterFailures = this.renderClusterDocuments(read.declarations);
     this.lookup.setReady(true);
     const report: StoreReport = {
       files: read.errors,
       machines: [...snapshot.outcomes.values()]
         .filter((o) => o.failure)
         .map((o) => ({ machine: o.key, reason: o.failure!.reason, message: o.failure!.message })),
+      clusters: clusterFailures,
     };
     for (const f of report.files) log?.error({ file: f.file }, `invalid file ${f.file}: ${f.error}`);
+    for (const c of report.clusters)
+      log?.error({ cluster: c.cluster, reason: c.reason }, `${c.reason}: ${c.message}`);
     for (const m of report.machines) {
       log?.error({ machine: m.machine, reason: m.reason }, `${m.reason}: ${m.message}`);
     }
@@ -105,6 +114,37 @@ export class FolderStore {
     this.lastReport = report;
     this.reloads++;
     return report;
+  }
+
+  /** Renders each ClusterDesc's own documents (dnsmasq.conf); a failure keeps the last good one. */
+  private renderClusterDocuments(decl: Declarations): StoreReport["clusters"] {
+    const failures: StoreReport["clusters"] = [];
+    const next = new Map<string, ClusterDocuments>();
+    for (const cluster of decl.clusters) {
+      const key = objectKey(cluster);
+      const namespace = cluster.metadata.namespace ?? "default";
+      const members = decl.machines.filter(
+        (m) =>
+          (m.metadata.namespace ?? "default") === namespace && m.spec.clusterDesc === cluster.metadata.name,
+      );
+      const result = renderDnsmasq(cluster, members);
+      if (result.ok) {
+        const documents = new Map(
+          result.documents.map((d) => [
+            d.output,
+            servedDocument(d.content, d.contentType, `${result.hash}-${d.output}`),
+          ]),
+        );
+        next.set(key, { namespace, name: cluster.metadata.name, documents });
+      } else {
+        failures.push({ cluster: key, reason: result.failure.reason, message: result.failure.message });
+        const lastGood = this.clusterDocuments.get(key);
+        if (lastGood) next.set(key, lastGood);
+      }
+    }
+    this.clusterDocuments = next;
+    this.lookup.replaceClusters(next.values());
+    return failures;
   }
 
   /** Watches the folder and reloads on change (fs.watch plus a slow rescan as a safety net). */

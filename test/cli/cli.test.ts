@@ -119,6 +119,16 @@ describe("ccts import + ccts serve on a legacy cluster-desc.yml", () => {
     },
   );
 
+  it("serves the cluster's dnsmasq configuration with a reservation per node", async () => {
+    const res = await fetch(`${base}/dnsmasq.conf`);
+    expect(res.status).toBe(200);
+    const conf = await res.text();
+    for (const [mac, hostname] of nodes) {
+      expect(conf).toContain(`dhcp-host=${mac.toLowerCase().replaceAll("-", ":")},${hostname}`);
+    }
+    expect(conf).toMatch(/dhcp-range=10\.20\.0\.100,10\.20\.0\.200/);
+  });
+
   it("answers 400 for a malformed MAC and 404 for an unknown one", async () => {
     expect((await fetch(`${base}/cloud-config/52:54:00`)).status).toBe(400);
     expect((await fetch(`${base}/cloud-config/52:54:00:0a:00:99`)).status).toBe(404);

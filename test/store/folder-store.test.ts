@@ -34,7 +34,9 @@ const served = (store: FolderStore, mac: string, output = "cloud-config") =>
 describe("FolderStore", () => {
   it("loads the example and serves every machine under every MAC", async () => {
     const store = await open(EXAMPLE_DIR);
-    expect(store.report()).toEqual({ files: [], machines: [] });
+    expect(store.report()).toEqual({ files: [], machines: [], clusters: [] });
+    const dnsmasq = store.lookup.clusters()[0]?.documents.get("dnsmasq.conf")?.body.toString();
+    expect(dnsmasq).toContain("dhcp-host=52:54:00:12:34:01,10.20.0.11,master-1");
     expect(store.lookup.ready()).toBe(true);
     expect(served(store, MASTER1)).toMatch(/^#cloud-config/);
     expect(served(store, MASTER1)).toContain("master-1");
@@ -151,7 +153,10 @@ describe("FolderStore rescans", () => {
     await new Promise((r) => setTimeout(r, 700)); // three rescans of 200 ms
     expect(store.generation).toBe(before);
     const file = join(dir, "machines.yaml");
-    await writeFile(file, (await readFile(file, "utf8")).replace("hostname: worker-2", "hostname: worker-2b"));
+    await writeFile(
+      file,
+      (await readFile(file, "utf8")).replace("hostname: worker-2", "hostname: worker-2b"),
+    );
     await waitFor("the edit to be served", () => served(store, "52:54:00:12:34:12")?.includes("worker-2b"));
     expect(store.generation).toBeGreaterThan(before);
   });
