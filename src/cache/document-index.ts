@@ -2,7 +2,7 @@
 // A MAC is served only while exactly one entry claims it (two claimants: served to neither).
 // Documents that hold private keys arrive as separate private entries (from Secrets, without MAC
 // labels) and are served under the MACs of the public entry of the same Machine.
-import type { MachineDocuments } from "../server/lookup.js";
+import type { ClusterDocuments, MachineDocuments } from "../server/lookup.js";
 import { type MemoryLookup, servedDocument } from "../server/memory-lookup.js";
 import type { RenderedEntry } from "./rendered-entry.js";
 
@@ -13,6 +13,8 @@ export class DocumentIndex {
   private readonly publicOf = new Map<string, string>();
   private readonly privateOf = new Map<string, string>();
   private readonly claims = new Map<string, Set<string>>();
+  /** Per-ClusterDesc documents (dnsmasq.conf) by entry key. */
+  private readonly clusterEntries = new Map<string, ClusterDocuments>();
 
   constructor(private readonly lookup: MemoryLookup) {}
 
@@ -22,7 +24,7 @@ export class DocumentIndex {
 
   /** Keys of every entry, public and private. */
   keys(): string[] {
-    return [...this.entries.keys(), ...this.privates.keys()];
+    return [...this.entries.keys(), ...this.privates.keys(), ...this.clusterEntries.keys()];
   }
 
   get(key: string): RenderedEntry | undefined {
@@ -30,6 +32,18 @@ export class DocumentIndex {
   }
 
   upsert(entry: RenderedEntry): void {
+    if (entry.cluster) {
+      const [namespace, name] = entry.cluster.split("/") as [string, string];
+      const documents = new Map(
+        Object.entries(entry.documents).map(([output, d]) => [
+          output,
+          servedDocument(d.content, d.contentType, `${entry.hash}-${output}`),
+        ]),
+      );
+      this.clusterEntries.set(entry.key, { namespace, name, documents });
+      this.lookup.replaceClusters(this.clusterEntries.values());
+      return;
+    }
     if (entry.private) {
       this.privates.set(entry.key, entry);
       this.privateOf.set(entry.machine, entry.key);
@@ -51,6 +65,10 @@ export class DocumentIndex {
   }
 
   remove(key: string): void {
+    if (this.clusterEntries.delete(key)) {
+      this.lookup.replaceClusters(this.clusterEntries.values());
+      return;
+    }
     const privateEntry = this.privates.get(key);
     if (privateEntry) {
       this.privates.delete(key);

@@ -16,6 +16,8 @@ export interface RenderedEntry {
   documents: Record<string, { contentType: string; content: string }>;
   /** Documents holding private keys (from a Secret): served under the Machine's public entry's MACs. */
   private?: boolean;
+  /** Documents of a ClusterDesc (dnsmasq.conf), not of a Machine: `namespace/name` of the ClusterDesc. */
+  cluster?: string;
 }
 
 export interface RenderedConfigMapLike {
@@ -44,7 +46,9 @@ export function entryFromConfigMap(cm: RenderedConfigMapLike): RenderedEntry {
   for (const [output, content] of Object.entries(cm.data ?? {})) {
     documents[output] = { contentType: types[output] ?? FALLBACK_TYPE, content };
   }
+  const ownerKind = (cm.metadata.ownerReferences?.[0] as { kind?: string } | undefined)?.kind;
   return {
+    ...(ownerKind === "ClusterDesc" ? { cluster: `${ns}/${cm.metadata.ownerReferences?.[0]?.name}` } : {}),
     key: `${ns}/${cm.metadata.name}`,
     machine: `${ns}/${cm.metadata.ownerReferences?.[0]?.name ?? cm.metadata.name}`,
     macs,

@@ -6,6 +6,7 @@ import { LABEL_MANAGED_BY } from "../api/constants.js";
 import { objectKey } from "../api/machine.js";
 import type { ClusterDesc, Machine } from "../api/types.js";
 import { ClusterPKI, generatedCASecretName, type SecretObject } from "../controller/certificates.js";
+import { CLUSTER_KEY_PREFIX, reconcileClusterDocuments } from "../controller/cluster-documents.js";
 import { clusterChanged, machineChanged, templateConfigMapChanged } from "../controller/fanout.js";
 import { WorkQueue } from "../controller/queue.js";
 import { reconcileMachine } from "../controller/reconcile.js";
@@ -38,6 +39,7 @@ export class ControllerRuntime {
   readonly writes = { configmap: 0, secret: 0, status: 0, event: 0 };
   private readonly memory: WriteMemory;
   private readonly pki: ClusterPKI;
+  private readonly clusterFailures = new Map<string, string>();
 
   constructor(o: ControllerOptions) {
     const scope = { namespace: o.namespace };
@@ -54,6 +56,12 @@ export class ControllerRuntime {
         if (!next) this.memory.forgetMachine(objectKey(obj));
         // Status-only updates (ours) do not change the generation: nothing to re-render.
         if (old && next && old.metadata.generation === next.metadata.generation) return;
+        // The cluster's own documents (dnsmasq reservations) list every Machine.
+        this.enqueue(
+          [old, next]
+            .filter((m) => m !== undefined)
+            .map((m) => clusterKey(m.metadata.namespace, m.spec.clusterDesc)),
+        );
         this.enqueue(
           machineChanged(
             this.cache,
@@ -71,7 +79,10 @@ export class ControllerRuntime {
       path: paths.clusterDescs(scope),
       onEvent: (_type, obj, old) => {
         if (old && old.metadata.generation === obj.metadata.generation && _type !== "DELETED") return;
-        this.enqueue(clusterChanged(this.cache, obj));
+        this.enqueue([
+          ...clusterChanged(this.cache, obj),
+          clusterKey(obj.metadata.namespace, obj.metadata.name),
+        ]);
       },
       onError: onError("ClusterDesc"),
     });
@@ -85,8 +96,9 @@ export class ControllerRuntime {
           const rv = obj.metadata.resourceVersion ?? "";
           if (type !== "DELETED" && this.ownWrites.delete(rv)) return;
           this.memory.forgetConfigMap(`${ns}/${obj.metadata.name}`);
-          const owner = obj.metadata.ownerReferences?.[0]?.name;
-          if (owner) this.enqueue([`${ns}/${owner}`]);
+          const owner = obj.metadata.ownerReferences?.[0];
+          if (owner?.kind === "ClusterDesc") this.enqueue([clusterKey(ns, owner.name)]);
+          else if (owner) this.enqueue([`${ns}/${owner.name}`]);
           return;
         }
         this.enqueue(templateConfigMapChanged(this.cache, ns, obj.metadata.name));
@@ -154,6 +166,23 @@ export class ControllerRuntime {
       concurrency: o.concurrency ?? 8,
       maxDelayMs: 30_000,
       handler: async (key) => {
+        if (key.startsWith(CLUSTER_KEY_PREFIX)) {
+          const [ns, name] = key.slice(CLUSTER_KEY_PREFIX.length).split("/") as [string, string];
+          await reconcileClusterDocuments(
+            {
+              state: this.cache,
+              applyConfigMap: (cm) => this.memory.applyConfigMap(cm),
+              clusterEvent: async (cluster, type, reason, message) => {
+                await apiWrites.event(cluster, type, reason, message, "ClusterDesc");
+                this.writes.event++;
+              },
+              lastFailure: this.clusterFailures,
+            },
+            ns,
+            name,
+          );
+          return;
+        }
         const [ns, name] = key.split("/") as [string, string];
         const outcome = await reconcileMachine(
           {
@@ -226,6 +255,9 @@ export class ControllerRuntime {
   /** Queues every Machine; with nothing changed, the reconciles that follow write nothing. */
   resync(): void {
     this.enqueue([...this.cache.machines.list()].map(objectKey));
+    this.enqueue(
+      [...this.cache.clusterDescs.list()].map((c) => clusterKey(c.metadata.namespace, c.metadata.name)),
+    );
   }
 
   /** Finishes reconciles in flight, then stops the informers. */
@@ -234,6 +266,11 @@ export class ControllerRuntime {
     await this.queue.shutDown();
     await Promise.all(this.informers.map((i) => i.stop()));
   }
+}
+
+/** Queue key of a ClusterDesc's own documents. */
+function clusterKey(namespace: string | undefined, name: string): string {
+  return `${CLUSTER_KEY_PREFIX}${namespace ?? "default"}/${name}`;
 }
 
 function metricsFor(registry: Registry) {

@@ -2,7 +2,7 @@
 // field is clear and a re-apply of the same content is a no-op on the server too.
 import { randomBytes } from "node:crypto";
 import { API_VERSION, KIND_MACHINE } from "../api/constants.js";
-import type { Machine, MachineStatus } from "../api/types.js";
+import type { ClusterDesc, Machine, MachineStatus } from "../api/types.js";
 import type { SecretObject } from "../controller/certificates.js";
 import type { ConfigMapObject } from "../controller/rendered-configmap.js";
 import { ApiError, type KubeClient } from "./client.js";
@@ -84,7 +84,14 @@ export class ApiWrites {
     );
   }
 
-  async event(machine: Machine, type: "Normal" | "Warning", reason: string, message: string): Promise<void> {
+  /** An Event on a Machine (default) or a ClusterDesc. */
+  async event(
+    machine: Machine | ClusterDesc,
+    type: "Normal" | "Warning",
+    reason: string,
+    message: string,
+    kind: "Machine" | "ClusterDesc" = KIND_MACHINE,
+  ): Promise<void> {
     const ns = machine.metadata.namespace ?? "default";
     const now = new Date().toISOString();
     await this.client.request("POST", paths.events(ns), {
@@ -94,7 +101,7 @@ export class ApiWrites {
         metadata: { name: `${machine.metadata.name}.${randomBytes(8).toString("hex")}`, namespace: ns },
         involvedObject: {
           apiVersion: API_VERSION,
-          kind: KIND_MACHINE,
+          kind,
           name: machine.metadata.name,
           namespace: ns,
           uid: machine.metadata.uid,

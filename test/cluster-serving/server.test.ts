@@ -119,6 +119,14 @@ describe("ccts server in cluster mode", () => {
     expect(again.status).toBe(304);
   });
 
+  it("serves the cluster's dnsmasq configuration", async () => {
+    const conf = await waitFor("/dnsmasq.conf", async () => {
+      const res = await fetch(`${a.base}/dnsmasq.conf`);
+      return res.status === 200 ? res.text() : undefined;
+    });
+    expect(conf).toContain("dhcp-host=52:54:00:12:34:01,10.20.0.11,master-1");
+  });
+
   it("two replicas give the same answers", async () => {
     await waitFor(
       "server B to know every machine",

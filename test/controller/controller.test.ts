@@ -120,6 +120,19 @@ describe("controller", () => {
     expect(text).toMatch(/ccts_controller_writes_total\{kind="configmap"\} [1-9]/);
   });
 
+  it("keeps the cluster's dnsmasq configuration in a ConfigMap, with a reservation per Machine", async () => {
+    const cm = await waitFor("the dnsmasq ConfigMap", async () => {
+      const c = await get<ConfigMapObject>(client, "ConfigMap", ns, "ccts-cluster-lab");
+      return c?.data?.["dnsmasq.conf"]?.includes("worker-2") ? c : undefined;
+    });
+    expect(cm.metadata.ownerReferences?.[0]).toEqual(
+      expect.objectContaining({ kind: "ClusterDesc", name: "lab" }),
+    );
+    for (const m of example().machines) {
+      expect(cm.data?.["dnsmasq.conf"]).toContain(`dhcp-host=${m.spec.mac},${m.spec.ip},${m.spec.hostname}`);
+    }
+  });
+
   it("writes nothing on a no-op resync", async () => {
     await runtime.queue.idle();
     const before = { ...runtime.writes };

@@ -1,0 +1,100 @@
+// Documents that belong to a ClusterDesc rather than to one Machine (the dnsmasq configuration):
+// rendered from the ClusterDesc and all its Machines into the ConfigMap ccts-cluster-<name>,
+// owned by the ClusterDesc. A failed render keeps the last good ConfigMap and says why in an
+// event on the ClusterDesc.
+import {
+  ANNOTATION_CONTENT_HASH,
+  ANNOTATION_CONTENT_TYPES,
+  API_VERSION,
+  KIND_CLUSTER_DESC,
+  LABEL_CLUSTER,
+  LABEL_MANAGED_BY,
+} from "../api/constants.js";
+import type { ClusterDesc } from "../api/types.js";
+import { renderDnsmasq } from "../render/index.js";
+import type { RenderedDocument } from "../render/types.js";
+import { LABEL_KIND } from "./certificates.js";
+import type { ClusterState } from "./reconcile.js";
+import { type ConfigMapObject, fitName, labelValue, MANAGED_BY, sameRendered } from "./rendered-configmap.js";
+
+/** Value of the ccts.io/kind label on ConfigMaps of per-ClusterDesc documents. */
+export const KIND_CLUSTER_DOCUMENTS = "cluster-documents";
+/** Queue keys of ClusterDescs carry this prefix; plain keys are Machines. */
+export const CLUSTER_KEY_PREFIX = "cluster:";
+
+export function clusterDocumentsName(cluster: string): string {
+  return fitName(`ccts-cluster-${cluster}`, 253);
+}
+
+export interface ClusterDocumentsPorts {
+  state: ClusterState;
+  applyConfigMap(cm: ConfigMapObject): Promise<unknown>;
+  clusterEvent(
+    cluster: ClusterDesc,
+    type: "Normal" | "Warning",
+    reason: string,
+    message: string,
+  ): Promise<void>;
+  /** Last failure message per ClusterDesc, so an unchanged failure is one event, not one per resync. */
+  lastFailure: Map<string, string>;
+}
+
+export function clusterDocumentsConfigMap(
+  cluster: ClusterDesc,
+  documents: RenderedDocument[],
+  hash: string,
+): ConfigMapObject {
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: {
+      name: clusterDocumentsName(cluster.metadata.name),
+      namespace: cluster.metadata.namespace ?? "default",
+      labels: {
+        [LABEL_MANAGED_BY]: MANAGED_BY,
+        [LABEL_KIND]: KIND_CLUSTER_DOCUMENTS,
+        [LABEL_CLUSTER]: labelValue(cluster.metadata.name),
+      },
+      annotations: {
+        [ANNOTATION_CONTENT_HASH]: hash,
+        [ANNOTATION_CONTENT_TYPES]: JSON.stringify(
+          Object.fromEntries(documents.map((d) => [d.output, d.contentType])),
+        ),
+      },
+      ownerReferences: [
+        {
+          apiVersion: API_VERSION,
+          kind: KIND_CLUSTER_DESC,
+          name: cluster.metadata.name,
+          uid: cluster.metadata.uid ?? "",
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+    },
+    data: Object.fromEntries(documents.map((d) => [d.output, d.content])),
+  };
+}
+
+export async function reconcileClusterDocuments(
+  ports: ClusterDocumentsPorts,
+  namespace: string,
+  name: string,
+): Promise<void> {
+  const cluster = ports.state.cluster(namespace, name);
+  if (!cluster) return; // deleted: garbage collection removes the ConfigMap
+  const key = `${namespace}/${name}`;
+  const result = renderDnsmasq(cluster, ports.state.members(namespace, name));
+  if (!result.ok) {
+    if (ports.lastFailure.get(key) !== result.failure.message) {
+      ports.lastFailure.set(key, result.failure.message);
+      await ports.clusterEvent(cluster, "Warning", result.failure.reason, result.failure.message);
+    }
+    return;
+  }
+  if (ports.lastFailure.delete(key))
+    await ports.clusterEvent(cluster, "Normal", "Recovered", "dnsmasq.conf renders again");
+  const desired = clusterDocumentsConfigMap(cluster, result.documents, result.hash);
+  if (!sameRendered(ports.state.configMap(namespace, desired.metadata.name), desired))
+    await ports.applyConfigMap(desired);
+}
