@@ -24,6 +24,11 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean -
 # to dist/) and the CRDs. package.json is needed for "type": "module".
 FROM node:24.21.0-bookworm-slim AS runtime
 ENV NODE_ENV=production
+# xorriso builds the ConfigDrive images of GET /configdrive/:mac.iso (no maintained JS ISO writer).
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends xorriso \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
