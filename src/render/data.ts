@@ -1,6 +1,6 @@
 // The template data: what a template sees. Every documented field is present (null or empty when
 // the declaration leaves it out), so templates can test optional fields while a typo fails.
-// README.md ("Template data") documents every field; keep the two in step.
+// docs/templates.md ("Data") documents every field; keep the two in step.
 import { macHostname, parseMac } from "../api/mac.js";
 import type { ClusterDesc, Machine, Variables } from "../api/types.js";
 import { markFreeForm } from "./strict.js";

@@ -15,7 +15,7 @@ export const CONTENT_TYPES: Readonly<Record<OutputFormat, string>> = {
 const CLOUD_CONFIG_NAMES = new Set(["cloud-config", "user-data", "vendor-data"]);
 const YAML_NAMES = new Set(["meta-data", "network-config"]);
 
-/** The format an output name implies (see README.md, "Output formats"). */
+/** The format an output name implies (see docs/templates.md, "Output formats"). */
 export function formatOf(output: string): OutputFormat {
   if (CLOUD_CONFIG_NAMES.has(output)) return "cloud-config";
   if (output === "ipxe" || output.endsWith(".ipxe")) return "ipxe";

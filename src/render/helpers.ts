@@ -1,4 +1,4 @@
-// Helpers for template authors. README.md ("Helpers") documents each with an example.
+// Helpers for template authors. docs/templates.md ("Helpers") documents each with an example.
 // Every helper receives Handlebars' options object as its last argument; `args` strips it.
 
 import type { HelperOptions } from "handlebars";

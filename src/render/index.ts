@@ -1,5 +1,5 @@
 // The render core: pure functions from declarations and templates to validated documents.
-// README.md beside this file is the template data reference.
+// docs/templates.md is the template data reference.
 
 export type { ClusterRenderFailure, ClusterRenderFailureReason, ClusterRenderResult } from "./cluster.js";
 export { builtinDnsmasqTemplate, DNSMASQ_OUTPUT, renderDnsmasq } from "./cluster.js";
