@@ -133,6 +133,60 @@ const metadata: JSONSchemaProps = { type: "object" };
 const apiVersion = str("ccts.io/v1alpha1.", 64);
 const kindField = (kind: string) => str(`${kind}.`, 64);
 
+// --- templates from git (src/git/, src/k8s/git-sync.ts) ---
+const gitSource: JSONSchemaProps = {
+  type: "object",
+  description:
+    "Templates from a git repository, one template per file under path (output name: file name without .hbs). The controller fetches it every interval into the ConfigMap ccts-git-<ClusterDesc name>; on failure the last good templates stay in use. Excludes templates.",
+  required: ["url"],
+  properties: {
+    url: {
+      ...str(
+        "Repository URL: https://, http://, ssh://, git:// or scp-like git@host:path. Never credentials in it: use secretRef.",
+        2048,
+      ),
+      pattern: "^(https?://|ssh://|git://|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:)[^\\s]+$",
+    },
+    ref: {
+      ...str("Branch, tag or full commit hash to fetch; default HEAD (the remote's default branch).", 255),
+      pattern: "^[A-Za-z0-9._/][A-Za-z0-9._/-]*$",
+    },
+    path: {
+      ...str("Folder in the repository holding the templates (clusters/lab); default the root.", 1024),
+      pattern: "^[^\\x00\\\\:*?\\[]*$",
+    },
+    secretRef: {
+      type: "object",
+      description:
+        "Secret (same namespace) with credentials: token (HTTPS password, username optional), username and password, bearerToken (HTTPS Authorization: Bearer), or ssh-privatekey and known_hosts.",
+      required: ["name"],
+      properties: { name: { ...str("Name of the Secret."), minLength: 1 } },
+    },
+    interval: {
+      ...str("How often to fetch: seconds, minutes or hours (30s, 10m, 1h); default 10m.", 16),
+      pattern: "^[0-9]+(s|m|h)$",
+    },
+  },
+};
+
+const gitStatus: JSONSchemaProps = {
+  type: "object",
+  description: "Templates from git (spec.git): what is in use and the last attempt.",
+  properties: {
+    commit: str("Commit the templates in use come from.", 64),
+    lastFetchTime: {
+      ...str("When the repository was last fetched (successfully or not).", 64),
+      format: "date-time",
+    },
+    lastSuccessTime: {
+      ...str("When templates were last fetched and checked successfully.", 64),
+      format: "date-time",
+    },
+    lastError: str("Why the last attempt failed; absent after a success.", 4096),
+  },
+};
+// --- end templates from git ---
+
 export const clusterDescSchema: KindSchema = {
   kind: "ClusterDesc",
   plural: "clusterdescs",
@@ -325,7 +379,14 @@ export const clusterDescSchema: KindSchema = {
               },
             ],
           },
+          git: gitSource,
         },
+        "x-kubernetes-validations": [
+          {
+            rule: "!has(self.git) || !has(self.templates) || size(self.templates) == 0",
+            message: "spec.git and spec.templates exclude each other",
+          },
+        ],
       },
       status: {
         type: "object",
@@ -338,6 +399,7 @@ export const clusterDescSchema: KindSchema = {
             minimum: 0,
             description: "Number of Machines that belong to this ClusterDesc.",
           },
+          git: gitStatus,
         },
       },
     },

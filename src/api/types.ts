@@ -111,7 +111,40 @@ export interface ClusterDescSpec {
   pki?: ClusterPKI;
   /** Templates to render. Empty: the built-in set. */
   templates?: TemplateRef[];
+  /** Templates from a git repository (excludes templates); see src/git/README.md. */
+  git?: GitTemplateSource;
 }
+
+// --- templates from git (src/git/, src/k8s/git-sync.ts) ---
+export interface LocalObjectReference {
+  /** Name of the object, in the namespace of the ClusterDesc. */
+  name: string;
+}
+
+export interface GitTemplateSource {
+  /** Repository URL: https://, http://, ssh://, git:// or git@host:path; no credentials in it. */
+  url: string;
+  /** Branch, tag or full commit hash; default HEAD. */
+  ref?: string;
+  /** Folder in the repository holding the templates, one per file; default the root. */
+  path?: string;
+  /** Secret with credentials: token, username+password, bearerToken, or ssh-privatekey (+ known_hosts). */
+  secretRef?: LocalObjectReference;
+  /** How often to fetch (30s, 10m, 1h); default 10m. */
+  interval?: string;
+}
+
+export interface GitSyncStatus {
+  /** Commit the templates in use come from. */
+  commit?: string;
+  /** When the repository was last fetched (successfully or not). */
+  lastFetchTime?: string;
+  /** When templates were last fetched and checked successfully. */
+  lastSuccessTime?: string;
+  /** Why the last attempt failed; absent after a success. */
+  lastError?: string;
+}
+// --- end templates from git ---
 
 export interface ClusterPKI {
   /** Secret (kubernetes.io/tls) with the cluster CA; absent: generated into ccts-ca-<name>. */
@@ -134,6 +167,8 @@ export interface ClusterDescStatus {
   conditions?: Condition[];
   /** Number of Machines that belong to this ClusterDesc. */
   machines?: number;
+  /** Templates from git: what was fetched, and the last error (spec.git). */
+  git?: GitSyncStatus;
 }
 
 export interface ClusterDesc {

@@ -1,8 +1,10 @@
 import { hostname } from "node:os";
+import { join } from "node:path";
 import { pino } from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { KubeClient, loadKubeConfig } from "../k8s/client.js";
 import { ControllerRuntime } from "../k8s/controller-runtime.js";
+import { GitSync } from "../k8s/git-sync.js";
 import { LeaderElector } from "../k8s/leader.js";
 import { startHealthServer } from "./health.js";
 import { parse, port, UsageError } from "./usage.js";
@@ -28,6 +30,7 @@ export async function runController(args: string[]): Promise<number> {
     "lease-name": { type: "string", default: "ccts-controller" },
     "lease-duration": { type: "string", default: "10s" },
     identity: { type: "string" },
+    "git-cache-dir": { type: "string" },
   });
   const logger = pino({ level: process.env.CCTS_LOG_LEVEL ?? "info" }).child({ component: "controller" });
   const registry = new Registry();
@@ -43,6 +46,11 @@ export async function runController(args: string[]): Promise<number> {
     logger,
     metrics: registry,
   });
+  // Templates from git (ClusterDesc spec.git, src/git/README.md): leader only, like reconciling.
+  const gitCacheDir =
+    values["git-cache-dir"] ??
+    (process.env.XDG_CACHE_HOME ? join(process.env.XDG_CACHE_HOME, "ccts/git") : "/var/cache/ccts/git");
+  const gitSync = new GitSync({ client, cache: runtime.cache, cacheDir: gitCacheDir, logger });
   const health = await startHealthServer(
     registry,
     () => runtime.synced,
@@ -72,7 +80,10 @@ export async function runController(args: string[]): Promise<number> {
       logger,
     });
     elector.run(
-      () => runtime.startReconciling(),
+      () => {
+        runtime.startReconciling();
+        gitSync.start();
+      },
       () => {
         // Another replica may already be writing: stop at once, the kubelet restarts us as a standby.
         lost = true;
@@ -81,6 +92,7 @@ export async function runController(args: string[]): Promise<number> {
     );
   } else {
     runtime.startReconciling();
+    gitSync.start();
   }
 
   await new Promise<void>((resolve) => {
@@ -89,6 +101,7 @@ export async function runController(args: string[]): Promise<number> {
   });
   logger.info("shutting down: finishing reconciles in flight");
   clearInterval(resync);
+  await gitSync.stop();
   await runtime.stop();
   await elector?.release();
   health.close();

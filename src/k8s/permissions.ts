@@ -47,6 +47,13 @@ export const CONTROLLER_PERMISSIONS: readonly Permission[] = [
   },
   {
     apiGroup: "ccts.io",
+    resource: "clusterdescs/status",
+    verbs: ["patch"],
+    scope: "namespace",
+    why: "templates from git: status.git and the TemplatesSynced condition by server-side apply (git-sync.ts)",
+  },
+  {
+    apiGroup: "ccts.io",
     resource: "machines/finalizers",
     verbs: ["update"],
     scope: "namespace",

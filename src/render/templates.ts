@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { ClusterDesc } from "../api/types.js";
 import { outputNameProblem } from "./format.js";
+import { gitTemplates, gitTemplatesConfigMapName, usesGitTemplates } from "./git-templates.js";
 import type { TemplateSource } from "./types.js";
 
 /** templates/builtin/ at the repository (package) root, from src/render/ and dist/render/ alike. */
@@ -44,6 +45,9 @@ export function resolveTemplates(
   cluster: ClusterDesc,
   configMaps: (name: string) => Record<string, string> | undefined,
 ): { templates: TemplateSource[] } | { error: string } {
+  // Templates from git (spec.git, src/render/git-templates.ts) when spec.templates is empty.
+  const fromGit = gitTemplates(cluster, configMaps);
+  if (fromGit) return fromGit;
   const refs = cluster.spec.templates ?? [];
   if (refs.length === 0) return { templates: [...builtinTemplates()] };
   const where = `ClusterDesc ${clusterKey(cluster)}`;
@@ -81,6 +85,7 @@ export function resolveTemplates(
 /** Names of the ConfigMaps a ClusterDesc's templates read, sorted, without repeats. */
 export function templateConfigMapNames(cluster: ClusterDesc): string[] {
   const names = new Set<string>();
+  if (usesGitTemplates(cluster)) names.add(gitTemplatesConfigMapName(cluster.metadata.name));
   for (const ref of cluster.spec.templates ?? [])
     if (ref.configMapKeyRef?.name) names.add(ref.configMapKeyRef.name);
   return [...names].sort();

@@ -70,7 +70,12 @@ describe("Dockerfile", () => {
     expect(depsRuns.some((r) => /npm ci\b.*--omit=dev|npm prune\b.*--omit=dev/.test(r))).toBe(true);
     // The runtime stage installs no compilers or dev tools: only xorriso (ConfigDrive images).
     for (const r of runtime.filter((i) => i.op === "RUN").map((i) => i.args)) {
-      expect(r.match(/apt-get install ([^&]*)/)?.[1]?.split(/\s+/).filter((w) => w && !w.startsWith("-"))).toEqual(["xorriso"]);
+      expect(
+        r
+          .match(/apt-get install ([^&]*)/)?.[1]
+          ?.split(/\s+/)
+          .filter((w) => w && !w.startsWith("-")),
+      ).toEqual(["xorriso"]);
     }
   });
 
