@@ -2,7 +2,8 @@
 # Installs everything the test suite needs on a fresh Debian machine, then builds the project:
 #   - Debian packages of the real clients the tests run (cloud-init, iPXE in QEMU, dnsmasq, ...)
 #   - npm dependencies (npm ci) and the Node 24 runtime the tests run on
-#   - the Kubernetes control plane binaries (built from Go modules, cached outside the repo)
+#   - the Kubernetes control plane binaries, and OpenTofu, the Terraform Kubernetes provider and
+#     Consul for the CDKTF test (all built from Go modules, cached outside the repo)
 # Safe to re-run: every step skips what is already there.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,7 +33,11 @@ fi
 systemctl disable --now dnsmasq nginx >/dev/null 2>&1 || true
 
 npm ci --no-audit --no-fund
+(cd cdktf && npm ci --no-audit --no-fund)   # cdktf/ keeps its own dependencies (CDKTF is archived upstream)
 scripts/install-node24.sh
 
+# Go builds, cached outside the repo by version: a fresh 2-core machine needs about 10 minutes for
+# the control plane and 25 for OpenTofu, the Kubernetes provider and Consul; later runs take seconds.
 test/control-plane/build.sh
+cdktf/tools/build.sh
 test/deploy/install-hadolint.sh
