@@ -27,8 +27,7 @@ HTTP flags (serve, server):
   --authorize-by-address         serve a machine's documents only to the addresses it declares
 `;
 
-// Loaded on demand: the cluster commands pull in @kubernetes/client-node, whose HTTP stack needs
-// Node >= 22, while serve, render and import must also run on an older Node.
+// Loaded on demand, so each command loads only what it uses (start-up time and memory).
 const commands: Record<string, () => Promise<(args: string[]) => Promise<number>>> = {
   serve: async () => (await import("./serve.js")).runServe,
   render: async () => (await import("./render.js")).runRender,

@@ -1,10 +1,12 @@
-// A small REST client for the Kubernetes API on node:http(s). @kubernetes/client-node supplies the
-// kubeconfig (files, in-cluster service account, exec plugins); requests and watches are ours,
-// because the 2.0.x Watch aborts any watch that is quiet for 30 s and its informer then backs off
-// for up to 30 s, so a quiet cluster could miss a change for that long.
+// A small REST client for the Kubernetes API on node:http(s), with our own watches: the 2.0.x
+// @kubernetes/client-node Watch aborts any watch that is quiet for 30 s and its informer then
+// backs off for up to 30 s, so a quiet cluster could miss a change for that long. How to reach the
+// API server (kubeconfig, in-cluster account) is kubeconfig.ts's job.
 import http from "node:http";
 import https from "node:https";
-import { KubeConfig } from "@kubernetes/client-node";
+import type { KubeAccess } from "./kubeconfig.js";
+
+export { loadKubeConfig } from "./kubeconfig.js";
 
 export class ApiError extends Error {
   constructor(
@@ -24,55 +26,25 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
-/** Loads a kubeconfig: the given file, else $KUBECONFIG, ~/.kube/config or the in-cluster account. */
-export function loadKubeConfig(file?: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (file) kc.loadFromFile(file);
-  else kc.loadFromDefault();
-  return kc;
-}
-
-const HEADER_TTL_MS = 30_000;
-
 export class KubeClient {
   private readonly server: URL;
   private readonly agent: http.Agent;
-  private headers: { value: Record<string, string>; at: number } | undefined;
 
-  private constructor(
-    private readonly kc: KubeConfig,
-    tls: https.AgentOptions,
-  ) {
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new Error("kubeconfig has no current cluster");
-    this.server = new URL(cluster.server);
+  private constructor(private readonly access: KubeAccess) {
+    const tls = access.tls;
+    this.server = new URL(access.server);
     const isHttps = this.server.protocol === "https:";
     this.agent = isHttps
       ? new https.Agent({ ...tls, keepAlive: true, maxSockets: 64 })
       : new http.Agent({ keepAlive: true, maxSockets: 64 });
   }
 
-  static async create(kc: KubeConfig): Promise<KubeClient> {
-    const opts: https.RequestOptions = {};
-    await kc.applyToHTTPSOptions(opts);
-    const { ca, cert, key, pfx, passphrase, rejectUnauthorized, servername } = opts;
-    return new KubeClient(kc, { ca, cert, key, pfx, passphrase, rejectUnauthorized, servername });
+  static async create(access: KubeAccess | Promise<KubeAccess>): Promise<KubeClient> {
+    return new KubeClient(await access);
   }
 
   get serverURL(): string {
     return this.server.toString();
-  }
-
-  /** Authentication headers, refreshed now and then so rotated service-account tokens are picked up. */
-  private async authHeaders(): Promise<Record<string, string>> {
-    if (this.headers && Date.now() - this.headers.at < HEADER_TTL_MS) return this.headers.value;
-    const opts: https.RequestOptions = {};
-    await this.kc.applyToHTTPSOptions(opts);
-    const value: Record<string, string> = {};
-    for (const [k, v] of Object.entries(opts.headers ?? {})) if (typeof v === "string") value[k] = v;
-    if (opts.auth) value.Authorization = `Basic ${Buffer.from(opts.auth).toString("base64")}`;
-    this.headers = { value, at: Date.now() };
-    return value;
   }
 
   private url(path: string, query?: RequestOptions["query"]): URL {
@@ -90,7 +62,10 @@ export class KubeClient {
         : typeof options.body === "string"
           ? options.body
           : JSON.stringify(options.body);
-    const headers: Record<string, string> = { Accept: "application/json", ...(await this.authHeaders()) };
+    const headers: Record<string, string> = {
+      Accept: "application/json",
+      ...(await this.access.authHeaders()),
+    };
     if (body !== undefined) {
       headers["Content-Type"] = options.contentType ?? "application/json";
       headers["Content-Length"] = String(Buffer.byteLength(body));
