@@ -13,6 +13,7 @@ Usage:
       Print a legacy cluster-desc.yml as one ClusterDesc and one Machine per node.
   ccts controller [--kubeconfig K] [--namespace NS] [--metrics-port 9090] [--concurrency 8]
                   [--resync 10m] [--no-leader-elect] [--lease-namespace NS] [--lease-name N]
+                  [--lease-duration 10s] [--identity ID] [--git-cache-dir DIR]
       Reconcile Machines and ClusterDescs into rendered ConfigMaps (all namespaces unless --namespace).
   ccts server --cache-dir DIR [--kubeconfig K] [--namespace NS] [HTTP flags]
       Serve the rendered ConfigMaps (cluster mode), from memory and a disk cache that outlives API outages.
