@@ -77,17 +77,16 @@ export async function reconcileMachine(
   const outcome = await renderOutcome(deps, machine);
 
   // A failed render never touches the last good documents; a duplicate MAC rewrites the
-  // ConfigMap without that MAC's label.
-  let wroteConfigMap = false;
-  if (outcome.desired && !sameRendered(existing, outcome.desired)) {
-    await deps.writes.applyConfigMap(outcome.desired);
-    wroteConfigMap = true;
-  }
+  // ConfigMap without that MAC's label. The writes of one reconcile do not depend on each other,
+  // so they go out together: a fan-out is bound by API round trips, not by our CPU.
+  const writes: Promise<unknown>[] = [];
+  const wroteConfigMap = !!outcome.desired && !sameRendered(existing, outcome.desired);
+  if (wroteConfigMap) writes.push(deps.writes.applyConfigMap(outcome.desired!));
   const documentsSecret = documentsSecretName(name);
   if (outcome.desired && outcome.privateSecret) {
-    await deps.writes.applySecret(outcome.privateSecret);
+    writes.push(deps.writes.applySecret(outcome.privateSecret));
   } else if (outcome.desired && state.secret(namespace, documentsSecret)) {
-    await deps.writes.deleteSecret(namespace, documentsSecret);
+    writes.push(deps.writes.deleteSecret(namespace, documentsSecret));
   }
 
   const rendered = outcome.desired ?? existing;
@@ -113,9 +112,10 @@ export async function reconcileMachine(
     secret: privateOutputs.length > 0 ? documentsSecret : undefined,
     certificate: outcome.certificate?.status ?? machine.status?.certificate,
   };
-  if (!sameStatus(machine.status, status)) {
-    await deps.writes.patchMachineStatus(machine, status);
-  }
+  if (!sameStatus(machine.status, status)) writes.push(deps.writes.patchMachineStatus(machine, status));
+  // All settle before an error propagates (the queue retries the whole reconcile).
+  const failed = (await Promise.allSettled(writes)).find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
 
   const before = machine.status?.conditions?.find((c) => c.type === CONDITION_RENDERED);
   if (!ok && (before?.reason !== outcome.reason || before?.message !== outcome.message)) {
