@@ -3,7 +3,7 @@
 // sign, and never rendered). Each Machine gets a key and a certificate in its own Secret, owned
 // by the Machine, reissued when its names change, when the CA changes, or after two thirds of
 // its lifetime.
-import { API_VERSION, KIND_CLUSTER_DESC, KIND_MACHINE, LABEL_MANAGED_BY } from "../api/constants.js";
+import { KIND_CLUSTER_DESC, KIND_MACHINE, LABEL_MANAGED_BY } from "../api/constants.js";
 import { objectKey } from "../api/machine.js";
 import type { ClusterDesc, Machine, MachineCertificateStatus } from "../api/types.js";
 import {
@@ -22,7 +22,13 @@ import {
   issuedBy,
   keyMatchesCertificate,
 } from "../pki/x509.js";
-import { fitName, MANAGED_BY, type OwnedObjectMeta } from "./rendered-configmap.js";
+import {
+  controllerOwner,
+  fitName,
+  MANAGED_BY,
+  type OwnedObjectMeta,
+  type OwnerReference,
+} from "./rendered-configmap.js";
 
 export const LABEL_KIND = "ccts.io/kind";
 export const ANNOTATION_NAMES = "ccts.io/certificate-names";
@@ -78,7 +84,7 @@ function tlsSecret(
   name: string,
   namespace: string,
   kind: string,
-  owner: { apiVersion: string; kind: string; name: string; uid: string },
+  owner: OwnerReference,
   pair: CertificateAndKey,
   ca: string,
   annotations: Record<string, string> = {},
@@ -92,7 +98,7 @@ function tlsSecret(
       namespace,
       labels: { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_KIND]: kind },
       annotations,
-      ownerReferences: [{ ...owner, controller: true, blockOwnerDeletion: true }],
+      ownerReferences: [owner],
     },
     data: { "tls.crt": b64(pair.certPem), "tls.key": b64(pair.keyPem), "ca.crt": b64(ca) },
   };
@@ -162,12 +168,7 @@ export class ClusterPKI {
       new Date(now.getTime() - CLOCK_SKEW_MS),
       new Date(now.getTime() + DEFAULT_CA_LIFETIME_MS),
     );
-    const owner = {
-      apiVersion: API_VERSION,
-      kind: KIND_CLUSTER_DESC,
-      name: cluster.metadata.name,
-      uid: cluster.metadata.uid ?? "",
-    };
+    const owner = controllerOwner(KIND_CLUSTER_DESC, cluster);
     const created = await this.secrets.create(tlsSecret(secretName, ns, "ca", owner, ca, ca.certPem));
     if (created === "created") {
       const result: CAResult = { ok: true, ca, secretName };
@@ -206,12 +207,7 @@ export class ClusterPKI {
     const notBefore = new Date(now.getTime() - CLOCK_SKEW_MS);
     const notAfter = new Date(now.getTime() + lifetime);
     const pair = await issueCertificate(ca, { ...names, notBefore, notAfter });
-    const owner = {
-      apiVersion: API_VERSION,
-      kind: KIND_MACHINE,
-      name: machine.metadata.name,
-      uid: machine.metadata.uid ?? "",
-    };
+    const owner = controllerOwner(KIND_MACHINE, machine);
     await this.secrets.apply(
       tlsSecret(secretName, ns, "certificate", owner, pair, ca.certPem, { [ANNOTATION_NAMES]: fingerprint }),
     );

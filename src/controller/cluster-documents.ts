@@ -5,7 +5,6 @@
 import {
   ANNOTATION_CONTENT_HASH,
   ANNOTATION_CONTENT_TYPES,
-  API_VERSION,
   KIND_CLUSTER_DESC,
   LABEL_CLUSTER,
   LABEL_MANAGED_BY,
@@ -15,7 +14,14 @@ import { renderDnsmasq } from "../render/index.js";
 import type { RenderedDocument } from "../render/types.js";
 import { LABEL_KIND } from "./certificates.js";
 import type { ClusterState } from "./reconcile.js";
-import { type ConfigMapObject, fitName, labelValue, MANAGED_BY, sameRendered } from "./rendered-configmap.js";
+import {
+  type ConfigMapObject,
+  controllerOwner,
+  fitName,
+  labelValue,
+  MANAGED_BY,
+  sameRendered,
+} from "./rendered-configmap.js";
 
 /** Value of the ccts.io/kind label on ConfigMaps of per-ClusterDesc documents. */
 export const KIND_CLUSTER_DOCUMENTS = "cluster-documents";
@@ -61,16 +67,7 @@ export function clusterDocumentsConfigMap(
           Object.fromEntries(documents.map((d) => [d.output, d.contentType])),
         ),
       },
-      ownerReferences: [
-        {
-          apiVersion: API_VERSION,
-          kind: KIND_CLUSTER_DESC,
-          name: cluster.metadata.name,
-          uid: cluster.metadata.uid ?? "",
-          controller: true,
-          blockOwnerDeletion: true,
-        },
-      ],
+      ownerReferences: [controllerOwner(KIND_CLUSTER_DESC, cluster)],
     },
     data: Object.fromEntries(documents.map((d) => [d.output, d.content])),
   };

@@ -36,6 +36,23 @@ export interface OwnedObjectMeta {
   }[];
 }
 
+export type OwnerReference = NonNullable<OwnedObjectMeta["ownerReferences"]>[number];
+
+/** The owner reference that makes the controller's object go with its Machine or ClusterDesc. */
+export function controllerOwner(
+  kind: "Machine" | "ClusterDesc",
+  owner: { metadata: { name: string; uid?: string } },
+): OwnerReference {
+  return {
+    apiVersion: API_VERSION,
+    kind,
+    name: owner.metadata.name,
+    uid: owner.metadata.uid ?? "",
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
 export interface ConfigMapObject {
   apiVersion: "v1";
   kind: "ConfigMap";
@@ -116,16 +133,7 @@ export function renderedConfigMap(
           Object.fromEntries(documents.map((d) => [d.output, d.contentType])),
         ),
       },
-      ownerReferences: [
-        {
-          apiVersion: API_VERSION,
-          kind: KIND_MACHINE,
-          name: machine.metadata.name,
-          uid: machine.metadata.uid ?? "",
-          controller: true,
-          blockOwnerDeletion: true,
-        },
-      ],
+      ownerReferences: [controllerOwner(KIND_MACHINE, machine)],
     },
     data: Object.fromEntries(documents.map((d) => [d.output, d.content])),
   };

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { parseMac } from "../api/mac.js";
 import type { ClusterDesc, Machine } from "../api/types.js";
 import { clusterTemplateData, namespaceOf } from "./data.js";
-import { compile, renderError, TemplateError } from "./engine.js";
+import { renderText, TemplateError } from "./engine.js";
 import { CONTENT_TYPES } from "./format.js";
 import { contentHash } from "./render.js";
 import { strictView } from "./strict.js";
@@ -101,12 +101,7 @@ export function renderDnsmasq(
   const data = strictView({ ...facts, machines: served, variables: facts.cluster.variables }, "");
   let content: string;
   try {
-    const compiled = compile(template.text);
-    try {
-      content = compiled.render(data);
-    } catch (err) {
-      throw renderError(err, compiled);
-    }
+    content = renderText(template.text, data);
   } catch (err) {
     if (!(err instanceof TemplateError)) throw err;
     const at = err.line === undefined ? "" : ` line ${err.line}`;

@@ -1,7 +1,9 @@
 // The template data: what a template sees. Every documented field is present (null or empty when
 // the declaration leaves it out), so templates can test optional fields while a typo fails.
 // docs/templates.md ("Data") documents every field; keep the two in step.
+
 import { macHostname, parseMac } from "../api/mac.js";
+import { objectKey } from "../api/machine.js";
 import type { ClusterDesc, Machine, Variables } from "../api/types.js";
 import { markFreeForm } from "./strict.js";
 
@@ -125,9 +127,8 @@ export function namespaceOf(obj: { metadata: { namespace?: string } }): string {
   return obj.metadata.namespace ?? "default";
 }
 
-export function machineKey(machine: Machine): string {
-  return `${namespaceOf(machine)}/${machine.metadata.name}`;
-}
+/** `namespace/name`: the key every part of ccts uses for a Machine. */
+export const machineKey: (machine: Machine) => string = objectKey;
 
 /** Roles of a machine: spec.roles without repeats, or ["worker"] when absent (legacy default). */
 export function rolesOf(machine: Machine): string[] {

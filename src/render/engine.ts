@@ -143,3 +143,13 @@ export function renderError(err: unknown, template: CompiledTemplate): TemplateE
   }
   return new TemplateError(String(err), undefined);
 }
+
+/** Compiles (once per text) and renders; any failure is a TemplateError carrying its line. */
+export function renderText(text: string, data: unknown): string {
+  const compiled = compile(text);
+  try {
+    return compiled.render(data);
+  } catch (err) {
+    throw renderError(err, compiled);
+  }
+}

@@ -2,7 +2,7 @@
 import { createHash } from "node:crypto";
 import type { Machine } from "../api/types.js";
 import { InvalidMachineError, machineKey, templateData } from "./data.js";
-import { compile, renderError, TemplateError } from "./engine.js";
+import { renderText, TemplateError } from "./engine.js";
 import { CONTENT_TYPES, formatOf, outputNameProblem, validateOutput } from "./format.js";
 import { strictView } from "./strict.js";
 import type {
@@ -92,12 +92,7 @@ export function renderMachine(input: RenderInput, options: RenderOptions = {}): 
     }
     let content: string;
     try {
-      const compiled = compile(t.text);
-      try {
-        content = compiled.render(data);
-      } catch (err) {
-        throw renderError(err, compiled);
-      }
+      content = renderText(t.text, data);
     } catch (err) {
       if (!(err instanceof TemplateError)) throw err;
       return failure("TemplateError", key, err.message, t, err.line);
