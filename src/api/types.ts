@@ -111,7 +111,7 @@ export interface ClusterDescSpec {
   pki?: ClusterPKI;
   /** Templates to render. Empty: the built-in set. */
   templates?: TemplateRef[];
-  /** Templates from a git repository (excludes templates); see src/git/README.md. */
+  /** Templates from a git repository (excludes templates); see docs/templates-from-git.md. */
   git?: GitTemplateSource;
 }
 

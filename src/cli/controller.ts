@@ -46,7 +46,7 @@ export async function runController(args: string[]): Promise<number> {
     logger,
     metrics: registry,
   });
-  // Templates from git (ClusterDesc spec.git, src/git/README.md): leader only, like reconciling.
+  // Templates from git (ClusterDesc spec.git, docs/templates-from-git.md): leader only, like reconciling.
   const gitCacheDir =
     values["git-cache-dir"] ??
     (process.env.XDG_CACHE_HOME ? join(process.env.XDG_CACHE_HOME, "ccts/git") : "/var/cache/ccts/git");
