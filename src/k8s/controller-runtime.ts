@@ -36,6 +36,11 @@ export class ControllerRuntime {
   private reconciling = false;
   /** resourceVersions of ConfigMaps this controller wrote, so their watch events do not re-queue. */
   private readonly ownWrites = new Set<string>();
+  /**
+   * Objects with a write of ours in flight: the watch event of that write can arrive before the
+   * response that tells its resourceVersion, and must not count as someone else's change.
+   */
+  private readonly inFlight = new Set<string>();
   readonly writes = { configmap: 0, secret: 0, status: 0, event: 0 };
   private readonly memory: WriteMemory;
   private readonly pki: ClusterPKI;
@@ -94,7 +99,11 @@ export class ControllerRuntime {
         if (obj.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY) {
           // A rendered ConfigMap changed or deleted by someone else: put back what it should hold.
           const rv = obj.metadata.resourceVersion ?? "";
-          if (type !== "DELETED" && this.ownWrites.delete(rv)) return;
+          if (
+            type !== "DELETED" &&
+            (this.ownWrites.delete(rv) || this.inFlight.has(`cm:${ns}/${obj.metadata.name}`))
+          )
+            return;
           this.memory.forgetConfigMap(`${ns}/${obj.metadata.name}`);
           const owner = obj.metadata.ownerReferences?.[0];
           if (owner?.kind === "ClusterDesc") this.enqueue([clusterKey(ns, owner.name)]);
@@ -112,7 +121,12 @@ export class ControllerRuntime {
         const ns = obj.metadata.namespace;
         const key = `${ns}/${obj.metadata.name}`;
         if (obj.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY) {
-          if (type !== "DELETED" && this.ownWrites.delete(obj.metadata.resourceVersion ?? "")) return;
+          if (
+            type !== "DELETED" &&
+            (this.ownWrites.delete(obj.metadata.resourceVersion ?? "") || this.inFlight.has(`secret:${key}`))
+          ) {
+            return;
+          }
           this.memory.forgetSecret(key);
           const owner = obj.metadata.ownerReferences?.[0];
           if (owner?.kind === "Machine") {
@@ -132,14 +146,12 @@ export class ControllerRuntime {
 
     const apiWrites = new ApiWrites(o.client);
     const recordingWrites = {
-      applyConfigMap: async (cm: ConfigMapObject) => {
-        const rv = await apiWrites.applyConfigMap(cm);
-        if (rv) this.ownWrites.add(rv);
-        return rv;
-      },
+      applyConfigMap: (cm: ConfigMapObject) =>
+        this.own(`cm:${cm.metadata.namespace}/${cm.metadata.name}`, () => apiWrites.applyConfigMap(cm)),
       applySecret: async (secret: SecretObject) => {
-        const rv = await apiWrites.applySecret(secret);
-        if (rv) this.ownWrites.add(rv);
+        await this.own(`secret:${secret.metadata.namespace}/${secret.metadata.name}`, () =>
+          apiWrites.applySecret(secret),
+        );
       },
       deleteSecret: apiWrites.deleteSecret.bind(apiWrites),
       patchMachineStatus: apiWrites.patchMachineStatus.bind(apiWrites),
@@ -216,6 +228,18 @@ export class ControllerRuntime {
       },
     });
     metric.depth.set(0);
+  }
+
+  /** Runs one of our writes, remembering it so its own watch event is not taken for a foreign change. */
+  private async own(key: string, write: () => Promise<string | undefined>): Promise<string | undefined> {
+    this.inFlight.add(key);
+    try {
+      const rv = await write();
+      if (rv) this.ownWrites.add(rv);
+      return rv;
+    } finally {
+      this.inFlight.delete(key);
+    }
   }
 
   private templateTexts(cluster: ClusterDesc): string[] {

@@ -277,13 +277,31 @@ function computeFacts(cluster: ClusterDesc, members: Machine[]): ClusterFacts {
 // compute the cluster facts once per (ClusterDesc object, machines array) pair. Inputs are
 // treated as immutable; a caller that mutates them in place must pass new arrays.
 const factsCache = new WeakMap<ClusterDesc, WeakMap<readonly Machine[], ClusterFacts>>();
+/** Each list's machines by key, to find `self` in it without a scan. */
+const listIndex = new WeakMap<readonly Machine[], Map<string, Machine>>();
+
+/**
+ * True when the list already describes `self`: the same object, or (a controller's cache hands
+ * out a fresh object after every status write) the same spec generation of the same Machine.
+ */
+function listHas(machines: readonly Machine[], self: Machine): boolean {
+  let index = listIndex.get(machines);
+  if (!index) {
+    index = new Map(machines.map((m) => [machineKey(m), m]));
+    listIndex.set(machines, index);
+  }
+  const listed = index.get(machineKey(self));
+  if (listed === self) return true;
+  const generation = self.metadata.generation;
+  return listed !== undefined && generation !== undefined && listed.metadata.generation === generation;
+}
 
 export function clusterFacts(
   cluster: ClusterDesc,
   machines: readonly Machine[],
   self: Machine,
 ): ClusterFacts {
-  if (!machines.includes(self)) return computeFacts(cluster, membersOf(cluster, machines, self));
+  if (!listHas(machines, self)) return computeFacts(cluster, membersOf(cluster, machines, self));
   let perList = factsCache.get(cluster);
   if (!perList) {
     perList = new WeakMap();

@@ -1,0 +1,42 @@
+// The per-cluster facts (etcd, masters, machine list) are computed once per member list, also when
+// the controller hands in a fresh copy of the rendered Machine after each status write.
+import { describe, expect, it } from "vitest";
+import type { ClusterDesc, Machine } from "../../src/api/types.js";
+import { clusterFacts } from "../../src/render/data.js";
+
+const cluster: ClusterDesc = {
+  apiVersion: "ccts.io/v1alpha1",
+  kind: "ClusterDesc",
+  metadata: { name: "lab", namespace: "default" },
+  spec: {
+    network: { bootstrapperIP: "10.0.0.2", subnet: "10.0.0.0", netmask: "255.255.255.0", domain: "lab" },
+  },
+};
+const machine = (n: number, generation = 1): Machine => ({
+  apiVersion: "ccts.io/v1alpha1",
+  kind: "Machine",
+  metadata: { name: `m-${n}`, namespace: "default", generation },
+  spec: { clusterDesc: "lab", mac: `52:54:00:00:00:${n.toString(16).padStart(2, "0")}`, roles: ["etcd"] },
+});
+
+describe("clusterFacts cache", () => {
+  const list = [machine(1), machine(2), machine(3)];
+
+  it("reuses the facts for a fresh copy of a listed Machine with the same generation", () => {
+    const first = clusterFacts(cluster, list, list[0]!);
+    expect(clusterFacts(cluster, list, structuredClone(list[0]!))).toBe(first);
+    expect(first.etcd.members.map((m) => m.hostname)).toEqual([
+      "52-54-00-00-00-01",
+      "52-54-00-00-00-02",
+      "52-54-00-00-00-03",
+    ]);
+  });
+
+  it("recomputes with the newer spec when the Machine changed since the list was built", () => {
+    const first = clusterFacts(cluster, list, list[0]!);
+    const changed = { ...machine(1, 2), spec: { ...machine(1).spec, hostname: "renamed" } };
+    const facts = clusterFacts(cluster, list, changed);
+    expect(facts).not.toBe(first);
+    expect(facts.etcd.members.map((m) => m.hostname)).toContain("renamed");
+  });
+});
