@@ -3,9 +3,10 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import { closeSync, openSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { memoryOf } from "./util.ts";
+
+export { freePort } from "../../test/support/ports.ts";
 
 export const ROOT = join(import.meta.dirname, "..", "..");
 export const CLI = join(ROOT, "dist", "cli", "main.js");
@@ -67,16 +68,6 @@ export function startProc(
 /** Starts `node dist/cli/main.js ARGS` on the benchmark's own Node (24). */
 export function startCcts(name: string, args: string[], logDir: string, env: NodeJS.ProcessEnv = {}): Proc {
   return startProc(name, process.execPath, [CLI, ...args], logDir, { CCTS_LOG_LEVEL: "info", ...env });
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, "close");
-  return port;
 }
 
 /** Runs a command to completion; resolves with its output (never rejects on a non-zero exit). */

@@ -187,6 +187,14 @@ const gitStatus: JSONSchemaProps = {
 };
 // --- end templates from git ---
 
+/** The Age printer column every kind shows last, as kubectl does for built-in kinds. */
+const AGE_COLUMN: PrinterColumn = {
+  name: "Age",
+  type: "date",
+  jsonPath: ".metadata.creationTimestamp",
+  description: "Time since creation.",
+};
+
 export const clusterDescSchema: KindSchema = {
   kind: "ClusterDesc",
   plural: "clusterdescs",
@@ -213,12 +221,7 @@ export const clusterDescSchema: KindSchema = {
       jsonPath: ".status.machines",
       description: "Machines in this cluster.",
     },
-    {
-      name: "Age",
-      type: "date",
-      jsonPath: ".metadata.creationTimestamp",
-      description: "Time since creation.",
-    },
+    AGE_COLUMN,
   ],
   schema: {
     type: "object",
@@ -436,12 +439,7 @@ export const machineSchema: KindSchema = {
       description: "ClusterDesc the machine belongs to.",
       priority: 1,
     },
-    {
-      name: "Age",
-      type: "date",
-      jsonPath: ".metadata.creationTimestamp",
-      description: "Time since creation.",
-    },
+    AGE_COLUMN,
   ],
   schema: {
     type: "object",

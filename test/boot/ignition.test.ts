@@ -8,27 +8,13 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import yaml from "js-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { renderMachine, resolveTemplates } from "../../src/render/index.js";
-import type { RenderedDocument } from "../../src/render/types.js";
-import { loadExamples, machinesOf } from "../render/examples.js";
+import { renderExamples } from "../render/examples.js";
 import { type Served, serveExamples } from "./serve.js";
 
 const run = promisify(execFile);
 const work = mkdtempSync(join(tmpdir(), "ccts-ignition-"));
 
-const rendered: { machine: string; documents: RenderedDocument[] }[] = [];
-for (const set of loadExamples()) {
-  for (const cluster of set.clusters) {
-    const resolved = resolveTemplates(cluster, (name) => set.configMaps.get(name));
-    if ("error" in resolved) throw new Error(resolved.error);
-    const machines = machinesOf(set, cluster);
-    for (const machine of machines) {
-      const r = renderMachine({ cluster, machine, machines, templates: resolved.templates });
-      if (!r.ok) throw new Error(r.failure.message);
-      rendered.push({ machine: machine.metadata.name, documents: r.documents });
-    }
-  }
-}
+const rendered = renderExamples();
 const doc = (r: (typeof rendered)[number], output: string) => r.documents.find((d) => d.output === output)!;
 
 interface Ignition {

@@ -16,36 +16,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { renderMachine, resolveTemplates } from "../../src/render/index.js";
 import type { RenderedDocument } from "../../src/render/types.js";
-import { loadExamples, machinesOf, REPO_ROOT } from "./examples.js";
+import { REPO_ROOT, renderExamples } from "./examples.js";
 
 const run = promisify(execFile);
 const GOLDEN_DIR = join(REPO_ROOT, "test/golden");
 const SCHEMA_DIR = join(REPO_ROOT, "../shared/cloud-init");
 const PYTHON = "/usr/bin/python3";
-
-interface Rendered {
-  machine: string;
-  documents: RenderedDocument[];
-}
-
-function renderExamples(): Rendered[] {
-  const out: Rendered[] = [];
-  for (const set of loadExamples()) {
-    for (const cluster of set.clusters) {
-      const resolved = resolveTemplates(cluster, (name) => set.configMaps.get(name));
-      if ("error" in resolved) throw new Error(resolved.error);
-      const machines = machinesOf(set, cluster);
-      for (const machine of machines) {
-        const r = renderMachine({ cluster, machine, machines, templates: resolved.templates });
-        if (!r.ok) throw new Error(r.failure.message);
-        out.push({ machine: machine.metadata.name, documents: r.documents });
-      }
-    }
-  }
-  return out;
-}
 
 const rendered = renderExamples();
 const work = mkdtempSync(join(tmpdir(), "ccts-render-"));

@@ -5,6 +5,8 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import yaml from "js-yaml";
 import type { ClusterDesc, Machine } from "../../src/api/types.js";
+import { renderMachine, resolveTemplates } from "../../src/render/index.js";
+import type { RenderedDocument } from "../../src/render/types.js";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const EXAMPLES_DIR = join(REPO_ROOT, "examples");
@@ -56,4 +58,27 @@ export function machinesOf(set: ExampleSet, cluster: ClusterDesc): Machine[] {
   return set.machines.filter(
     (m) => m.spec.clusterDesc === cluster.metadata.name && (m.metadata.namespace ?? "default") === ns,
   );
+}
+
+export interface RenderedExample {
+  machine: string;
+  documents: RenderedDocument[];
+}
+
+/** Every machine of every example, rendered with its cluster's templates; throws on any failure. */
+export function renderExamples(): RenderedExample[] {
+  const out: RenderedExample[] = [];
+  for (const set of loadExamples()) {
+    for (const cluster of set.clusters) {
+      const resolved = resolveTemplates(cluster, (name) => set.configMaps.get(name));
+      if ("error" in resolved) throw new Error(resolved.error);
+      const machines = machinesOf(set, cluster);
+      for (const machine of machines) {
+        const r = renderMachine({ cluster, machine, machines, templates: resolved.templates });
+        if (!r.ok) throw new Error(r.failure.message);
+        out.push({ machine: machine.metadata.name, documents: r.documents });
+      }
+    }
+  }
+  return out;
 }

@@ -1,7 +1,6 @@
 // Starting the real ccts CLI (the compiled dist/) as a child process, and stopping it again.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { once } from "node:events";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { waitFor } from "./wait.js";
@@ -11,15 +10,7 @@ export const CLI = join(ROOT, "dist/cli/main.js");
 /** The machine's own Node (20 here): the CLI must run on it, not only on the tests' Node 24. */
 export const SYSTEM_NODE = "/usr/bin/node";
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, "close");
-  return port;
-}
+export { freePort } from "./ports.js";
 
 export interface Running {
   process: ChildProcess;
