@@ -9,6 +9,7 @@ const expr = (e: string) => `\${${e}}`;
 
 export interface Inputs {
   namespace: TerraformVariable;
+  documentsNamespace: TerraformVariable;
   image: TerraformVariable;
   imagePullPolicy: TerraformVariable;
   controllerReplicas: TerraformVariable;
@@ -77,6 +78,21 @@ export function defineInputs(scope: Construct): Inputs {
           ),
           errorMessage:
             "namespace must be a DNS label: lower-case letters, digits and '-', at most 63 characters.",
+        },
+      ],
+    }),
+    documentsNamespace: v("documents_namespace", {
+      type: "string",
+      default: "ccts-documents",
+      description:
+        "Namespace for the Secrets of rendered documents that hold private keys (created by the stack; not the same as namespace): the only namespace the server may read Secrets in.",
+      validation: [
+        {
+          condition: expr(
+            `can(regex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", var.documents_namespace)) && length(var.documents_namespace) <= 63`,
+          ),
+          errorMessage:
+            "documents_namespace must be a DNS label: lower-case letters, digits and '-', at most 63 characters.",
         },
       ],
     }),

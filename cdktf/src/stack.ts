@@ -2,6 +2,7 @@
 //
 //   namespace (restricted PSS) ── CRDs (crds/*.yaml, optional)
 //   ├─ ServiceAccounts + Roles + RoleBindings (rules read from deploy/base/rbac-*.yaml)
+//   │    └─ documents namespace: Roles + RoleBindings for the Secrets of key-bearing documents
 //   ├─ PVC ◄── bootstrapper Pod (runs bootstrap.sh from the scripts ConfigMap; destroy provisioner
 //   │                            runs destroy.sh in it via kubectl exec before it goes away)
 //   ├─ Deployments ccts-controller, ccts-server (+ Service ccts-server), settings as env/args
@@ -135,6 +136,21 @@ export class CctsStack extends TerraformStack {
       waitForDefaultServiceAccount: false,
     });
     const namespace = ns.metadata.name;
+    // The Secrets of documents that hold private keys, apart, so the server may read Secrets
+    // there and nowhere else (deploy/base/namespace.yaml says why).
+    const documentsNs = new NamespaceV1(this, "documents_ns", {
+      metadata: {
+        name: inp.documentsNamespace.stringValue,
+        labels: {
+          "app.kubernetes.io/name": "ccts",
+          "app.kubernetes.io/managed-by": "cdktf",
+          "pod-security.kubernetes.io/enforce": "restricted",
+          "pod-security.kubernetes.io/enforce-version": "latest",
+        },
+      },
+      waitForDefaultServiceAccount: false,
+    });
+    const documentsNamespace = documentsNs.metadata.name;
 
     // CRDs: cluster-scoped, from crds/ (the single copy). Count 0 when install_crds = false.
     const crds = loadCrds().map((crd) => {
@@ -152,20 +168,26 @@ export class CctsStack extends TerraformStack {
         metadata: { name, namespace, labels: labels(component) },
         automountServiceAccountToken: true,
       });
-      const role = new RoleV1(this, `${component}_role`, {
-        metadata: { name, namespace, labels: labels(component) },
-        rule: loadRoleRules(name).map((r) => ({
-          apiGroups: r.apiGroups ?? [],
-          resources: r.resources ?? [],
-          resourceNames: r.resourceNames,
-          verbs: r.verbs,
-        })),
-      });
-      new RoleBindingV1(this, `${component}_role_binding`, {
-        metadata: { name, namespace, labels: labels(component) },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
-        subject: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace }],
-      });
+      // Its own namespace, and the documents namespace (Roles "<name>-documents" in deploy/base).
+      for (const [suffix, roleName, roleNamespace] of [
+        ["", name, namespace],
+        ["_documents", `${name}-documents`, documentsNamespace],
+      ] as const) {
+        const role = new RoleV1(this, `${component}_role${suffix}`, {
+          metadata: { name: roleName, namespace: roleNamespace, labels: labels(component) },
+          rule: loadRoleRules(roleName).map((r) => ({
+            apiGroups: r.apiGroups ?? [],
+            resources: r.resources ?? [],
+            resourceNames: r.resourceNames,
+            verbs: r.verbs,
+          })),
+        });
+        new RoleBindingV1(this, `${component}_role_binding${suffix}`, {
+          metadata: { name: roleName, namespace: roleNamespace, labels: labels(component) },
+          roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+          subject: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace }],
+        });
+      }
       return sa;
     });
     const [controllerSa, serverSa] = identities as [ServiceAccountV1, ServiceAccountV1];
@@ -240,6 +262,8 @@ export class CctsStack extends TerraformStack {
                   "controller",
                   "--namespace",
                   "$(POD_NAMESPACE)",
+                  "--documents-namespace",
+                  documentsNamespace,
                   "--lease-namespace",
                   "$(POD_NAMESPACE)",
                   "--identity",
@@ -295,6 +319,8 @@ export class CctsStack extends TerraformStack {
                   "server",
                   "--namespace",
                   "$(POD_NAMESPACE)",
+                  "--documents-namespace",
+                  documentsNamespace,
                   "--cache-dir",
                   "/var/cache/ccts",
                   "--port",
@@ -501,6 +527,10 @@ export class CctsStack extends TerraformStack {
 
     // Outputs: what a user needs next.
     new TerraformOutput(this, "ccts_namespace", { value: namespace });
+    new TerraformOutput(this, "ccts_documents_namespace", {
+      value: documentsNamespace,
+      description: "Namespace of the Secrets of documents that hold private keys.",
+    });
     new TerraformOutput(this, "server_url", {
       value: serverUrl,
       description: "In-cluster URL of the ccts server (Service ccts-server, port 80).",

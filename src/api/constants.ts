@@ -10,6 +10,8 @@ export const KIND_MACHINE = "Machine";
 export const LABEL_MANAGED_BY = "app.kubernetes.io/managed-by";
 export const LABEL_MACHINE = "ccts.io/machine";
 export const LABEL_CLUSTER = "ccts.io/cluster";
+/** What a Secret or ConfigMap of the controller holds besides a Machine's documents: "ca", "certificate", "documents", ... */
+export const LABEL_KIND = "ccts.io/kind";
 /** One label per interface MAC: `mac.ccts.io/<aa-bb-cc-dd-ee-ff>: "true"`. */
 export const LABEL_MAC_PREFIX = "mac.ccts.io/";
 export const ANNOTATION_CONTENT_HASH = "ccts.io/content-hash";
@@ -17,6 +19,11 @@ export const ANNOTATION_CONTENT_HASH = "ccts.io/content-hash";
 export const ANNOTATION_CONTENT_TYPES = "ccts.io/content-types";
 /** JSON list of the IP addresses the Machine declares, for the server's opt-in authorization. */
 export const ANNOTATION_ADDRESSES = "ccts.io/addresses";
+/**
+ * `namespace/name` of the Machine a documents Secret belongs to: that Secret may live in another
+ * namespace (--documents-namespace), where no owner reference can reach the Machine.
+ */
+export const ANNOTATION_MACHINE = "ccts.io/machine";
 
 /** Why a Machine is not (freshly) rendered: the reason of its Rendered=False condition. */
 export type FailureReason =

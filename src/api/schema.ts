@@ -512,7 +512,7 @@ export const machineSchema: KindSchema = {
           contentHash: str("Content hash of the rendered documents.", 128),
           outputs: strings("Names of the rendered outputs.", str("Output name.", 63)),
           secret: str(
-            "Secret holding the outputs that contain private key material (never in the ConfigMap).",
+            "Secret holding the outputs that contain private key material (never in the ConfigMap): its name, or namespace/name when it lives in the controller's documents namespace.",
           ),
           certificate: {
             type: "object",

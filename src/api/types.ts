@@ -216,7 +216,7 @@ export interface MachineStatus {
   contentHash?: string;
   /** Names of the rendered outputs. */
   outputs?: string[];
-  /** Secret holding the outputs that contain private key material. */
+  /** Secret holding the outputs that contain private key material: name, or `namespace/name` in the documents namespace. */
   secret?: string;
   certificate?: MachineCertificateStatus;
 }

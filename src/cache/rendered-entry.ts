@@ -1,6 +1,11 @@
 // What the server keeps of one rendered ConfigMap: the Machine, its MACs and its documents.
 // The same shape is read from the API server and written to and read from the disk cache.
-import { ANNOTATION_ADDRESSES, ANNOTATION_CONTENT_HASH, ANNOTATION_CONTENT_TYPES } from "../api/constants.js";
+import {
+  ANNOTATION_ADDRESSES,
+  ANNOTATION_CONTENT_HASH,
+  ANNOTATION_CONTENT_TYPES,
+  ANNOTATION_MACHINE,
+} from "../api/constants.js";
 import { macsFromLabels } from "../api/labels.js";
 
 export interface RenderedEntry {
@@ -68,10 +73,15 @@ function jsonStrings(text: string | undefined): string[] {
   }
 }
 
-/** A Secret of documents that hold private keys: values are base64; it carries no MAC labels. */
+/**
+ * A Secret of documents that hold private keys: values are base64; it carries no MAC labels and
+ * names its Machine in an annotation (it may live in another namespace than the Machine).
+ */
 export function entryFromSecret(secret: RenderedConfigMapLike): RenderedEntry {
   const data = Object.fromEntries(
     Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]),
   );
-  return { ...entryFromConfigMap({ ...secret, data }), macs: [], private: true };
+  const entry = entryFromConfigMap({ ...secret, data });
+  const machine = secret.metadata.annotations?.[ANNOTATION_MACHINE] ?? entry.machine;
+  return { ...entry, machine, macs: [], private: true };
 }

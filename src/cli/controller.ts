@@ -20,6 +20,7 @@ export async function runController(args: string[]): Promise<number> {
   const { values } = parse(args, {
     kubeconfig: { type: "string" },
     namespace: { type: "string" },
+    "documents-namespace": { type: "string" },
     "metrics-port": { type: "string" },
     "metrics-host": { type: "string", default: "0.0.0.0" },
     concurrency: { type: "string", default: "8" },
@@ -42,6 +43,7 @@ export async function runController(args: string[]): Promise<number> {
   const runtime = new ControllerRuntime({
     client,
     namespace: values.namespace,
+    documentsNamespace: values["documents-namespace"],
     concurrency,
     logger,
     metrics: registry,

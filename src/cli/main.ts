@@ -11,12 +11,14 @@ Usage:
       Print one rendered document; exit 1 with the error when it does not render.
   ccts import LEGACY.yml [--name NAME] [--namespace NS]
       Print a legacy cluster-desc.yml as one ClusterDesc and one Machine per node.
-  ccts controller [--kubeconfig K] [--namespace NS] [--metrics-port 9090] [--concurrency 8]
-                  [--resync 10m] [--no-leader-elect] [--lease-namespace NS] [--lease-name N]
-                  [--lease-duration 10s] [--identity ID] [--git-cache-dir DIR]
-      Reconcile Machines and ClusterDescs into rendered ConfigMaps (all namespaces unless --namespace).
-  ccts server --cache-dir DIR [--kubeconfig K] [--namespace NS] [HTTP flags]
-      Serve the rendered ConfigMaps (cluster mode), from memory and a disk cache that outlives API outages.
+  ccts controller [--kubeconfig K] [--namespace NS] [--documents-namespace NS] [--metrics-port 9090]
+                  [--concurrency 8] [--resync 10m] [--no-leader-elect] [--lease-namespace NS]
+                  [--lease-name N] [--lease-duration 10s] [--identity ID] [--git-cache-dir DIR]
+      Reconcile Machines and ClusterDescs into rendered ConfigMaps (all namespaces unless --namespace);
+      documents holding private keys go to Secrets in --documents-namespace (default: the Machine's).
+  ccts server --cache-dir DIR [--kubeconfig K] [--namespace NS] [--documents-namespace NS] [HTTP flags]
+      Serve the rendered ConfigMaps (cluster mode), from memory and a disk cache that outlives API outages;
+      documents Secrets are read from --documents-namespace (default: --namespace).
   ccts help
 
 HTTP flags (serve, server):

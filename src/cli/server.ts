@@ -14,6 +14,7 @@ export async function runServer(args: string[]): Promise<number> {
   const { values } = parse(args, {
     kubeconfig: { type: "string" },
     namespace: { type: "string" },
+    "documents-namespace": { type: "string" },
     "cache-dir": { type: "string" },
     ...HTTP_FLAGS,
   });
@@ -34,7 +35,10 @@ export async function runServer(args: string[]): Promise<number> {
   await app.listen(http.listen);
 
   const client = await KubeClient.create(loadKubeConfig(values.kubeconfig));
-  const served = new ServedConfigMaps(client, values.namespace, index, cache, logger);
+  const served = new ServedConfigMaps(client, index, cache, logger, {
+    namespace: values.namespace,
+    documentsNamespace: values["documents-namespace"],
+  });
   void served.start().then(() => {
     lookup.setReady(true);
     logger.info({ machines: index.size }, "ConfigMap watch synced");

@@ -3,7 +3,7 @@
 // sign, and never rendered). Each Machine gets a key and a certificate in its own Secret, owned
 // by the Machine, reissued when its names change, when the CA changes, or after two thirds of
 // its lifetime.
-import { KIND_CLUSTER_DESC, KIND_MACHINE, LABEL_MANAGED_BY } from "../api/constants.js";
+import { KIND_CLUSTER_DESC, KIND_MACHINE, LABEL_KIND, LABEL_MANAGED_BY } from "../api/constants.js";
 import { objectKey } from "../api/machine.js";
 import type { ClusterDesc, Machine, MachineCertificateStatus } from "../api/types.js";
 import {
@@ -30,7 +30,6 @@ import {
   type OwnerReference,
 } from "./rendered-configmap.js";
 
-export const LABEL_KIND = "ccts.io/kind";
 export const ANNOTATION_NAMES = "ccts.io/certificate-names";
 const CLOCK_SKEW_MS = 5 * 60 * 1000;
 

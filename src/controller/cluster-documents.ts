@@ -7,12 +7,12 @@ import {
   ANNOTATION_CONTENT_TYPES,
   KIND_CLUSTER_DESC,
   LABEL_CLUSTER,
+  LABEL_KIND,
   LABEL_MANAGED_BY,
 } from "../api/constants.js";
 import type { ClusterDesc } from "../api/types.js";
 import { renderDnsmasq } from "../render/index.js";
 import type { RenderedDocument } from "../render/types.js";
-import { LABEL_KIND } from "./certificates.js";
 import type { ClusterState } from "./reconcile.js";
 import {
   type ConfigMapObject,

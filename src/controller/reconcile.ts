@@ -12,7 +12,7 @@ import {
   CA_OUTPUT,
   type ConfigMapObject,
   documentsSecret,
-  documentsSecretName,
+  documentsSecretRef,
   renderedConfigMap,
   renderedConfigMapName,
   sameRendered,
@@ -54,6 +54,8 @@ export interface ReconcileDeps {
   pki?: ClusterPKI;
   /** Told how long each render took, for the render-duration metric. */
   onRender?: (seconds: number) => void;
+  /** Where documents Secrets go (`--documents-namespace`); each Machine's own namespace when absent. */
+  documentsNamespace?: string;
 }
 
 export interface ReconcileOutcome {
@@ -71,8 +73,15 @@ export async function reconcileMachine(
 ): Promise<ReconcileOutcome | undefined> {
   const { state } = deps;
   const machine = state.machine(namespace, name);
-  // Deleted: garbage collection removes the ConfigMap and Secrets through their owner references.
-  if (!machine) return undefined;
+  const secretRef = documentsSecretRef({ namespace, name }, deps.documentsNamespace);
+  if (!machine) {
+    // Deleted: garbage collection removes what the owner references reach; a documents Secret in
+    // another namespace has none, so it goes here.
+    if (secretRef.namespace !== namespace && state.secret(secretRef.namespace, secretRef.name)) {
+      await deps.writes.deleteSecret(secretRef.namespace, secretRef.name);
+    }
+    return undefined;
+  }
   const existing = state.configMap(namespace, renderedConfigMapName(name));
   const outcome = await renderOutcome(deps, machine);
 
@@ -82,11 +91,10 @@ export async function reconcileMachine(
   const writes: Promise<unknown>[] = [];
   const wroteConfigMap = !!outcome.desired && !sameRendered(existing, outcome.desired);
   if (wroteConfigMap) writes.push(deps.writes.applyConfigMap(outcome.desired!));
-  const documentsSecret = documentsSecretName(name);
   if (outcome.desired && outcome.privateSecret) {
     writes.push(deps.writes.applySecret(outcome.privateSecret));
-  } else if (outcome.desired && state.secret(namespace, documentsSecret)) {
-    writes.push(deps.writes.deleteSecret(namespace, documentsSecret));
+  } else if (outcome.desired && state.secret(secretRef.namespace, secretRef.name)) {
+    writes.push(deps.writes.deleteSecret(secretRef.namespace, secretRef.name));
   }
 
   const rendered = outcome.desired ?? existing;
@@ -109,7 +117,7 @@ export async function reconcileMachine(
     configMap: rendered?.metadata.name,
     contentHash: rendered?.metadata.annotations?.[ANNOTATION_CONTENT_HASH],
     outputs: rendered?.data ? [...Object.keys(rendered.data), ...privateOutputs].sort() : undefined,
-    secret: privateOutputs.length > 0 ? documentsSecret : undefined,
+    secret: privateOutputs.length > 0 ? secretName(namespace, secretRef) : undefined,
     certificate: outcome.certificate?.status ?? machine.status?.certificate,
   };
   if (!sameStatus(machine.status, status)) writes.push(deps.writes.patchMachineStatus(machine, status));
@@ -204,7 +212,9 @@ async function renderOutcome(deps: ReconcileDeps, machine: Machine): Promise<Out
   const contested = macs.filter((mac) => state.claimants(mac).some((k) => k !== key));
   const served = macs.filter((mac) => !contested.includes(mac));
   const desired = renderedConfigMap(machine, publicDocs, result.hash, served);
-  const privateSecret = privateDocs.length ? documentsSecret(machine, privateDocs, result.hash) : undefined;
+  const privateSecret = privateDocs.length
+    ? documentsSecret(machine, privateDocs, result.hash, deps.documentsNamespace)
+    : undefined;
   if (contested.length) {
     const others = [...new Set(contested.flatMap((mac) => state.claimants(mac)).filter((k) => k !== key))];
     return {
@@ -222,6 +232,11 @@ async function renderOutcome(deps: ReconcileDeps, machine: Machine): Promise<Out
     privateSecret,
     certificate,
   };
+}
+
+/** How status names the documents Secret: by name beside the Machine, else `namespace/name`. */
+function secretName(machineNamespace: string, ref: { namespace: string; name: string }): string {
+  return ref.namespace === machineNamespace ? ref.name : `${ref.namespace}/${ref.name}`;
 }
 
 function condition(

@@ -5,14 +5,16 @@ import {
   ANNOTATION_ADDRESSES,
   ANNOTATION_CONTENT_HASH,
   ANNOTATION_CONTENT_TYPES,
+  ANNOTATION_MACHINE,
   API_VERSION,
   KIND_MACHINE,
   LABEL_CLUSTER,
+  LABEL_KIND,
   LABEL_MACHINE,
   LABEL_MANAGED_BY,
 } from "../api/constants.js";
 import { macLabel, macsFromLabels } from "../api/labels.js";
-import { machineAddresses } from "../api/machine.js";
+import { machineAddresses, objectKey } from "../api/machine.js";
 import type { Machine } from "../api/types.js";
 import type { RenderedDocument } from "../render/types.js";
 import type { SecretObject } from "./certificates.js";
@@ -73,24 +75,52 @@ export function fitName(name: string, max: number): string {
 /** Output added to every Machine's documents in cluster mode: the cluster CA certificate. */
 export const CA_OUTPUT = "ca.pem";
 
-export function documentsSecretName(machineName: string): string {
-  return fitName(`ccts-machine-${machineName}-documents`, 253);
+/**
+ * Where a Machine's documents Secret lives: beside the Machine, or in the documents namespace
+ * (`--documents-namespace`) that only the controller and the server may read Secrets in. There
+ * Secrets of Machines from several namespaces meet, so the name carries the Machine's namespace.
+ */
+export function documentsSecretRef(
+  machine: { namespace: string; name: string },
+  documentsNamespace: string | undefined,
+): { namespace: string; name: string } {
+  if (!documentsNamespace || documentsNamespace === machine.namespace) {
+    return { namespace: machine.namespace, name: fitName(`ccts-machine-${machine.name}-documents`, 253) };
+  }
+  return {
+    namespace: documentsNamespace,
+    name: fitName(`ccts-machine-${machine.namespace}.${machine.name}-documents`, 253),
+  };
 }
 
 /**
  * The Secret for documents that contain private key material. It carries no MAC labels: the
- * server joins it to the Machine's ConfigMap through the owner (the Machine).
+ * server joins it to the Machine's ConfigMap through the Machine named in its annotation. In
+ * another namespace it has no owner reference (those cannot cross namespaces): the controller
+ * deletes it when the Machine goes.
  */
-export function documentsSecret(machine: Machine, documents: RenderedDocument[], hash: string): SecretObject {
+export function documentsSecret(
+  machine: Machine,
+  documents: RenderedDocument[],
+  hash: string,
+  documentsNamespace?: string,
+): SecretObject {
   const cm = renderedConfigMap(machine, documents, hash, []);
+  const ref = documentsSecretRef(
+    { namespace: cm.metadata.namespace, name: machine.metadata.name },
+    documentsNamespace,
+  );
+  const { ownerReferences, ...meta } = cm.metadata;
   return {
     apiVersion: "v1",
     kind: "Secret",
     type: "Opaque",
     metadata: {
-      ...cm.metadata,
-      name: documentsSecretName(machine.metadata.name),
-      labels: { ...cm.metadata.labels, "ccts.io/kind": "documents" },
+      ...meta,
+      ...ref,
+      labels: { ...cm.metadata.labels, [LABEL_KIND]: "documents" },
+      annotations: { ...cm.metadata.annotations, [ANNOTATION_MACHINE]: objectKey(machine) },
+      ...(ref.namespace === cm.metadata.namespace ? { ownerReferences } : {}),
     },
     data: Object.fromEntries(
       documents.map((d) => [d.output, Buffer.from(d.content, "utf8").toString("base64")]),

@@ -2,7 +2,7 @@
 // queue runs reconcileMachine, writes go through server-side apply. Only the leader reconciles.
 import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { LABEL_MANAGED_BY } from "../api/constants.js";
+import { ANNOTATION_MACHINE, KIND_MACHINE, LABEL_KIND, LABEL_MANAGED_BY } from "../api/constants.js";
 import { objectKey } from "../api/machine.js";
 import type { ClusterDesc, Machine } from "../api/types.js";
 import { ClusterPKI, generatedCASecretName, type SecretObject } from "../controller/certificates.js";
@@ -28,6 +28,12 @@ export interface ControllerOptions {
   metrics: Registry;
   now?: () => Date;
   maxBytes?: number;
+  /**
+   * Namespace for the Secrets of documents that hold private keys (`--documents-namespace`), so
+   * the server can be allowed to read Secrets there and nowhere else. Each Machine's own
+   * namespace when absent.
+   */
+  documentsNamespace?: string;
 }
 
 export class ControllerRuntime {
@@ -114,35 +120,47 @@ export class ControllerRuntime {
       },
       onError: onError("ConfigMap"),
     });
+    const onSecretEvent = (type: string, obj: SecretObject) => {
+      const ns = obj.metadata.namespace;
+      const key = `${ns}/${obj.metadata.name}`;
+      if (obj.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY) {
+        if (
+          type !== "DELETED" &&
+          (this.ownWrites.delete(obj.metadata.resourceVersion ?? "") || this.inFlight.has(`secret:${key}`))
+        ) {
+          return;
+        }
+        this.memory.forgetSecret(key);
+        const machine = machineOfSecret(obj);
+        if (machine) {
+          this.pki.forgetMachine(machine);
+          this.enqueue([machine]);
+        }
+      }
+      // A CA Secret changed (rotated by the user, or deleted): every Machine of its clusters.
+      for (const cluster of this.cache.clusters(ns)) {
+        const caSecret = cluster.spec.pki?.caSecretName ?? generatedCASecretName(cluster.metadata.name);
+        if (caSecret === obj.metadata.name) this.enqueue(clusterChanged(this.cache, cluster));
+      }
+    };
     const secrets = new Informer<SecretObject>({
       client: o.client,
       path: paths.secrets(scope),
-      onEvent: (type, obj) => {
-        const ns = obj.metadata.namespace;
-        const key = `${ns}/${obj.metadata.name}`;
-        if (obj.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY) {
-          if (
-            type !== "DELETED" &&
-            (this.ownWrites.delete(obj.metadata.resourceVersion ?? "") || this.inFlight.has(`secret:${key}`))
-          ) {
-            return;
-          }
-          this.memory.forgetSecret(key);
-          const owner = obj.metadata.ownerReferences?.[0];
-          if (owner?.kind === "Machine") {
-            this.pki.forgetMachine(`${ns}/${owner.name}`);
-            this.enqueue([`${ns}/${owner.name}`]);
-          }
-        }
-        // A CA Secret changed (rotated by the user, or deleted): every Machine of its clusters.
-        for (const cluster of this.cache.clusters(ns)) {
-          const caSecret = cluster.spec.pki?.caSecretName ?? generatedCASecretName(cluster.metadata.name);
-          if (caSecret === obj.metadata.name) this.enqueue(clusterChanged(this.cache, cluster));
-        }
-      },
+      onEvent: onSecretEvent,
       onError: onError("Secret"),
     });
-    this.cache = new MachineCache(machines, clusterDescs, configMaps, secrets);
+    // Watching one namespace, the documents namespace needs a watch of its own (only our Secrets).
+    const documentSecrets =
+      o.documentsNamespace && o.namespace !== undefined && o.documentsNamespace !== o.namespace
+        ? new Informer<SecretObject>({
+            client: o.client,
+            path: paths.secrets({ namespace: o.documentsNamespace }),
+            labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY},${LABEL_KIND}=documents`,
+            onEvent: onSecretEvent,
+            onError: onError("documents Secret"),
+          })
+        : undefined;
+    this.cache = new MachineCache(machines, clusterDescs, configMaps, secrets, documentSecrets);
 
     const apiWrites = new ApiWrites(o.client);
     const recordingWrites = {
@@ -203,6 +221,7 @@ export class ControllerRuntime {
             now: o.now ?? (() => new Date()),
             maxBytes: o.maxBytes,
             pki: this.pki,
+            documentsNamespace: o.documentsNamespace,
             onRender: (seconds) => metric.render.observe(seconds),
           },
           ns,
@@ -256,8 +275,8 @@ export class ControllerRuntime {
   }
 
   private get informers() {
-    const { machines, clusterDescs, configMaps, secrets } = this.cache;
-    return [machines, clusterDescs, configMaps, secrets];
+    const { machines, clusterDescs, configMaps, secrets, documentSecrets } = this.cache;
+    return [machines, clusterDescs, configMaps, secrets, ...(documentSecrets ? [documentSecrets] : [])];
   }
 
   /** Starts the informers and waits until every cache has synced. */
@@ -276,9 +295,21 @@ export class ControllerRuntime {
     this.resync();
   }
 
-  /** Queues every Machine; with nothing changed, the reconciles that follow write nothing. */
+  /**
+   * Queues every Machine, and every Machine a documents Secret names that is gone (deleted while
+   * no controller ran): its reconcile deletes that Secret. With nothing changed, the reconciles
+   * that follow write nothing.
+   */
   resync(): void {
     this.enqueue([...this.cache.machines.list()].map(objectKey));
+    const { secrets, documentSecrets } = this.cache;
+    for (const informer of [secrets, documentSecrets]) {
+      for (const s of informer?.list() ?? []) {
+        const machine = s.metadata.labels?.[LABEL_KIND] === "documents" ? machineOfSecret(s) : undefined;
+        const [ns, name] = machine?.split("/") ?? [];
+        if (ns && name && !this.cache.machine(ns, name)) this.enqueue([machine!]);
+      }
+    }
     this.enqueue(
       [...this.cache.clusterDescs.list()].map((c) => clusterKey(c.metadata.namespace, c.metadata.name)),
     );
@@ -290,6 +321,14 @@ export class ControllerRuntime {
     await this.queue.shutDown();
     await Promise.all(this.informers.map((i) => i.stop()));
   }
+}
+
+/** `namespace/name` of the Machine a Secret of ours belongs to: by annotation, else by owner. */
+function machineOfSecret(secret: SecretObject): string | undefined {
+  const annotated = secret.metadata.annotations?.[ANNOTATION_MACHINE];
+  if (annotated) return annotated;
+  const owner = secret.metadata.ownerReferences?.[0];
+  return owner?.kind === KIND_MACHINE ? `${secret.metadata.namespace}/${owner.name}` : undefined;
 }
 
 /** Queue key of a ClusterDesc's own documents. */

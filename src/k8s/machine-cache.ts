@@ -44,10 +44,12 @@ export class MachineCache implements ClusterState, FanoutIndex {
     readonly clusterDescs: Informer<ClusterDesc>,
     readonly configMaps: Informer<ConfigMapObject>,
     readonly secrets: Informer<SecretObject>,
+    /** Documents Secrets in a namespace the other informers do not watch (--documents-namespace). */
+    readonly documentSecrets?: Informer<SecretObject>,
   ) {}
 
   secret(namespace: string, name: string): SecretObject | undefined {
-    return this.secrets.get(namespace, name);
+    return this.secrets.get(namespace, name) ?? this.documentSecrets?.get(namespace, name);
   }
 
   /** Keeps the indexes current; call from the Machine informer's event handler before fan-out. */

@@ -11,8 +11,12 @@ export interface Permission {
   /** Plural resource, with "/subresource" when it is one (e.g. "machines/status"). */
   resource: string;
   verbs: readonly Verb[];
-  /** "namespace": granted by a Role in the component's own namespace. "cluster": a ClusterRole. */
-  scope: "namespace" | "cluster";
+  /**
+   * "namespace": granted by a Role in the component's own namespace. "documents": by a Role in the
+   * documents namespace (--documents-namespace), which holds only documents Secrets. "cluster": a
+   * ClusterRole.
+   */
+  scope: "namespace" | "documents" | "cluster";
   /** When set, only objects of these names (cannot limit create: the name is not known yet). */
   resourceNames?: readonly string[];
   /** Which code needs it. */
@@ -22,7 +26,7 @@ export interface Permission {
 /** Name of the Lease the controller's leader election holds (`ccts controller --lease-name`, default). */
 export const CONTROLLER_LEASE_NAME = "ccts-controller";
 
-/** `ccts controller --namespace NS --lease-namespace NS` (deploy/base/controller.yaml). */
+/** `ccts controller --namespace NS --documents-namespace NS --lease-namespace NS` (deploy/base/controller.yaml). */
 export const CONTROLLER_PERMISSIONS: readonly Permission[] = [
   {
     apiGroup: "ccts.io",
@@ -81,11 +85,20 @@ export const CONTROLLER_PERMISSIONS: readonly Permission[] = [
   {
     apiGroup: "",
     resource: "secrets",
-    verbs: ["get", "list", "watch", "create", "patch", "delete"],
+    verbs: ["get", "list", "watch", "create", "patch"],
     scope: "namespace",
     why:
-      "cluster CA (read a user's, create a generated one), Machine certificates and documents " +
-      "holding private keys (certificates.ts, writes.ts); delete when a Machine no longer has such documents",
+      "cluster CA (read a user's, create a generated one) and Machine certificates by server-side " +
+      "apply (certificates.ts, writes.ts); the garbage collector deletes them with their owners",
+  },
+  {
+    apiGroup: "",
+    resource: "secrets",
+    verbs: ["get", "list", "watch", "create", "patch", "delete"],
+    scope: "documents",
+    why:
+      "Secrets of documents holding private keys (reconcile.ts, by server-side apply); delete when a " +
+      "Machine no longer has such documents or is gone (no owner reference across namespaces)",
   },
   {
     apiGroup: "coordination.k8s.io",
@@ -104,7 +117,7 @@ export const CONTROLLER_PERMISSIONS: readonly Permission[] = [
   },
 ];
 
-/** `ccts server --namespace NS` (deploy/base/server.yaml). */
+/** `ccts server --namespace NS --documents-namespace NS` (deploy/base/server.yaml). */
 export const SERVER_PERMISSIONS: readonly Permission[] = [
   {
     apiGroup: "",
@@ -117,10 +130,10 @@ export const SERVER_PERMISSIONS: readonly Permission[] = [
     apiGroup: "",
     resource: "secrets",
     verbs: ["get", "list", "watch"],
-    scope: "namespace",
+    scope: "documents",
     why:
-      "Secrets of documents that hold private keys (served-configmaps.ts, by label); RBAC cannot " +
-      "narrow list/watch to a label, see README",
+      "Secrets of documents that hold private keys (served-configmaps.ts). RBAC cannot narrow " +
+      "list/watch to a label, so they have a namespace of their own: no other Secret is readable",
   },
 ];
 

@@ -3,7 +3,7 @@
 // cache. While the API server is away the index and the cache keep what they had; when it is back
 // the informers relist and both catch up.
 import type { Logger } from "pino";
-import { LABEL_MANAGED_BY } from "../api/constants.js";
+import { LABEL_KIND, LABEL_MANAGED_BY } from "../api/constants.js";
 import type { DiskCache } from "../cache/disk-cache.js";
 import type { DocumentIndex } from "../cache/document-index.js";
 import {
@@ -12,7 +12,6 @@ import {
   type RenderedConfigMapLike,
   type RenderedEntry,
 } from "../cache/rendered-entry.js";
-import { LABEL_KIND } from "../controller/certificates.js";
 import { MANAGED_BY } from "../controller/rendered-configmap.js";
 import type { KubeClient } from "./client.js";
 import { Informer } from "./informer.js";
@@ -25,12 +24,17 @@ type Rendered = RenderedConfigMapLike & {
 export class ServedConfigMaps {
   private readonly informers: { informer: Informer<Rendered>; toEntry: (obj: Rendered) => RenderedEntry }[];
 
+  /**
+   * `namespace`: where the rendered ConfigMaps are (all namespaces when absent).
+   * `documentsNamespace`: where the Secrets of documents holding private keys are (the
+   * controller's --documents-namespace; default `namespace`).
+   */
   constructor(
     client: KubeClient,
-    namespace: string | undefined,
     private readonly index: DocumentIndex,
     private readonly cache: DiskCache,
     logger: Logger,
+    { namespace, documentsNamespace = namespace }: { namespace?: string; documentsNamespace?: string } = {},
   ) {
     const watch = (
       path: string,
@@ -65,7 +69,7 @@ export class ServedConfigMaps {
         "ConfigMap",
       ),
       watch(
-        paths.secrets({ namespace }),
+        paths.secrets({ namespace: documentsNamespace }),
         `${LABEL_MANAGED_BY}=${MANAGED_BY},${LABEL_KIND}=documents`,
         entryFromSecret,
         "Secret",

@@ -285,6 +285,15 @@ describe("cdktf stack through OpenTofu, state in Consul", () => {
     expect(srv.spec.template.spec.containers[0].ports[0].containerPort).toBe(8080);
     await kget(["-n", NS, "get", "role", "ccts-controller"]);
     await kget(["-n", NS, "get", "rolebinding", "ccts-server"]);
+    // The documents namespace (default ccts-documents) with only the documents Roles.
+    const docsNs = await kget(["get", "namespace", "ccts-documents"]);
+    expect(docsNs.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+    const serverDocs = await kget(["-n", "ccts-documents", "get", "rolebinding", "ccts-server-documents"]);
+    expect(serverDocs.subjects).toEqual([{ kind: "ServiceAccount", name: "ccts-server", namespace: NS }]);
+    await kget(["-n", "ccts-documents", "get", "role", "ccts-controller-documents"]);
+    expect(srv.spec.template.spec.containers[0].args).toEqual(
+      expect.arrayContaining(["--documents-namespace", "ccts-documents"]),
+    );
 
     const cfg = await kget(["-n", NS, "get", "configmap", "ccts-haproxy-config"]);
     expect(cfg.data["haproxy.cfg"]).toContain(
@@ -350,12 +359,14 @@ describe("cdktf stack through OpenTofu, state in Consul", () => {
       const r = await cp.kubectlRun(["get", "crd", crd]);
       expect(r.code).not.toBe(0);
     }
-    // The namespace is deleted (namespace controller finishes it; no finalizers remain here).
-    for (let i = 0; ; i++) {
-      const r = await cp.kubectlRun(["get", "namespace", NS]);
-      if (r.code !== 0) break;
-      if (i > 60) throw new Error(`namespace ${NS} still there: ${r.stdout}`);
-      await new Promise((res) => setTimeout(res, 1000));
+    // The namespaces are deleted (namespace controller finishes it; no finalizers remain here).
+    for (const ns of [NS, "ccts-documents"]) {
+      for (let i = 0; ; i++) {
+        const r = await cp.kubectlRun(["get", "namespace", ns]);
+        if (r.code !== 0) break;
+        if (i > 60) throw new Error(`namespace ${ns} still there: ${r.stdout}`);
+        await new Promise((res) => setTimeout(res, 1000));
+      }
     }
     // The state stays in Consul, now empty of resources.
     const raw = await kv(`${CONSUL_PATH}?raw`);

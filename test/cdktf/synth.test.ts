@@ -30,10 +30,10 @@ function envOf(container: any): Record<string, any> {
   return Object.fromEntries((container.env ?? []).map((e: any) => [e.name, e.value ?? e.value_from]));
 }
 // biome-ignore lint/suspicious/noExplicitAny: untyped YAML
-function deployContainer(file: string, kind = "Deployment"): any {
+function deployContainer(file: string, kind = "Deployment", name?: string): any {
   // biome-ignore lint/suspicious/noExplicitAny: untyped YAML
   const docs = yaml.loadAll(readFileSync(join(repoRoot, "deploy", "base", file), "utf8")) as any[];
-  return docs.find((d) => d?.kind === kind);
+  return docs.find((d) => d?.kind === kind && (name === undefined || d.metadata.name === name));
 }
 
 describe("resources", () => {
@@ -65,9 +65,19 @@ describe("resources", () => {
     const ns = res.kubernetes_namespace_v1.ns;
     expect(ns.metadata.name).toBe("${var.namespace}");
     expect(ns.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+    const docs = res.kubernetes_namespace_v1.documents_ns;
+    expect(docs.metadata.name).toBe("${var.documents_namespace}");
+    expect(docs.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
     for (const kind of Object.keys(res)) {
       if (kind === "kubernetes_namespace_v1" || kind === "kubernetes_manifest") continue;
       for (const [id, r] of Object.entries(res[kind])) {
+        if (id.endsWith("_documents")) {
+          // Only the documents Roles and their bindings live in the documents namespace.
+          expect(["kubernetes_role_v1", "kubernetes_role_binding_v1"]).toContain(kind);
+          // biome-ignore lint/suspicious/noExplicitAny: untyped JSON
+          expect((r as any).metadata.namespace).toBe(ref("kubernetes_namespace_v1", "documents_ns"));
+          continue;
+        }
         // biome-ignore lint/suspicious/noExplicitAny: untyped JSON
         expect((r as any).metadata.namespace, `${kind}.${id}`).toBe(ref("kubernetes_namespace_v1", "ns"));
       }
@@ -199,8 +209,13 @@ describe("deploy/ conventions", () => {
       expect(res.kubernetes_service_account_v1[`${id}_sa`].metadata.name).toBe(want.serviceAccountName);
       const wc = want.containers[0];
       const gc = got.container[0];
-      // deploy/'s args come first; the stack only appends settings.
-      expect(gc.args.slice(0, wc.args.length)).toEqual(wc.args);
+      // deploy/'s args come first (its fixed documents namespace is the stack's variable); the
+      // stack only appends settings.
+      expect(gc.args.slice(0, wc.args.length)).toEqual(
+        wc.args.map((a: string) =>
+          a === "ccts-documents" ? ref("kubernetes_namespace_v1", "documents_ns") : a,
+        ),
+      );
       expect(gc.port[0].container_port).toBe(wc.ports[0].containerPort);
       expect(gc.port[0].container_port).toBe(id === "server" ? 8080 : 9090);
       const sc = gc.security_context;
@@ -224,13 +239,15 @@ describe("deploy/ conventions", () => {
     }
   });
 
-  it("Role rules are those of deploy/base/rbac-*.yaml", () => {
-    for (const [id, file] of [
-      ["controller", "rbac-controller.yaml"],
-      ["server", "rbac-server.yaml"],
+  it("Role rules are those of deploy/base/rbac-*.yaml, in both namespaces", () => {
+    for (const [id, file, role] of [
+      ["controller", "rbac-controller.yaml", "ccts-controller"],
+      ["server", "rbac-server.yaml", "ccts-server"],
+      ["controller_documents", "rbac-controller.yaml", "ccts-controller-documents"],
+      ["server_documents", "rbac-server.yaml", "ccts-server-documents"],
     ] as const) {
-      const want = deployContainer(file, "Role").rules;
-      const got = res.kubernetes_role_v1[`${id}_role`].rule;
+      const want = deployContainer(file, "Role", role).rules;
+      const got = res.kubernetes_role_v1[`${id.replace(/^(\w+?)(_documents)?$/, "$1_role$2")}`].rule;
       expect(got).toEqual(
         // biome-ignore lint/suspicious/noExplicitAny: untyped YAML
         want.map((r: any) => ({
@@ -240,8 +257,10 @@ describe("deploy/ conventions", () => {
           verbs: r.verbs,
         })),
       );
-      const rb = res.kubernetes_role_binding_v1[`${id}_role_binding`];
-      expect(rb.subject[0].name).toBe(ref("kubernetes_service_account_v1", `${id}_sa`));
+      const component = id.replace("_documents", "");
+      const rb = res.kubernetes_role_binding_v1[id.replace(/^(\w+?)(_documents)?$/, "$1_role_binding$2")];
+      expect(rb.subject[0].name).toBe(ref("kubernetes_service_account_v1", `${component}_sa`));
+      expect(rb.subject[0].namespace).toBe(ref("kubernetes_namespace_v1", "ns"));
     }
   });
 });
@@ -325,8 +344,10 @@ describe("variables and outputs", () => {
     expect(v.controller_replicas.default).toBe(2);
     expect(v.extra_env).toMatchObject({ type: "map(string)", default: {} });
     expect(v.haproxy_backends).toMatchObject({ type: "list(string)", default: [] });
+    expect(v.documents_namespace.default).toBe("ccts-documents");
     for (const name of [
       "namespace",
+      "documents_namespace",
       "image",
       "log_level",
       "controller_replicas",
@@ -351,6 +372,7 @@ describe("variables and outputs", () => {
   it("outputs the server URL and the HAProxy endpoints", () => {
     expect(Object.keys(tf.output).sort()).toEqual([
       "bootstrapper_pod",
+      "ccts_documents_namespace",
       "ccts_namespace",
       "crds",
       "haproxy_cluster_endpoint",

@@ -18,6 +18,8 @@ import { freePort, type Running, startCli, waitReady } from "../support/processe
 import { waitFor } from "../support/wait.js";
 
 const ns = "serving";
+/** --documents-namespace of the controller and the servers, as deploy/ runs them. */
+const docsNs = "serving-documents";
 let cp: ControlPlane;
 let client: KubeClient;
 let controller: ControllerRuntime;
@@ -32,6 +34,8 @@ async function startServer(cacheDir: string, port?: number): Promise<{ base: str
     cp.kubeconfig,
     "--namespace",
     ns,
+    "--documents-namespace",
+    docsNs,
     "--port",
     String(p),
     "--host",
@@ -69,12 +73,15 @@ let cacheA: string;
 beforeAll(async () => {
   cp = await startControlPlane();
   client = await kubeClient(cp.kubeconfig);
-  await client.request("POST", "/api/v1/namespaces", {
-    body: { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } },
-  });
+  for (const name of [ns, docsNs]) {
+    await client.request("POST", "/api/v1/namespaces", {
+      body: { apiVersion: "v1", kind: "Namespace", metadata: { name } },
+    });
+  }
   controller = new ControllerRuntime({
     client,
     namespace: ns,
+    documentsNamespace: docsNs,
     logger: pino({ level: "silent" }),
     metrics: new Registry(),
   });
@@ -141,6 +148,41 @@ describe("ccts server in cluster mode", () => {
         expect(ra!.headers.get("etag")).toBe(rb!.headers.get("etag"));
       }
     }
+  });
+
+  it("serves documents holding a private key from the documents namespace's Secrets", async () => {
+    const { cluster } = exampleObjects(ns);
+    cluster.metadata.name = "keyed";
+    cluster.spec.templates = [
+      { output: "cloud-config", inline: "#cloud-config\nhostname: {{machine.hostname}}\n" },
+      { output: "node.key", inline: "{{tls.key}}" },
+    ];
+    await create(client, cluster);
+    const keyed: Machine = {
+      apiVersion: "ccts.io/v1alpha1",
+      kind: "Machine",
+      metadata: { name: "keyed-1", namespace: ns },
+      spec: { clusterDesc: "keyed", mac: "52:54:00:12:77:01", hostname: "keyed-1", roles: ["worker"] },
+    };
+    await create(client, keyed);
+    const secret = await waitFor("the documents Secret", () =>
+      get<{ data: Record<string, string> }>(client, "Secret", docsNs, `ccts-machine-${ns}.keyed-1-documents`),
+    );
+    const key = Buffer.from(secret.data["node.key"]!, "base64").toString("utf8");
+    expect(key).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+    for (const base of [a.base, b.base]) {
+      await waitFor("the key to be served", async () => {
+        const res = await fetch(`${base}/machines/52:54:00:12:77:01/node.key`);
+        return res.status === 200 && (await res.text()) === key;
+      });
+    }
+    expect(await get(client, "Secret", ns, "ccts-machine-keyed-1-documents")).toBeUndefined();
+    await remove(client, "Machine", ns, "keyed-1");
+    await remove(client, "ClusterDesc", ns, "keyed");
+    await waitFor(
+      "the Secret to go with its Machine",
+      async () => !(await get(client, "Secret", docsNs, `ccts-machine-${ns}.keyed-1-documents`)),
+    );
   });
 
   it("serves a change soon after the ConfigMap changes", async () => {

@@ -19,6 +19,7 @@ import { parseMac } from "../../src/api/mac.js";
 import type { Machine } from "../../src/api/types.js";
 import { DiskCache } from "../../src/cache/disk-cache.js";
 import { DocumentIndex } from "../../src/cache/document-index.js";
+import type { SecretObject } from "../../src/controller/certificates.js";
 import type { ConfigMapObject } from "../../src/controller/rendered-configmap.js";
 import { KubeClient, loadKubeConfig } from "../../src/k8s/client.js";
 import { ControllerRuntime } from "../../src/k8s/controller-runtime.js";
@@ -28,11 +29,13 @@ import { ServedConfigMaps } from "../../src/k8s/served-configmaps.js";
 import { buildApp } from "../../src/server/app.js";
 import { MemoryLookup } from "../../src/server/memory-lookup.js";
 import { runKubectl } from "../control-plane/harness.js";
-import { create, exampleObjects, get, listEvents } from "../support/kube.js";
+import { create, exampleObjects, get, listEvents, remove } from "../support/kube.js";
 import { waitFor } from "../support/wait.js";
 import { BASE_DIR, DEPLOY_DIR, OVERLAY_DIR, REPO_ROOT } from "./manifests.js";
 
 const NS = "ccts-system";
+/** deploy/'s --documents-namespace: the only namespace the server may read Secrets in. */
+const DOCS_NS = "ccts-documents";
 const kubeconfig = inject("kubeconfig");
 const kubectlBin = inject("kubectl");
 const kubectl = (args: string[], input?: string) =>
@@ -58,14 +61,16 @@ beforeAll(async () => {
     throw new Error(`deploy/base/crds/ is stale (${stale.join(", ")}): cp crds/*.yaml deploy/base/crds/`);
   workDir = mkdtempSync(join(tmpdir(), "ccts-deploy-"));
   admin = await KubeClient.create(loadKubeConfig(kubeconfig));
-  // A reused control plane (KUBECONFIG_CCTS_TEST) may still be deleting the last run's namespace.
-  await waitFor(
-    `namespace ${NS} from an earlier run to be gone`,
-    async () =>
-      (await kubectl(["get", "namespace", NS, "-o", "jsonpath={.status.phase}"])).stdout !== "Terminating",
-    90_000,
-    500,
-  );
+  // A reused control plane (KUBECONFIG_CCTS_TEST) may still be deleting the last run's namespaces.
+  for (const ns of [NS, DOCS_NS]) {
+    await waitFor(
+      `namespace ${ns} from an earlier run to be gone`,
+      async () =>
+        (await kubectl(["get", "namespace", ns, "-o", "jsonpath={.status.phase}"])).stdout !== "Terminating",
+      90_000,
+      500,
+    );
+  }
   // A server-side dry run of a namespaced object needs its namespace to exist for real; everything
   // else is first applied as a dry run below.
   await ok(["apply", "-f", join(DEPLOY_DIR, "base", "namespace.yaml")]);
@@ -75,7 +80,7 @@ afterAll(async () => {
   admin?.close();
   if (workDir) rmSync(workDir, { recursive: true, force: true });
   // Only the namespace: the CRDs stay for the other test files.
-  await kubectl(["delete", "namespace", NS, "--wait=false", "--ignore-not-found"]);
+  await kubectl(["delete", "namespace", NS, DOCS_NS, "--wait=false", "--ignore-not-found"]);
 });
 
 describe("kubectl apply -k", () => {
@@ -148,6 +153,11 @@ function canIArgs(p: Permission, verb: string): string[] {
   return [verb, target, ...(subresource ? [`--subresource=${subresource}`] : [])];
 }
 
+/** The namespace a Permission is granted in. */
+function namespaceOf(p: Permission): string {
+  return p.scope === "documents" ? DOCS_NS : NS;
+}
+
 async function canI(account: string, args: string[], namespace = NS): Promise<boolean> {
   const r = await kubectl([
     "auth",
@@ -182,6 +192,7 @@ async function wrongAnswers(
 const FORBIDDEN_FOR_ALL: { args: string[]; ns?: string }[] = [
   { args: ["get", "secrets"], ns: "default" },
   { args: ["create", "secrets"], ns: "default" },
+  { args: ["delete", "secrets"] },
   { args: ["list", "secrets"], ns: "*" },
   { args: ["delete", "customresourcedefinitions.apiextensions.k8s.io"] },
   { args: ["update", "customresourcedefinitions.apiextensions.k8s.io"] },
@@ -224,8 +235,14 @@ const FORBIDDEN_FOR_ALL: { args: string[]; ns?: string }[] = [
 // The server only reads: every write the controller may do is forbidden to it.
 const FORBIDDEN_FOR_SERVER = [
   ...PERMISSIONS["ccts-controller"].flatMap((p) =>
-    p.verbs.filter((v) => !["get", "list", "watch"].includes(v)).map((v) => ({ args: canIArgs(p, v) })),
+    p.verbs
+      .filter((v) => !["get", "list", "watch"].includes(v))
+      .map((v) => ({ args: canIArgs(p, v), ns: namespaceOf(p) })),
   ),
+  // Not the CA keys, the Machines' certificate keys or any other Secret beside the components.
+  { args: ["get", "secrets"] },
+  { args: ["list", "secrets"] },
+  { args: ["watch", "secrets"] },
   { args: ["get", "machines.ccts.io"] },
   { args: ["list", "machines.ccts.io"] },
   { args: ["list", "clusterdescs.ccts.io"] },
@@ -235,7 +252,7 @@ const FORBIDDEN_FOR_SERVER = [
 describe("RBAC of the deploy/ ServiceAccounts (kubectl auth can-i --as)", () => {
   for (const [account, perms] of Object.entries(PERMISSIONS)) {
     it(`${account} may do everything src/k8s/permissions.ts lists`, async () => {
-      const checks = perms.flatMap((p) => p.verbs.map((v) => ({ args: canIArgs(p, v) })));
+      const checks = perms.flatMap((p) => p.verbs.map((v) => ({ args: canIArgs(p, v), ns: namespaceOf(p) })));
       expect(await wrongAnswers(account, checks, true)).toEqual([]);
     }, 90_000);
 
@@ -291,6 +308,12 @@ describe("the controller and the server with the deploy/ identities", () => {
   let lookup: MemoryLookup;
   let index: DocumentIndex;
   const example = exampleObjects(NS);
+  // A document with the Machine's private key, so the documents Secrets are written and served
+  // through the deploy/ RBAC too.
+  example.cluster.spec.templates = [
+    { output: "cloud-config", inline: "#cloud-config\nhostname: {{machine.hostname}}\n" },
+    { output: "node.key", inline: "{{tls.key}}" },
+  ];
   // One Machine that cannot render, so the controller also writes an event (failures only).
   const orphan: Machine = {
     apiVersion: "ccts.io/v1alpha1",
@@ -313,12 +336,16 @@ describe("the controller and the server with the deploy/ identities", () => {
     const cache = new DiskCache(join(workDir, "cache"), (op, key, err) =>
       logger.error({ op, key, err: String(err) }, "disk cache"),
     );
-    served = new ServedConfigMaps(serverClient, NS, index, cache, logger.child({ component: "server" }));
+    served = new ServedConfigMaps(serverClient, index, cache, logger.child({ component: "server" }), {
+      namespace: NS,
+      documentsNamespace: DOCS_NS,
+    });
     await served.start();
 
     runtime = new ControllerRuntime({
       client: controllerClient,
       namespace: NS,
+      documentsNamespace: DOCS_NS,
       logger: logger.child({ component: "controller" }),
       metrics: new Registry(),
     });
@@ -414,12 +441,49 @@ describe("the controller and the server with the deploy/ identities", () => {
         expect(res.statusCode, m.metadata.name).toBe(200);
         expect(res.body).toMatch(/^#cloud-config/);
         expect(res.body).toContain(m.spec.hostname);
+        const key = await waitFor(`${m.metadata.name}'s node.key to be served`, async () => {
+          const r = await app.inject({ method: "GET", url: `/machines/${mac}/node.key` });
+          return r.statusCode === 200 ? r.body : undefined;
+        });
+        expect(key).toMatch(/^-----BEGIN PRIVATE KEY-----/);
       }
       expect(index.size).toBe(example.machines.length);
       expect(served.synced).toBe(true);
     } finally {
       await app.close();
     }
+  }, 60_000);
+
+  it("keeps key-bearing documents only in ccts-documents, and deletes them with their Machine", async () => {
+    const secretOf = (m: Machine) =>
+      get<SecretObject>(admin, "Secret", DOCS_NS, `ccts-machine-${NS}.${m.metadata.name}-documents`);
+    for (const m of example.machines) {
+      const s = await waitFor(`${m.metadata.name}'s documents Secret`, () => secretOf(m));
+      expect(Object.keys(s.data ?? {})).toEqual(["node.key"]);
+      expect(s.metadata.ownerReferences ?? []).toEqual([]);
+      const status = (await get<Machine>(admin, "Machine", NS, m.metadata.name))?.status;
+      expect(status?.secret).toBe(`${DOCS_NS}/${s.metadata.name}`);
+    }
+    for (const ns of [NS, DOCS_NS]) {
+      const all = await admin.request<{ items: ConfigMapObject[] }>(
+        "GET",
+        `/api/v1/namespaces/${ns}/configmaps`,
+      );
+      for (const c of all.items)
+        expect(JSON.stringify(c.data ?? {}), c.metadata.name).not.toMatch(/PRIVATE KEY/);
+    }
+    const gone = example.machines.at(-1)!;
+    await remove(admin, "Machine", NS, gone.metadata.name);
+    await waitFor(
+      `${gone.metadata.name}'s documents Secret to be deleted`,
+      async () => !(await secretOf(gone)),
+      30_000,
+    );
+    await waitFor(
+      `the server to forget ${gone.metadata.name}'s node.key`,
+      () => lookup.machine(parseMac(gone.spec.mac)) === undefined,
+      30_000,
+    );
   }, 60_000);
 
   it("releases the lease on shutdown (update of its own lease)", async () => {
@@ -435,6 +499,35 @@ describe("the controller and the server with the deploy/ identities", () => {
     ]);
     expect(holder).toBe("");
   });
+
+  it("deletes the documents Secret of a Machine deleted while no controller ran, at the next start", async () => {
+    const gone = example.machines[0]!;
+    const name = `ccts-machine-${NS}.${gone.metadata.name}-documents`;
+    expect(await get<SecretObject>(admin, "Secret", DOCS_NS, name)).toBeDefined();
+    await remove(admin, "Machine", NS, gone.metadata.name);
+    await waitFor(
+      `${gone.metadata.name} to be gone`,
+      async () => !(await get(admin, "Machine", NS, gone.metadata.name)),
+    );
+    const restarted = new ControllerRuntime({
+      client: controllerClient,
+      namespace: NS,
+      documentsNamespace: DOCS_NS,
+      logger: recordingLogger(lines).child({ component: "controller" }),
+      metrics: new Registry(),
+    });
+    await restarted.startInformers();
+    restarted.startReconciling();
+    try {
+      await waitFor(
+        `${name} to be deleted`,
+        async () => !(await get(admin, "Secret", DOCS_NS, name)),
+        30_000,
+      );
+    } finally {
+      await restarted.stop();
+    }
+  }, 60_000);
 
   it("was never forbidden", () => {
     const denied = lines.filter((l) => /\b403\b|forbidden/i.test(l));

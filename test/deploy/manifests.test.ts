@@ -65,13 +65,20 @@ describe("deploy/base CRDs", () => {
 });
 
 describe("deploy/ kustomization", () => {
-  it("applies the base from deploy/ (kubectl apply -k deploy/) into namespace ccts-system", () => {
+  it("applies the base from deploy/ (kubectl apply -k deploy/) into ccts-system, and only RBAC into ccts-documents", () => {
     expect(readKustomization(DEPLOY_DIR).resources).toEqual(["base"]);
-    expect(readKustomization(BASE_DIR).namespace).toBe("ccts-system");
-    const ns = find(objects, "Namespace", "ccts-system");
-    expect(ns.metadata.labels?.["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+    // A kustomize `namespace:` would move the documents namespace's objects into ccts-system.
+    expect(readKustomization(BASE_DIR).namespace).toBeUndefined();
+    for (const name of ["ccts-system", "ccts-documents"]) {
+      const ns = find(objects, "Namespace", name);
+      expect(ns.metadata.labels?.["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+    }
     for (const o of objects) {
       if (o.kind === "Namespace" || o.kind === "CustomResourceDefinition") continue;
+      if (o.metadata.namespace === "ccts-documents") {
+        expect(["Role", "RoleBinding"], `${o.kind} ${o.metadata.name}`).toContain(o.kind);
+        continue;
+      }
       expect(o.metadata.namespace, `${o.kind} ${o.metadata.name}`).toBe("ccts-system");
     }
   });
@@ -83,6 +90,8 @@ describe("deploy/base workloads", () => {
       "controller",
       "--namespace",
       "$(POD_NAMESPACE)",
+      "--documents-namespace",
+      "ccts-documents",
       "--lease-namespace",
       "$(POD_NAMESPACE)",
       "--identity",
@@ -94,6 +103,8 @@ describe("deploy/base workloads", () => {
       "server",
       "--namespace",
       "$(POD_NAMESPACE)",
+      "--documents-namespace",
+      "ccts-documents",
       "--cache-dir",
       "/var/cache/ccts",
       "--port",

@@ -16,6 +16,8 @@ interface Rule {
 const objects = loadKustomization(BASE_DIR);
 const of = (kind: string) => objects.filter((o) => o.kind === kind);
 const NAMESPACE = "ccts-system";
+/** The documents namespace (--documents-namespace): Permissions of scope "documents" are granted there. */
+const DOCUMENTS_NAMESPACE = "ccts-documents";
 
 /** One granted (scope, group, resource, verb, names) per string, so sets compare exactly. */
 function grantsOfPermissions(perms: readonly Permission[]): string[] {
@@ -56,12 +58,24 @@ function grantsOfServiceAccount(name: string): string[] {
   );
   return bindings
     .flatMap((b) => {
-      const role = objects.find((o) => o.kind === b.roleRef.kind && o.metadata.name === b.roleRef.name);
+      const role = objects.find(
+        (o) =>
+          o.kind === b.roleRef.kind &&
+          o.metadata.name === b.roleRef.name &&
+          (b.kind === "ClusterRoleBinding" || o.metadata.namespace === b.metadata.namespace),
+      );
       if (!role)
         throw new Error(
           `${b.kind} ${b.metadata.name} refers to a missing ${b.roleRef.kind} ${b.roleRef.name}`,
         );
-      const scope = b.kind === "ClusterRoleBinding" ? "cluster" : "namespace";
+      if (role.metadata.namespace !== b.metadata.namespace)
+        throw new Error(`RoleBinding ${b.metadata.name} refers to a Role of another namespace`);
+      const scope =
+        b.kind === "ClusterRoleBinding"
+          ? "cluster"
+          : b.metadata.namespace === DOCUMENTS_NAMESPACE
+            ? "documents"
+            : "namespace";
       return grantsOfRules(scope, role.rules ?? []);
     })
     .sort();
@@ -92,11 +106,11 @@ describe("deploy/ RBAC matches src/k8s/permissions.ts", () => {
     );
   });
 
-  it("binds only in its own namespace, to its own ServiceAccounts, with nothing cluster-wide", () => {
+  it("binds only in its own and the documents namespace, to its own ServiceAccounts, with nothing cluster-wide", () => {
     expect(of("ClusterRole")).toEqual([]);
     expect(of("ClusterRoleBinding")).toEqual([]);
     for (const b of of("RoleBinding")) {
-      expect(b.metadata.namespace).toBe(NAMESPACE);
+      expect([NAMESPACE, DOCUMENTS_NAMESPACE]).toContain(b.metadata.namespace);
       expect(b.roleRef.kind).toBe("Role");
       for (const s of b.subjects)
         expect(s).toEqual({ kind: "ServiceAccount", name: expect.any(String), namespace: NAMESPACE });
@@ -117,6 +131,16 @@ describe("deploy/ RBAC matches src/k8s/permissions.ts", () => {
       expect(r.verbs).not.toEqual(expect.arrayContaining(["impersonate"]));
       expect(r.nonResourceURLs).toBeUndefined();
     }
+  });
+
+  it("lets the server read Secrets only in the documents namespace", () => {
+    const serverSecrets = PERMISSIONS["ccts-server"].filter((p) => p.resource === "secrets");
+    expect(serverSecrets.map((p) => p.scope)).toEqual(["documents"]);
+    expect(grantsOfServiceAccount("ccts-server").filter((g) => g.includes(" secrets "))).toEqual([
+      "documents core secrets get *",
+      "documents core secrets list *",
+      "documents core secrets watch *",
+    ]);
   });
 
   it("lists permissions in a form RBAC can express", () => {

@@ -204,10 +204,10 @@ describe("cluster CA and machine certificates", () => {
     const index = new DocumentIndex(lookup);
     const served = new ServedConfigMaps(
       client,
-      ns,
       index,
       new DiskCache(await mkdtemp(join(tmpdir(), "ccts-pki-cache-"))),
       pino({ level: "silent" }),
+      { namespace: ns },
     );
     await served.start();
     lookup.setReady(true);

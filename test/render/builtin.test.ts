@@ -16,7 +16,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import type { RenderedDocument } from "../../src/render/types.js";
 import { REPO_ROOT, renderExamples } from "./examples.js";
 
 const run = promisify(execFile);
