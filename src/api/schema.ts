@@ -508,8 +508,9 @@ export const machineSchema: KindSchema = {
         properties: {
           observedGeneration,
           conditions,
-          configMap: str("ConfigMap holding the rendered documents."),
-          contentHash: str("Content hash of the rendered documents.", 128),
+          configMap: str(
+            "ConfigMap holding the rendered documents; its annotation ccts.io/content-hash tells which content.",
+          ),
           outputs: strings("Names of the rendered outputs.", str("Output name.", 63)),
           secret: str(
             "Secret holding the outputs that contain private key material (never in the ConfigMap): its name, or namespace/name when it lives in the controller's documents namespace.",

@@ -211,9 +211,11 @@ export interface MachineStatus {
   observedGeneration?: number;
   conditions?: Condition[];
   /** ConfigMap holding the rendered documents. */
+  /**
+   * ConfigMap holding the rendered documents. Their content hash is its annotation, not a status
+   * field: a fan-out then costs one write per Machine, not two.
+   */
   configMap?: string;
-  /** Content hash of the rendered documents. */
-  contentHash?: string;
   /** Names of the rendered outputs. */
   outputs?: string[];
   /** Secret holding the outputs that contain private key material: name, or `namespace/name` in the documents namespace. */

@@ -1,7 +1,7 @@
 // Reconcile one Machine: re-read everything it depends on, render, write its ConfigMap when the
 // content changed, and report in status and events. Level-triggered and idempotent: running it
 // twice on unchanged state writes nothing the second time. All I/O goes through the ports below.
-import { ANNOTATION_CONTENT_HASH, type FailureReason } from "../api/constants.js";
+import type { FailureReason } from "../api/constants.js";
 import { MacError } from "../api/mac.js";
 import { machineMacs, objectKey } from "../api/machine.js";
 import type { ClusterDesc, Condition, Machine, MachineStatus } from "../api/types.js";
@@ -115,7 +115,6 @@ export async function reconcileMachine(
       }),
     ],
     configMap: rendered?.metadata.name,
-    contentHash: rendered?.metadata.annotations?.[ANNOTATION_CONTENT_HASH],
     outputs: rendered?.data ? [...Object.keys(rendered.data), ...privateOutputs].sort() : undefined,
     secret: privateOutputs.length > 0 ? secretName(namespace, secretRef) : undefined,
     certificate: outcome.certificate?.status ?? machine.status?.certificate,
@@ -258,7 +257,6 @@ function sameStatus(a: MachineStatus | undefined, b: MachineStatus): boolean {
     JSON.stringify({
       observedGeneration: s.observedGeneration,
       configMap: s.configMap,
-      contentHash: s.contentHash,
       outputs: s.outputs,
       secret: s.secret,
       certificate: s.certificate,

@@ -69,10 +69,10 @@ describe("controller", () => {
       // Machines created one after the other re-render as etcd members and masters appear: wait
       // until status and ConfigMap agree on the final content.
       const cm = await waitFor(`${m.metadata.name}'s ConfigMap`, () => renderedCM(m.metadata.name));
-      const done = await waitFor(`${m.metadata.name} status to match its ConfigMap`, async () => {
-        const [machineNow, cmNow] = [await machine(m.metadata.name), await renderedCM(m.metadata.name)];
-        return machineNow?.status?.contentHash === cmNow?.metadata.annotations?.[ANNOTATION_CONTENT_HASH] &&
-          rendered(machineNow)?.reason === "Rendered"
+      const done = await waitFor(`${m.metadata.name} status to report it rendered`, async () => {
+        const machineNow = await machine(m.metadata.name);
+        return rendered(machineNow)?.reason === "Rendered" &&
+          machineNow?.status?.observedGeneration === machineNow?.metadata.generation
           ? machineNow
           : undefined;
       });
@@ -141,7 +141,9 @@ describe("controller", () => {
     expect(runtime.writes).toEqual(before);
   });
 
-  it("re-renders every Machine of a ClusterDesc when it changes", async () => {
+  it("re-renders every Machine of a ClusterDesc when it changes, with one write per Machine", async () => {
+    await runtime.queue.idle();
+    const before = { ...runtime.writes };
     await mergePatch(client, "ClusterDesc", ns, "lab", {
       spec: { sshAuthorizedKeys: ["ssh-ed25519 AAAAfanout fanout@test"] },
     });
@@ -150,6 +152,11 @@ describe("controller", () => {
         (await renderedCM(m.metadata.name))?.data?.["cloud-config"]?.includes("AAAAfanout"),
       );
     }
+    await runtime.queue.idle();
+    // The ConfigMap carries the new content hash; the Machine's status does not change.
+    const machines = example().machines.length;
+    expect(runtime.writes.configmap - before.configmap).toBeGreaterThanOrEqual(machines);
+    expect(runtime.writes.status - before.status).toBe(0);
   });
 
   it("re-renders Machines whose documents depend on an etcd member that changed", async () => {
@@ -209,7 +216,10 @@ describe("controller", () => {
       expect(rendered(failed)?.message).toContain("worker-2");
       const kept = (await renderedCM("worker-2"))!;
       expect(kept.data).toEqual(good.data);
-      expect(failed.status?.contentHash).toBe(good.metadata.annotations?.[ANNOTATION_CONTENT_HASH]);
+      expect(kept.metadata.annotations?.[ANNOTATION_CONTENT_HASH]).toBe(
+        good.metadata.annotations?.[ANNOTATION_CONTENT_HASH],
+      );
+      expect(failed.status?.configMap).toBe(good.metadata.name);
       const events = await waitFor("a Warning event", async () => {
         const list = await listEvents(client, ns);
         return list.find(
