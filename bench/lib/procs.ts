@@ -65,9 +65,16 @@ export function startProc(
   };
 }
 
-/** Starts `node dist/cli/main.js ARGS` on the benchmark's own Node (24). */
+/**
+ * Starts `node dist/cli/main.js ARGS` on the benchmark's own Node (24). CCTS_BENCH_NODE_ARGS adds
+ * Node flags NODE_OPTIONS refuses, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile them.
+ */
 export function startCcts(name: string, args: string[], logDir: string, env: NodeJS.ProcessEnv = {}): Proc {
-  return startProc(name, process.execPath, [CLI, ...args], logDir, { CCTS_LOG_LEVEL: "info", ...env });
+  const nodeArgs = process.env.CCTS_BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+  return startProc(name, process.execPath, [...nodeArgs, CLI, ...args], logDir, {
+    CCTS_LOG_LEVEL: "info",
+    ...env,
+  });
 }
 
 /** Runs a command to completion; resolves with its output (never rejects on a non-zero exit). */
