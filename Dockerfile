@@ -23,7 +23,9 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean -
 # Runtime: node, production node_modules, dist/, the built-in templates (read at run time relative
 # to dist/) and the CRDs. package.json is needed for "type": "module".
 FROM node:24.21.0-bookworm-slim AS runtime
-ENV NODE_ENV=production
+# A 16 MB young generation: V8 otherwise grows it to 64-128 MiB per process, most of the RSS of a
+# small site (measured: controller 261 -> 184 MB at 2,000 Machines, renders 3% slower).
+ENV NODE_ENV=production NODE_OPTIONS=--max-semi-space-size=16
 # xorriso builds the ConfigDrive images of GET /configdrive/:mac.iso (no maintained JS ISO writer).
 # hadolint ignore=DL3008
 RUN apt-get update \

@@ -73,9 +73,13 @@ export function startCcts(name: string, args: string[], logDir: string, env: Nod
   const nodeArgs = process.env.CCTS_BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
   return startProc(name, process.execPath, [...nodeArgs, CLI, ...args], logDir, {
     CCTS_LOG_LEVEL: "info",
+    NODE_OPTIONS: IMAGE_NODE_OPTIONS,
     ...env,
   });
 }
+
+/** The image's NODE_OPTIONS (Dockerfile; test/deploy/dockerfile.test.ts keeps them equal). */
+export const IMAGE_NODE_OPTIONS = "--max-semi-space-size=16";
 
 /** Runs a command to completion; resolves with its output (never rejects on a non-zero exit). */
 export function run(

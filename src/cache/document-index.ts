@@ -2,13 +2,23 @@
 // A MAC is served only while exactly one entry claims it (two claimants: served to neither).
 // Documents that hold private keys arrive as separate private entries (from Secrets, without MAC
 // labels) and are served under the MACs of the public entry of the same Machine.
-import type { ClusterDocuments, MachineDocuments } from "../server/lookup.js";
-import { type MemoryLookup, servedDocument } from "../server/memory-lookup.js";
+// Only the prepared bytes are kept, not the entries' text: with 10,000 machines every copy counts.
+import { createHash } from "node:crypto";
+import type { ClusterDocuments, MachineDocuments, ServedDocument } from "../server/lookup.js";
+import { type MemoryLookup, servedDocuments } from "../server/memory-lookup.js";
 import type { RenderedEntry } from "./rendered-entry.js";
 
+/** An entry as kept: what it is, and its documents ready to serve. */
+interface Kept {
+  entry: Omit<RenderedEntry, "documents">;
+  served: Map<string, ServedDocument>;
+  /** Digest of the documents (names, types, text), to tell a changed entry from a repeated one. */
+  fingerprint: string;
+}
+
 export class DocumentIndex {
-  private readonly entries = new Map<string, { entry: RenderedEntry; docs: MachineDocuments }>();
-  private readonly privates = new Map<string, RenderedEntry>();
+  private readonly entries = new Map<string, Kept & { docs: MachineDocuments }>();
+  private readonly privates = new Map<string, Kept>();
   /** Machine key -> key of its public entry and of its private entry. */
   private readonly publicOf = new Map<string, string>();
   private readonly privateOf = new Map<string, string>();
@@ -27,31 +37,26 @@ export class DocumentIndex {
     return [...this.entries.keys(), ...this.privates.keys(), ...this.clusterEntries.keys()];
   }
 
-  get(key: string): RenderedEntry | undefined {
-    return this.entries.get(key)?.entry ?? this.privates.get(key);
-  }
-
   upsert(entry: RenderedEntry): void {
     if (entry.cluster) {
       const [namespace, name] = entry.cluster.split("/") as [string, string];
-      const documents = new Map(
-        Object.entries(entry.documents).map(([output, d]) => [
-          output,
-          servedDocument(d.content, d.contentType, `${entry.hash}-${output}`),
-        ]),
-      );
+      const documents = servedDocuments(documentList(entry), entry.hash);
       this.clusterEntries.set(entry.key, { namespace, name, documents });
       this.lookup.replaceClusters(this.clusterEntries.values());
       return;
     }
     if (entry.private) {
-      this.privates.set(entry.key, entry);
+      this.privates.set(entry.key, keep(entry, this.privates.get(entry.key)));
       this.privateOf.set(entry.machine, entry.key);
       this.rebuild(entry.machine);
       return;
     }
     const previous = this.entries.get(entry.key);
-    const docs = previous && sameEntry(previous.entry, entry) ? previous.docs : this.documentsOf(entry);
+    const kept = keep(entry, previous);
+    const docs =
+      previous && previous.served === kept.served && sameAddresses(previous.entry, entry)
+        ? previous.docs
+        : this.documentsOf(kept);
     const touched = new Set([...(previous?.entry.macs ?? []), ...entry.macs]);
     for (const mac of previous?.entry.macs ?? []) this.claims.get(mac)?.delete(entry.key);
     for (const mac of entry.macs) {
@@ -59,7 +64,7 @@ export class DocumentIndex {
       set.add(entry.key);
       this.claims.set(mac, set);
     }
-    this.entries.set(entry.key, { entry, docs });
+    this.entries.set(entry.key, { ...kept, docs });
     this.publicOf.set(entry.machine, entry.key);
     for (const mac of touched) this.refresh(mac);
   }
@@ -71,9 +76,10 @@ export class DocumentIndex {
     }
     const privateEntry = this.privates.get(key);
     if (privateEntry) {
+      const { machine } = privateEntry.entry;
       this.privates.delete(key);
-      if (this.privateOf.get(privateEntry.machine) === key) this.privateOf.delete(privateEntry.machine);
-      this.rebuild(privateEntry.machine);
+      if (this.privateOf.get(machine) === key) this.privateOf.delete(machine);
+      this.rebuild(machine);
       return;
     }
     const previous = this.entries.get(key);
@@ -87,16 +93,11 @@ export class DocumentIndex {
   }
 
   /** The served documents of a public entry: its own plus its Machine's private ones. */
-  private documentsOf(entry: RenderedEntry): MachineDocuments {
-    const privateKey = this.privateOf.get(entry.machine);
+  private documentsOf(kept: Kept): MachineDocuments {
+    const privateKey = this.privateOf.get(kept.entry.machine);
     const privateEntry = privateKey ? this.privates.get(privateKey) : undefined;
-    const documents = new Map<string, ReturnType<typeof servedDocument>>();
-    for (const source of [entry, privateEntry]) {
-      for (const [output, d] of Object.entries(source?.documents ?? {})) {
-        documents.set(output, servedDocument(d.content, d.contentType, `${source!.hash}-${output}`));
-      }
-    }
-    return { machine: entry.machine, addresses: entry.addresses, documents };
+    const documents = new Map([...kept.served, ...(privateEntry?.served ?? [])]);
+    return { machine: kept.entry.machine, addresses: kept.entry.addresses, documents };
   }
 
   /** Re-joins a Machine's public entry after its private entry changed. */
@@ -104,7 +105,7 @@ export class DocumentIndex {
     const key = this.publicOf.get(machine);
     const current = key ? this.entries.get(key) : undefined;
     if (!current) return;
-    current.docs = this.documentsOf(current.entry);
+    current.docs = this.documentsOf(current);
     for (const mac of current.entry.macs) this.refresh(mac);
   }
 
@@ -120,16 +121,25 @@ export class DocumentIndex {
   }
 }
 
-function sameEntry(a: RenderedEntry, b: RenderedEntry): boolean {
-  const ka = Object.keys(a.documents);
-  return (
-    a.hash === b.hash &&
-    a.addresses.join() === b.addresses.join() &&
-    ka.length === Object.keys(b.documents).length &&
-    ka.every(
-      (k) =>
-        a.documents[k]?.content === b.documents[k]?.content &&
-        a.documents[k]?.contentType === b.documents[k]?.contentType,
-    )
-  );
+function documentList(entry: RenderedEntry) {
+  return Object.entries(entry.documents).map(([output, d]) => ({ output, ...d }));
+}
+
+/** The entry without its text; the previous prepared bytes when its documents did not change. */
+function keep(entry: RenderedEntry, previous: Kept | undefined): Kept {
+  const { documents: _text, ...summary } = entry;
+  const hash = createHash("sha256").update(entry.hash);
+  for (const [output, d] of Object.entries(entry.documents)) {
+    hash.update(`\0${output}\0${d.contentType}\0${d.content.length}\0`).update(d.content);
+  }
+  const fingerprint = hash.digest("base64");
+  const served =
+    previous?.fingerprint === fingerprint
+      ? previous.served
+      : servedDocuments(documentList(entry), entry.hash);
+  return { entry: summary, served, fingerprint };
+}
+
+function sameAddresses(a: { addresses: string[] }, b: { addresses: string[] }): boolean {
+  return a.addresses.join() === b.addresses.join();
 }

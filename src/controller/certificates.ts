@@ -103,6 +103,23 @@ function tlsSecret(
   };
 }
 
+/**
+ * What the controller's cache keeps of a Secret: a Machine certificate without its copy of the CA
+ * certificate (signing and rendering read the CA from the CA Secret), a documents Secret without
+ * its documents (reconcile only asks whether it exists); a CA Secret and any other one whole.
+ */
+export function withoutUnreadSecretData<T extends SecretObject>(secret: T): T {
+  if (secret.metadata.labels?.[LABEL_MANAGED_BY] !== MANAGED_BY || !secret.data) return secret;
+  const kind = secret.metadata.labels[LABEL_KIND];
+  if (kind === "certificate") {
+    const { "ca.crt": _ca, ...data } = secret.data;
+    return { ...secret, data };
+  }
+  if (kind === "documents")
+    return { ...secret, data: Object.fromEntries(Object.keys(secret.data).map((k) => [k, ""])) };
+  return secret;
+}
+
 function pairFrom(secret: SecretObject | undefined): CertificateAndKey | undefined {
   const certPem = unb64(secret?.data?.["tls.crt"]);
   const keyPem = unb64(secret?.data?.["tls.key"]);
@@ -200,7 +217,10 @@ export class ClusterPKI {
     for (const c of candidates) {
       if (!c?.pair || c.names !== fingerprint || !issuedBy(c.pair.certPem, ca.certPem)) continue;
       const info = certificateInfo(c.pair.certPem);
-      if (!renewalDue(info, now)) return this.result(c.pair, secretName, info.notBefore, info.notAfter);
+      if (renewalDue(info, now)) continue;
+      // The informer has caught up with what this process issued: one copy is enough.
+      if (mine && mine.pair.certPem === candidates[1]?.pair?.certPem) this.issued.delete(key);
+      return this.result(c.pair, secretName, info.notBefore, info.notAfter);
     }
     const lifetime = lifetimeMs(cluster.spec.pki?.certificateLifetime);
     const notBefore = new Date(now.getTime() - CLOCK_SKEW_MS);

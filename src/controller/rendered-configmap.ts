@@ -169,7 +169,26 @@ export function renderedConfigMap(
   };
 }
 
-/** True when `existing` already carries what `desired` would write (so the write can be skipped). */
+/** What the controller's cache keeps of a rendered document instead of its text. */
+function documentDigest(content: string): string {
+  return `sha256:${createHash("sha256").update(content).digest("base64")}`;
+}
+
+/**
+ * What the controller's cache keeps of a ConfigMap: a rendered one (ours) with a digest per
+ * document instead of its text, which reconcile never reads (it compares, see sameRendered, and
+ * lists outputs); any other ConfigMap (templates) whole.
+ */
+export function withDocumentDigests<T extends ConfigMapObject>(cm: T): T {
+  if (cm.metadata.labels?.[LABEL_MANAGED_BY] !== MANAGED_BY || !cm.data) return cm;
+  const data = Object.fromEntries(Object.entries(cm.data).map(([k, v]) => [k, documentDigest(v)]));
+  return { ...cm, data };
+}
+
+/**
+ * True when `existing` already carries what `desired` would write (so the write can be skipped).
+ * `existing` comes from the controller's cache, with document digests (withDocumentDigests).
+ */
 export function sameRendered(existing: ConfigMapObject | undefined, desired: ConfigMapObject): boolean {
   if (!existing) return false;
   const a = existing.metadata;
@@ -185,8 +204,13 @@ export function sameRendered(existing: ConfigMapObject | undefined, desired: Con
   );
 }
 
-function sameData(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
-  const ka = Object.keys(a ?? {});
+function sameData(
+  digests: Record<string, string> | undefined,
+  b: Record<string, string> | undefined,
+): boolean {
+  const ka = Object.keys(digests ?? {});
   const kb = Object.keys(b ?? {});
-  return ka.length === kb.length && ka.every((k) => a?.[k] === b?.[k]);
+  return (
+    ka.length === kb.length && ka.every((k) => b?.[k] !== undefined && digests?.[k] === documentDigest(b[k]))
+  );
 }

@@ -5,12 +5,17 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { ANNOTATION_MACHINE, KIND_MACHINE, LABEL_KIND, LABEL_MANAGED_BY } from "../api/constants.js";
 import { objectKey } from "../api/machine.js";
 import type { ClusterDesc, Machine } from "../api/types.js";
-import { ClusterPKI, generatedCASecretName, type SecretObject } from "../controller/certificates.js";
+import {
+  ClusterPKI,
+  generatedCASecretName,
+  type SecretObject,
+  withoutUnreadSecretData,
+} from "../controller/certificates.js";
 import { CLUSTER_KEY_PREFIX, reconcileClusterDocuments } from "../controller/cluster-documents.js";
 import { clusterChanged, machineChanged, templateConfigMapChanged } from "../controller/fanout.js";
 import { WorkQueue } from "../controller/queue.js";
 import { reconcileMachine } from "../controller/reconcile.js";
-import { type ConfigMapObject, MANAGED_BY } from "../controller/rendered-configmap.js";
+import { type ConfigMapObject, MANAGED_BY, withDocumentDigests } from "../controller/rendered-configmap.js";
 import { WriteMemory } from "../controller/write-memory.js";
 import { resolveTemplates } from "../render/index.js";
 import type { KubeClient } from "./client.js";
@@ -100,6 +105,7 @@ export class ControllerRuntime {
     const configMaps = new Informer<ConfigMapObject>({
       client: o.client,
       path: paths.configMaps(scope),
+      cached: withDocumentDigests,
       onEvent: (type, obj) => {
         const ns = obj.metadata.namespace;
         if (obj.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY) {
@@ -146,6 +152,7 @@ export class ControllerRuntime {
     const secrets = new Informer<SecretObject>({
       client: o.client,
       path: paths.secrets(scope),
+      cached: withoutUnreadSecretData,
       onEvent: onSecretEvent,
       onError: onError("Secret"),
     });
@@ -156,6 +163,7 @@ export class ControllerRuntime {
             client: o.client,
             path: paths.secrets({ namespace: o.documentsNamespace }),
             labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY},${LABEL_KIND}=documents`,
+            cached: withoutUnreadSecretData,
             onEvent: onSecretEvent,
             onError: onError("documents Secret"),
           })

@@ -15,7 +15,12 @@ export interface InformerOptions<T extends KubeObject> {
   /** Collection path, e.g. `/apis/ccts.io/v1alpha1/namespaces/ns/machines` or `/api/v1/configmaps`. */
   path: string;
   labelSelector?: string;
+  /**
+   * Handlers get each object whole; `old` is what the cache kept of it: `cached(obj)` when given,
+   * so a component can keep only the fields it reads later (the memory of 10,000 objects).
+   */
   onEvent: (type: EventType, obj: T, old: T | undefined) => void;
+  cached?: (obj: T) => T;
   /** Told of every error with the delay before the next try, for logs. */
   onError?: (error: unknown, retryInMs: number) => void;
   pageSize?: number;
@@ -92,6 +97,10 @@ export class Informer<T extends KubeObject> {
     return this.cache.size;
   }
 
+  private toCache(obj: T): T {
+    return this.options.cached ? this.options.cached(obj) : obj;
+  }
+
   private async loop(): Promise<void> {
     const signal = this.abort.signal;
     let needList = true;
@@ -143,7 +152,7 @@ export class Informer<T extends KubeObject> {
     }
     for (const [key, obj] of seen) {
       const old = this.cache.get(key);
-      this.cache.set(key, obj);
+      this.cache.set(key, this.toCache(obj));
       if (!old) this.options.onEvent("ADDED", obj, undefined);
       else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion)
         this.options.onEvent("MODIFIED", obj, old);
@@ -188,7 +197,7 @@ export class Informer<T extends KubeObject> {
           const key = keyOf(obj);
           const old = this.cache.get(key);
           if (event.type === "DELETED") this.cache.delete(key);
-          else this.cache.set(key, obj);
+          else this.cache.set(key, this.toCache(obj));
           this.options.onEvent(event.type, obj, old);
         },
         signal,

@@ -47,6 +47,11 @@ export class ServedConfigMaps {
         client,
         path,
         labelSelector,
+        // The index and the disk cache take what they need from each event; the informer keeps
+        // only what a relist needs to tell what changed or went.
+        cached: ({ metadata: { name, namespace, resourceVersion } }) => ({
+          metadata: { name, namespace, resourceVersion },
+        }),
         onEvent: (type, obj) => {
           const entry = toEntry(obj);
           if (type === "DELETED") {

@@ -8,7 +8,7 @@ import { objectKey } from "../api/machine.js";
 import type { Checked } from "../api/validate.js";
 import { renderDnsmasq } from "../render/index.js";
 import type { ClusterDocuments, MachineDocuments } from "../server/lookup.js";
-import { MemoryLookup, servedDocument } from "../server/memory-lookup.js";
+import { MemoryLookup, servedDocuments } from "../server/memory-lookup.js";
 import { type FileError, folderFingerprint, readFolder } from "./folder.js";
 import { buildSnapshot, type Declarations, type MachineOutcome, type Snapshot } from "./snapshot.js";
 
@@ -129,12 +129,7 @@ export class FolderStore {
       );
       const result = renderDnsmasq(cluster, members);
       if (result.ok) {
-        const documents = new Map(
-          result.documents.map((d) => [
-            d.output,
-            servedDocument(d.content, d.contentType, `${result.hash}-${d.output}`),
-          ]),
-        );
+        const documents = servedDocuments(result.documents, result.hash);
         next.set(key, { namespace, name: cluster.metadata.name, documents });
       } else {
         failures.push({ cluster: key, reason: result.failure.reason, message: result.failure.message });
@@ -202,12 +197,7 @@ function indexEntries(snapshot: Snapshot): Map<string, MachineDocuments> {
   for (const outcome of snapshot.outcomes.values()) {
     const served = outcome.served;
     if (!served) continue;
-    const documents = new Map(
-      served.documents.map((d) => [
-        d.output,
-        servedDocument(d.content, d.contentType, `${served.hash}-${d.output}`),
-      ]),
-    );
+    const documents = servedDocuments(served.documents, served.hash);
     byMachine.set(outcome.key, { machine: outcome.key, documents, addresses: served.addresses });
   }
   const entries = new Map<string, MachineDocuments>();

@@ -251,12 +251,16 @@ describe("cluster CA and machine certificates", () => {
       const c = m?.status?.conditions?.find((x) => x.type === "Rendered");
       return c?.reason === "InvalidOutput" ? c : undefined;
     });
-    const events = await client.request<{ items: { message: string }[] }>(
-      "GET",
-      `/api/v1/namespaces/${ns}/events`,
-    );
+    // Status is written before the event and the log line: wait for both, or the scan is vacuous.
+    const events = await waitFor("the InvalidOutput event", async () => {
+      const list = await client.request<{ items: { reason: string; message: string }[] }>(
+        "GET",
+        `/api/v1/namespaces/${ns}/events`,
+      );
+      return list.items.some((e) => e.reason === "InvalidOutput") ? list : undefined;
+    });
+    await waitFor("the InvalidOutput log line", () => logLines.some((l) => l.includes("InvalidOutput")));
     const everything = [failed.message, ...events.items.map((e) => e.message), ...logLines].join("\n");
-    expect(logLines.join("\n")).toMatch(/InvalidOutput/);
     expect(everything).not.toMatch(/PRIVATE KEY/);
     expect(everything).not.toContain(keyLine.slice(0, 24));
     // Put the good template back for the tests that follow.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MemoryLookup, servedDocument } from "../../src/server/memory-lookup.js";
+import { MemoryLookup, servedDocument, servedDocuments } from "../../src/server/memory-lookup.js";
 import { MAC_A, MAC_A2, MAC_B, machineA, machineB } from "./helpers.js";
 
 describe("servedDocument", () => {
@@ -14,6 +14,28 @@ describe("servedDocument", () => {
     for (const h of ['with"quote', "with space", "ümlaut", "x".repeat(200), ""]) {
       expect(servedDocument("x", "text/plain", h).etag).toMatch(/^"[0-9a-f]{64}"$/);
     }
+  });
+});
+
+describe("servedDocuments", () => {
+  it("prepares a Machine's documents as slices of one Buffer of their own, not of the shared pool", () => {
+    const docs = [
+      { output: "cloud-config", content: "#cloud-config\nhostname: ä\n", contentType: "text/cloud-config" },
+      { output: "empty", content: "", contentType: "text/plain" },
+      { output: "ipxe", content: "#!ipxe\nboot\n", contentType: "text/plain" },
+    ];
+    const served = servedDocuments(docs, "h1");
+    expect([...served.keys()]).toEqual(["cloud-config", "empty", "ipxe"]);
+    for (const d of docs) {
+      const s = served.get(d.output)!;
+      expect(s.body.toString("utf8")).toBe(d.content);
+      expect(s.contentType).toBe(d.contentType);
+      expect(s.etag).toBe(`"h1-${d.output}"`);
+    }
+    const total = docs.reduce((n, d) => n + Buffer.byteLength(d.content), 0);
+    // One backing store of exactly their size: a pooled Buffer would sit in an 8-64 KiB block.
+    for (const s of served.values()) expect(s.body.buffer.byteLength).toBe(total);
+    expect(servedDocument("small", "text/plain", "x").body.buffer.byteLength).toBeGreaterThan(total);
   });
 });
 
