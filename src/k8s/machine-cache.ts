@@ -58,6 +58,12 @@ export class MachineCache implements ClusterState, FanoutIndex {
     if (specChanged) {
       if (old) this.memberLists.delete(`${old.metadata.namespace}/${old.spec.clusterDesc}`);
       if (next) this.memberLists.delete(`${next.metadata.namespace}/${next.spec.clusterDesc}`);
+    } else if (old && next) {
+      // Status only: the same list with the new object in the old one's place, so the list does not
+      // keep a stale copy of every Machine and the facts cached for it stay valid (same specs).
+      const list = this.memberLists.get(`${next.metadata.namespace}/${next.spec.clusterDesc}`);
+      const at = list ? list.indexOf(old) : -1;
+      if (at >= 0) list![at] = next;
     }
     if (old) {
       const key = objectKey(old);
