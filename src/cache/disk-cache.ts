@@ -38,22 +38,26 @@ export class DiskCache {
     private readonly onError: (op: string, key: string, err: unknown) => void = () => {},
   ) {}
 
-  /** Reads every valid entry; unreadable or foreign files are reported and skipped. */
-  async load(): Promise<RenderedEntry[]> {
+  /**
+   * Hands every valid entry to `onEntry`, one at a time (never all 10,000 in memory at once);
+   * unreadable or foreign files are reported and skipped. Resolves to the number of entries.
+   */
+  async load(onEntry: (entry: RenderedEntry) => void): Promise<number> {
     await mkdir(this.dir, { recursive: true });
-    const entries: RenderedEntry[] = [];
+    let count = 0;
     for (const name of await readdir(this.dir)) {
       if (!name.endsWith(SUFFIX)) continue;
       try {
         const parsed: unknown = JSON.parse(await readFile(join(this.dir, name), "utf8"));
         if (!isEntry(parsed)) throw new Error("not a cache entry");
-        entries.push(parsed);
         this.written.set(parsed.key, parsed.hash);
+        onEntry(parsed);
+        count++;
       } catch (e) {
         this.onError("load", name, e);
       }
     }
-    return entries;
+    return count;
   }
 
   write(entry: RenderedEntry): Promise<void> {

@@ -26,10 +26,9 @@ export async function runServer(args: string[]): Promise<number> {
     logger.error({ op, key, err: String(err) }, "disk cache"),
   );
   // Serve what the cache holds before the API server is even asked: it may be down.
-  const cached = await cache.load();
-  for (const entry of cached) index.upsert(entry);
-  if (cached.length > 0) lookup.setReady(true);
-  logger.info({ entries: cached.length, dir: cache.dir }, "loaded disk cache");
+  const cached = await cache.load((entry) => index.upsert(entry));
+  if (cached > 0) lookup.setReady(true);
+  logger.info({ entries: cached, dir: cache.dir }, "loaded disk cache");
 
   const app = buildApp({ lookup, logger, ...http.app });
   await app.listen(http.listen);

@@ -100,7 +100,7 @@ describe("DiskCache", () => {
     const dir = await mkdtemp(join(tmpdir(), "ccts-cache-"));
     const errors: string[] = [];
     const cache = new DiskCache(dir, (op, key) => errors.push(`${op} ${key}`));
-    await cache.load();
+    await cache.load(() => {});
     await cache.write(entry("a", ["52:54:00:00:00:01"]));
     await cache.write(entry("b", ["52:54:00:00:00:02"]));
     await cache.flush();
@@ -114,15 +114,19 @@ describe("DiskCache", () => {
 
     await writeFile(join(dir, "garbage.json"), "{not json");
     await writeFile(join(dir, "other.json"), '{"some":"thing"}');
-    const reloaded = await new DiskCache(dir, (op, key) => errors.push(`${op} ${key}`)).load();
+    const reloaded: unknown[] = [];
+    const count = await new DiskCache(dir, (op, key) => errors.push(`${op} ${key}`)).load((e) =>
+      reloaded.push(e),
+    );
     expect(reloaded).toEqual([entry("a", ["52:54:00:00:00:01"])]);
+    expect(count).toBe(1);
     expect(errors.sort()).toEqual(["load garbage.json", "load other.json"]);
   });
 
   it("leaves no temporary file behind", async () => {
     const dir = await mkdtemp(join(tmpdir(), "ccts-cache-"));
     const cache = new DiskCache(dir);
-    await cache.load();
+    await cache.load(() => {});
     await cache.write(entry("big", ["52:54:00:00:00:03"], "h", `#cloud-config\n${"x: y\n".repeat(200_000)}`));
     expect(await readdir(dir)).toEqual(["ns_ccts-machine-big.json"]);
   });
