@@ -79,7 +79,7 @@ export function startCcts(name: string, args: string[], logDir: string, env: Nod
 }
 
 /** The image's NODE_OPTIONS (Dockerfile; test/deploy/dockerfile.test.ts keeps them equal). */
-export const IMAGE_NODE_OPTIONS = "--max-semi-space-size=16";
+export const IMAGE_NODE_OPTIONS = "--max-semi-space-size=16 --max-old-space-size=256";
 
 /** Runs a command to completion; resolves with its output (never rejects on a non-zero exit). */
 export function run(

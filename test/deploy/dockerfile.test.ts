@@ -96,7 +96,7 @@ describe("Dockerfile", () => {
   it("sets the Node options the benchmarks measure ccts with", async () => {
     const env = instructions.filter((i) => i.stage === lastStage && i.op === "ENV").map((i) => i.args);
     const { IMAGE_NODE_OPTIONS } = await import("../../bench/lib/procs.ts");
-    expect(env.join(" ")).toContain(`NODE_OPTIONS=${IMAGE_NODE_OPTIONS}`);
+    expect(env.join(" ")).toContain(`NODE_OPTIONS="${IMAGE_NODE_OPTIONS}"`);
   });
 
   it("runs as the fixed non-root UID that deploy/ runs as", () => {
