@@ -8,6 +8,24 @@ export interface AppMetrics {
   duration: Histogram<"route">;
   documents: Counter<"output">;
   unknownMac: Counter;
+  /** Counts an answered request and its duration (per-label children kept: no label hashing per request). */
+  answered(route: string, status: number, seconds: number): void;
+  /** Counts a document answered with 200 or 304. */
+  document(output: string): void;
+}
+
+/** The labelled child of a metric per label values, made once. */
+function childrenOf<C>(make: (...values: string[]) => C): (...values: string[]) => C {
+  const children = new Map<string, C>();
+  return (...values) => {
+    const key = values.join("\0");
+    let child = children.get(key);
+    if (!child) {
+      child = make(...values);
+      children.set(key, child);
+    }
+    return child;
+  };
 }
 
 function reuse<T extends Metric>(registry: Registry, name: string, make: () => T): T {
@@ -19,7 +37,7 @@ export function createMetrics(registry: Registry = new Registry()): AppMetrics {
     collectDefaultMetrics({ register: registry });
   }
   const registers = [registry];
-  return {
+  const metrics = {
     registry,
     requests: reuse(
       registry,
@@ -65,5 +83,17 @@ export function createMetrics(registry: Registry = new Registry()): AppMetrics {
           registers,
         }),
     ),
+  };
+  // Children by label values, bounded: routes are patterns, statuses and outputs few.
+  const requests = childrenOf((route, status) => metrics.requests.labels(route!, status!));
+  const duration = childrenOf((route) => metrics.duration.labels(route!));
+  const documents = childrenOf((output) => metrics.documents.labels(output!));
+  return {
+    ...metrics,
+    answered: (route, status, seconds) => {
+      requests(route, String(status)).inc();
+      duration(route).observe(seconds);
+    },
+    document: (output) => documents(output).inc(),
   };
 }

@@ -1,5 +1,5 @@
-// The access log: one line per request with method, url, status, response time and remote
-// address; never a document body; long URLs cut short.
+// The access log: one line per request with its id, method, url, status, response time and
+// remote address; never a document body; long URLs cut short.
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
@@ -34,6 +34,9 @@ describe("access log", () => {
         remoteAddress: "127.0.0.1",
       });
       expect(typeof access[0]!.responseTime).toBe("number");
+      // Each line names its request; ids differ between requests.
+      expect(access[0]!.reqId).toEqual(expect.any(String));
+      expect(access[1]!.reqId).not.toBe(access[0]!.reqId);
       expect((access[1]!.url as string).length).toBeLessThanOrEqual(201);
       expect(access[1]!.status).toBe(404);
       const all = JSON.stringify(lines);
