@@ -1,8 +1,8 @@
 // Cluster mode on a private, real control plane (test/control-plane/harness.ts): N Machines, the
 // controller and the server as child processes (so their memory can be read), then the fan-out of
 // one ClusterDesc edit against the raw rate of the same API server for the same ConfigMap writes.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type * as ClientModule from "../../src/k8s/client.ts";
 import type * as PathsModule from "../../src/k8s/paths.ts";
@@ -44,7 +44,14 @@ export interface ClusterResult {
   createMachinesSeconds: number;
   initialRenderSeconds: number;
   initialServedSeconds: number;
-  raw: { createSeconds: number; createPerSecond: number; updateSeconds: number; updatePerSecond: number };
+  raw: {
+    createSeconds: number;
+    createPerSecond: number;
+    updateSeconds: number;
+    updatePerSecond: number;
+    /** kube-apiserver + etcd CPU per update. */
+    controlPlaneCpuMsPerWrite: number;
+  };
   fanout: {
     configMapsSeconds: number;
     servedSeconds: number;
@@ -56,6 +63,10 @@ export interface ClusterResult {
     ratioToRaw: number;
     controllerCpuSeconds: number;
     controllerCpuShare: number;
+    /** The server's CPU over the same span: learning 10,000 changes competes for the same cores. */
+    serverCpuSeconds: number;
+    /** kube-apiserver + etcd CPU per ConfigMap written, to compare with the raw writes'. */
+    controlPlaneCpuMsPerWrite: number;
   };
   noopResync: {
     reconciles: number;
@@ -119,6 +130,21 @@ async function heapOf(port: number): Promise<{ usedMiB: number; totalMiB: number
 const totalOf = (w: Record<string, number>) => Object.values(w).reduce((a, b) => a + b, 0);
 const deltaOf = (a: Record<string, number>, b: Record<string, number>) =>
   Object.fromEntries(Object.keys({ ...a, ...b }).map((k) => [k, (b[k] ?? 0) - (a[k] ?? 0)]));
+
+/** CPU seconds of the control plane's kube-apiserver and etcd (found by their data dir). */
+function controlPlaneCpuSeconds(dir: string): number {
+  let total = 0;
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      if (/(^|\/)(kube-apiserver|etcd)$/.test(argv[0] ?? "") && argv.some((a) => a.includes(dir)))
+        total += cpuSeconds(Number(pid));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
+}
 
 /** CPU seconds (user + system) a process has used, from /proc/PID/stat. */
 function cpuSeconds(pid: number): number {
@@ -316,12 +342,16 @@ export async function clusterBench(
     };
     say(`cluster: raw reference: ${n} server-side applies (create, 32 in flight), then ${n} (update)`);
     const rawCreate = await rawPass("ops@bench", 32);
+    const cpDir = dirname(cp.kubeconfig);
+    const cpCpu0 = controlPlaneCpuSeconds(cpDir);
     const rawUpdate = await rawPass("ops@bnch2", cfg.writeConcurrency);
+    const rawControlPlaneCpu = controlPlaneCpuSeconds(cpDir) - cpCpu0;
     const raw = {
       createSeconds: round(rawCreate),
       createPerSecond: Math.round(n / rawCreate),
       updateSeconds: round(rawUpdate),
       updatePerSecond: Math.round(n / rawUpdate),
+      controlPlaneCpuMsPerWrite: round((rawControlPlaneCpu / n) * 1000),
     };
     say(`cluster: raw: create ${raw.createPerSecond}/s, update ${raw.updatePerSecond}/s`);
 
@@ -329,6 +359,8 @@ export async function clusterBench(
     await waitUntil("controller idle", async () => (await metrics()).depth === 0, 60_000);
     const before = await metrics();
     const cpu0 = cpuSeconds(controller.pid);
+    const serverCpu0 = cpuSeconds(server.pid);
+    const fanoutCpCpu0 = controlPlaneCpuSeconds(cpDir);
     say("cluster: fan-out: editing the ClusterDesc");
     t = nowMs();
     await client.request("PATCH", paths.one(paths.clusterDescs({ namespace: NS }), CLUSTER), {
@@ -346,6 +378,8 @@ export async function clusterBench(
     );
     const configMapsSeconds = (nowMs() - t) / 1000;
     const controllerCpu = cpuSeconds(controller.pid) - cpu0;
+    const serverCpu = cpuSeconds(server.pid) - serverCpu0;
+    const fanoutControlPlaneCpu = controlPlaneCpuSeconds(cpDir) - fanoutCpCpu0;
     const serverSweepSeconds = await sweepServed(base, macs, () => FANOUT_KEY, 120_000);
     const servedSeconds = (nowMs() - t) / 1000;
     say(
@@ -478,6 +512,8 @@ export async function clusterBench(
         ratioToRaw: round(n / configMapsSeconds / raw.updatePerSecond, 3),
         controllerCpuSeconds: round(controllerCpu),
         controllerCpuShare: round(controllerCpu / configMapsSeconds),
+        serverCpuSeconds: round(serverCpu),
+        controlPlaneCpuMsPerWrite: round((fanoutControlPlaneCpu / n) * 1000),
       },
       noopResync,
       applyToServed,

@@ -155,7 +155,7 @@ export function renderTable(r: RunResult): string {
   }
   if (c)
     lines.push(
-      `cluster: ${c.machines} Machines created in ${c.createMachinesSeconds} s; initial render ${c.initialRenderSeconds} s (served ${c.initialServedSeconds} s); raw SSA create ${c.raw.createPerSecond}/s (32 in flight), update ${c.raw.updatePerSecond}/s; fan-out API writes ${JSON.stringify(c.fanout.writes)} (${c.fanout.apiWritesPerSecond}/s all kinds), controller CPU ${c.fanout.controllerCpuSeconds} s (${c.fanout.controllerCpuShare} cores); controller V8 heap at the end ${c.memory.controllerHeap?.usedMiB} MiB used of ${c.memory.controllerHeap?.totalMiB} MiB`,
+      `cluster: ${c.machines} Machines created in ${c.createMachinesSeconds} s; initial render ${c.initialRenderSeconds} s (served ${c.initialServedSeconds} s); raw SSA create ${c.raw.createPerSecond}/s (32 in flight), update ${c.raw.updatePerSecond}/s; fan-out API writes ${JSON.stringify(c.fanout.writes)} (${c.fanout.apiWritesPerSecond}/s all kinds), controller CPU ${c.fanout.controllerCpuSeconds} s (${c.fanout.controllerCpuShare} cores), server CPU ${c.fanout.serverCpuSeconds} s; kube-apiserver + etcd CPU per write: raw ${c.raw.controlPlaneCpuMsPerWrite} ms, fan-out ${c.fanout.controlPlaneCpuMsPerWrite} ms; controller V8 heap at the end ${c.memory.controllerHeap?.usedMiB} MiB used of ${c.memory.controllerHeap?.totalMiB} MiB`,
     );
   if (r.failure) lines.push(`FAILED: ${r.failure.split("\n")[0]}`);
   return `${lines.join("\n")}\n`;
