@@ -14,9 +14,9 @@ import { buildApp } from "../../src/server/app.js";
 import { contentDocument, MemoryLookup } from "../../src/server/memory-lookup.js";
 import { loadExamples } from "../render/examples.js";
 import { runCli } from "../support/processes.js";
+import { LEGACY_CLUSTER_DESC as LEGACY } from "../support/shared.js";
 
 const run = promisify(execFile);
-const LEGACY = join(import.meta.dirname, "../../../shared/legacy-cluster-desc.yml");
 const work = mkdtempSync(join(tmpdir(), "ccts-dnsmasq-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

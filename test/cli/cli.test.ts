@@ -10,8 +10,7 @@ import yaml from "js-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXAMPLE_DIR } from "../support/kube.js";
 import { freePort, type Running, runCli, SYSTEM_NODE, startCli, waitReady } from "../support/processes.js";
-
-const LEGACY = join(import.meta.dirname, "../../../shared/legacy-cluster-desc.yml");
+import { LEGACY_CLUSTER_DESC as LEGACY } from "../support/shared.js";
 
 describe("ccts render", () => {
   it("prints one document on Node 20", async () => {

@@ -1,11 +1,10 @@
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import yaml from "js-yaml";
 import { describe, expect, it } from "vitest";
 import { checkObject } from "../../src/api/validate.js";
 import { importLegacy, toManifests } from "../../src/legacy/import.js";
+import { LEGACY_CLUSTER_DESC as LEGACY_FILE } from "../support/shared.js";
 
-const LEGACY_FILE = join(import.meta.dirname, "../../../shared/legacy-cluster-desc.yml");
 const legacyText = readFileSync(LEGACY_FILE, "utf8");
 
 describe("importLegacy", () => {

@@ -16,11 +16,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
+import { CLOUD_INIT_SCHEMA_DIR } from "../support/shared.js";
 import { REPO_ROOT, renderExamples } from "./examples.js";
 
 const run = promisify(execFile);
 const GOLDEN_DIR = join(REPO_ROOT, "test/golden");
-const SCHEMA_DIR = join(REPO_ROOT, "../shared/cloud-init");
+const SCHEMA_DIR = CLOUD_INIT_SCHEMA_DIR;
 const PYTHON = "/usr/bin/python3";
 
 const rendered = renderExamples();

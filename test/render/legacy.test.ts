@@ -1,6 +1,6 @@
-// Fan-out facts against what the legacy Go cloud-config-server computed for
-// ../shared/legacy-cluster-desc.yml: etcd peers and masters by hostname (its dnsmasq resolved
-// them), a node without cur_host_name named after its MAC (`52-54-00-0a-00-13`).
+// Fan-out facts against what the legacy Go cloud-config-server computed for the legacy
+// cluster-desc.yml (test/fixtures/shared/): etcd peers and masters by hostname (its dnsmasq
+// resolved them), a node without cur_host_name named after its MAC (`52-54-00-0a-00-13`).
 import { describe, expect, it } from "vitest";
 import type { Machine, MachineSpec } from "../../src/api/types.js";
 import { builtinTemplates, renderMachine, templateData } from "../../src/render/index.js";
