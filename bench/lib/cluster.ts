@@ -1,12 +1,12 @@
 // Cluster mode on a private, real control plane (test/control-plane/harness.ts): N Machines, the
 // controller and the server as child processes (so their memory can be read), then the fan-out of
 // one ClusterDesc edit against the raw rate of the same API server for the same ConfigMap writes.
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type * as ClientModule from "../../src/k8s/client.ts";
 import type * as PathsModule from "../../src/k8s/paths.ts";
-import { startControlPlane } from "../../test/control-plane/harness.ts";
+import { processesNaming, startControlPlane } from "../../test/control-plane/harness.ts";
 import { CLUSTER, clusterDesc, machine, machineName, macOf, type Obj } from "./generate.ts";
 import { freePort, type Proc, ROOT, startCcts } from "./procs.ts";
 import {
@@ -131,17 +131,12 @@ const totalOf = (w: Record<string, number>) => Object.values(w).reduce((a, b) =>
 const deltaOf = (a: Record<string, number>, b: Record<string, number>) =>
   Object.fromEntries(Object.keys({ ...a, ...b }).map((k) => [k, (b[k] ?? 0) - (a[k] ?? 0)]));
 
-/** CPU seconds of the control plane's kube-apiserver and etcd (found by their data dir). */
+/** CPU seconds of the control plane's kube-apiserver and etcd (processes naming its run dir). */
 function controlPlaneCpuSeconds(dir: string): number {
   let total = 0;
-  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-    try {
-      const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-      if (/(^|\/)(kube-apiserver|etcd)$/.test(argv[0] ?? "") && argv.some((a) => a.includes(dir)))
-        total += cpuSeconds(Number(pid));
-    } catch {
-      // gone meanwhile
-    }
+  for (const line of processesNaming(dir)) {
+    const [pid, command] = line.split(" ");
+    if (/(^|\/)(kube-apiserver|etcd)$/.test(command ?? "")) total += cpuSeconds(Number(pid));
   }
   return total;
 }

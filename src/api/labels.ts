@@ -1,5 +1,6 @@
-// MAC labels on rendered ConfigMaps: the controller writes them, the server indexes by them.
-import { LABEL_MAC_PREFIX } from "./constants.js";
+// MAC labels on rendered ConfigMaps: the controller writes them, the server indexes by them; and
+// how an object of the controller names the Machine it belongs to.
+import { ANNOTATION_MACHINE, KIND_MACHINE, LABEL_MAC_PREFIX } from "./constants.js";
 import { tryParseMac } from "./mac.js";
 
 /** `mac.ccts.io/aa-bb-cc-dd-ee-ff` for a canonical MAC (label keys may not contain ":"). */
@@ -14,4 +15,19 @@ export function macsFromLabels(labels: Record<string, string> | undefined): stri
     .map((k) => tryParseMac(k.slice(LABEL_MAC_PREFIX.length)))
     .filter((m): m is string => m !== undefined)
     .sort();
+}
+
+/**
+ * `namespace/name` of the Machine an object of the controller belongs to: its ccts.io/machine
+ * annotation (a documents Secret in another namespace), else its owner reference to a Machine.
+ */
+export function owningMachine(metadata: {
+  namespace?: string;
+  annotations?: Record<string, string>;
+  ownerReferences?: { kind?: string; name: string }[];
+}): string | undefined {
+  const annotated = metadata.annotations?.[ANNOTATION_MACHINE];
+  if (annotated) return annotated;
+  const owner = metadata.ownerReferences?.[0];
+  return owner?.kind === KIND_MACHINE ? `${metadata.namespace ?? "default"}/${owner.name}` : undefined;
 }

@@ -1,12 +1,7 @@
 // What the server keeps of one rendered ConfigMap: the Machine, its MACs and its documents.
 // The same shape is read from the API server and written to and read from the disk cache.
-import {
-  ANNOTATION_ADDRESSES,
-  ANNOTATION_CONTENT_HASH,
-  ANNOTATION_CONTENT_TYPES,
-  ANNOTATION_MACHINE,
-} from "../api/constants.js";
-import { macsFromLabels } from "../api/labels.js";
+import { ANNOTATION_ADDRESSES, ANNOTATION_CONTENT_HASH, ANNOTATION_CONTENT_TYPES } from "../api/constants.js";
+import { macsFromLabels, owningMachine } from "../api/labels.js";
 
 export interface RenderedEntry {
   /** `namespace/name` of the ConfigMap. */
@@ -82,6 +77,6 @@ export function entryFromSecret(secret: RenderedConfigMapLike): RenderedEntry {
     Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]),
   );
   const entry = entryFromConfigMap({ ...secret, data });
-  const machine = secret.metadata.annotations?.[ANNOTATION_MACHINE] ?? entry.machine;
+  const machine = owningMachine(secret.metadata) ?? entry.machine;
   return { ...entry, machine, macs: [], private: true };
 }

@@ -2,7 +2,8 @@
 // queue runs reconcileMachine, writes go through server-side apply. Only the leader reconciles.
 import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { ANNOTATION_MACHINE, KIND_MACHINE, LABEL_KIND, LABEL_MANAGED_BY } from "../api/constants.js";
+import { LABEL_KIND, LABEL_MANAGED_BY } from "../api/constants.js";
+import { owningMachine } from "../api/labels.js";
 import { objectKey } from "../api/machine.js";
 import type { ClusterDesc, Machine } from "../api/types.js";
 import {
@@ -137,7 +138,7 @@ export class ControllerRuntime {
           return;
         }
         this.memory.forgetSecret(key);
-        const machine = machineOfSecret(obj);
+        const machine = owningMachine(obj.metadata);
         if (machine) {
           this.pki.forgetMachine(machine);
           this.enqueue([machine]);
@@ -313,7 +314,8 @@ export class ControllerRuntime {
     const { secrets, documentSecrets } = this.cache;
     for (const informer of [secrets, documentSecrets]) {
       for (const s of informer?.list() ?? []) {
-        const machine = s.metadata.labels?.[LABEL_KIND] === "documents" ? machineOfSecret(s) : undefined;
+        const machine =
+          s.metadata.labels?.[LABEL_KIND] === "documents" ? owningMachine(s.metadata) : undefined;
         const [ns, name] = machine?.split("/") ?? [];
         if (ns && name && !this.cache.machine(ns, name)) this.enqueue([machine!]);
       }
@@ -329,14 +331,6 @@ export class ControllerRuntime {
     await this.queue.shutDown();
     await Promise.all(this.informers.map((i) => i.stop()));
   }
-}
-
-/** `namespace/name` of the Machine a Secret of ours belongs to: by annotation, else by owner. */
-function machineOfSecret(secret: SecretObject): string | undefined {
-  const annotated = secret.metadata.annotations?.[ANNOTATION_MACHINE];
-  if (annotated) return annotated;
-  const owner = secret.metadata.ownerReferences?.[0];
-  return owner?.kind === KIND_MACHINE ? `${secret.metadata.namespace}/${owner.name}` : undefined;
 }
 
 /** Queue key of a ClusterDesc's own documents. */
