@@ -3,17 +3,15 @@
 // Documents that hold private keys arrive as separate private entries (from Secrets, without MAC
 // labels) and are served under the MACs of the public entry of the same Machine.
 // Only the prepared bytes are kept, not the entries' text: with 10,000 machines every copy counts.
-import { createHash } from "node:crypto";
 import type { ClusterDocuments, MachineDocuments, ServedDocument } from "../server/lookup.js";
 import { type MemoryLookup, servedDocuments } from "../server/memory-lookup.js";
+import { DocumentMap, type PackedDocuments } from "../server/packed-documents.js";
 import type { RenderedEntry } from "./rendered-entry.js";
 
 /** An entry as kept: what it is, and its documents ready to serve. */
 interface Kept {
   entry: Omit<RenderedEntry, "documents">;
-  served: Map<string, ServedDocument>;
-  /** Digest of the documents (names, types, text), to tell a changed entry from a repeated one. */
-  fingerprint: string;
+  served: PackedDocuments;
 }
 
 export class DocumentIndex {
@@ -96,7 +94,7 @@ export class DocumentIndex {
   private documentsOf(kept: Kept): MachineDocuments {
     const privateKey = this.privateOf.get(kept.entry.machine);
     const privateEntry = privateKey ? this.privates.get(privateKey) : undefined;
-    const documents = new Map([...kept.served, ...(privateEntry?.served ?? [])]);
+    const documents = privateEntry ? new JoinedDocuments(kept.served, privateEntry.served) : kept.served;
     return { machine: kept.entry.machine, addresses: kept.entry.addresses, documents };
   }
 
@@ -128,16 +126,39 @@ function documentList(entry: RenderedEntry) {
 /** The entry without its text; the previous prepared bytes when its documents did not change. */
 function keep(entry: RenderedEntry, previous: Kept | undefined): Kept {
   const { documents: _text, ...summary } = entry;
-  const hash = createHash("sha256").update(entry.hash);
-  for (const [output, d] of Object.entries(entry.documents)) {
-    hash.update(`\0${output}\0${d.contentType}\0${d.content.length}\0`).update(d.content);
+  const served = servedDocuments(documentList(entry), entry.hash);
+  return { entry: summary, served: previous?.served.sameAs(served) ? previous.served : served };
+}
+
+/**
+ * A public entry's documents with its Machine's private ones over them, in the order a Map of both
+ * would have: the public outputs first (a private one of the same name in its place), then the rest.
+ */
+class JoinedDocuments extends DocumentMap {
+  constructor(
+    private readonly base: ReadonlyMap<string, ServedDocument>,
+    private readonly top: ReadonlyMap<string, ServedDocument>,
+  ) {
+    super();
   }
-  const fingerprint = hash.digest("base64");
-  const served =
-    previous?.fingerprint === fingerprint
-      ? previous.served
-      : servedDocuments(documentList(entry), entry.hash);
-  return { entry: summary, served, fingerprint };
+
+  get size(): number {
+    let size = this.base.size;
+    for (const name of this.top.keys()) if (!this.base.has(name)) size++;
+    return size;
+  }
+
+  get(output: string): ServedDocument | undefined {
+    return this.top.get(output) ?? this.base.get(output);
+  }
+
+  has(output: string): boolean {
+    return this.top.has(output) || this.base.has(output);
+  }
+
+  keys(): MapIterator<string> {
+    return [...this.base.keys(), ...[...this.top.keys()].filter((n) => !this.base.has(n))].values();
+  }
 }
 
 function sameAddresses(a: { addresses: string[] }, b: { addresses: string[] }): boolean {

@@ -4,9 +4,7 @@
 import { createHash } from "node:crypto";
 import { parseMac } from "../api/mac.js";
 import type { ClusterDocuments, DocumentLookup, MachineDocuments, ServedDocument } from "./lookup.js";
-
-/** Characters an entity tag may hold between its quotes (RFC 9110 etagc, ASCII only). */
-const ETAG_SAFE = /^[\x21\x23-\x7e]{1,128}$/;
+import { etagOf, PackedDocuments } from "./packed-documents.js";
 
 /**
  * Prepares a document for serving: the UTF-8 bytes once, and a strong quoted ETag from `hash`.
@@ -16,34 +14,15 @@ export function servedDocument(content: string, contentType: string, hash: strin
   return { body: Buffer.from(content, "utf8"), contentType, etag: etagOf(hash) };
 }
 
-function etagOf(hash: string): string {
-  return `"${ETAG_SAFE.test(hash) ? hash : createHash("sha256").update(hash).digest("hex")}"`;
-}
-
 /**
  * Prepares the documents of one Machine (or ClusterDesc) for serving, like servedDocument, with
- * all their bytes in one Buffer of its own, sliced per document. Small Buffers come from Node's
- * shared pool, where one live slice keeps a whole 64 KiB block: at 10,000 machines that held
- * 22 KB per machine for 6.6 KB of documents.
+ * the ETag of each output from `hash` and its name (see PackedDocuments).
  */
 export function servedDocuments(
   documents: Iterable<{ output: string; content: string; contentType: string }>,
   hash: string,
-): Map<string, ServedDocument> {
-  const list = [...documents];
-  const body = Buffer.allocUnsafeSlow(list.reduce((n, d) => n + Buffer.byteLength(d.content, "utf8"), 0));
-  const served = new Map<string, ServedDocument>();
-  let offset = 0;
-  for (const d of list) {
-    const end = offset + body.write(d.content, offset, "utf8");
-    served.set(d.output, {
-      body: body.subarray(offset, end),
-      contentType: d.contentType,
-      etag: etagOf(`${hash}-${d.output}`),
-    });
-    offset = end;
-  }
-  return served;
+): PackedDocuments {
+  return PackedDocuments.pack(documents, hash);
 }
 
 /** A servedDocument whose ETag is the SHA-256 of its content (for documents without a render hash). */

@@ -92,6 +92,48 @@ describe("DocumentIndex", () => {
     const first = lookup.machine("52:54:00:00:00:01");
     index.upsert(entry("a", ["52:54:00:00:00:01"]));
     expect(lookup.machine("52:54:00:00:00:01")).toBe(first);
+    index.upsert(entry("a", ["52:54:00:00:00:01"], "h2"));
+    expect(lookup.machine("52:54:00:00:00:01")).not.toBe(first);
+    expect(lookup.machine("52:54:00:00:00:01")?.documents.get("cloud-config")?.etag).toBe(
+      '"h2-cloud-config"',
+    );
+  });
+
+  it("joins a Machine's private documents over its public ones, in the order of a Map of both", () => {
+    const lookup = new MemoryLookup();
+    const index = new DocumentIndex(lookup);
+    const pub = entry("a", ["52:54:00:00:00:01"]);
+    pub.documents["tls.pem"] = { contentType: "application/x-pem-file", content: "public placeholder" };
+    pub.documents.ipxe = { contentType: "text/plain", content: "#!ipxe\n" };
+    index.upsert(pub);
+    index.upsert({
+      key: "ns/ccts-machine-a-documents",
+      machine: "ns/a",
+      macs: [],
+      addresses: [],
+      hash: "p1",
+      private: true,
+      documents: {
+        "key.pem": { contentType: "application/x-pem-file", content: "KEY" },
+        "tls.pem": { contentType: "application/x-pem-file", content: "CERT" },
+      },
+    });
+    const docs = lookup.machine("52:54:00:00:00:01")!.documents;
+    const expected = new Map([
+      ["cloud-config", pub.documents["cloud-config"]!.content],
+      ["tls.pem", "CERT"],
+      ["ipxe", "#!ipxe\n"],
+      ["key.pem", "KEY"],
+    ]);
+    expect([...docs].map(([name, d]) => [name, d.body.toString()])).toEqual([...expected]);
+    expect(docs.size).toBe(4);
+    expect(docs.get("tls.pem")?.etag).toBe('"p1-tls.pem"');
+    expect(docs.has("key.pem") && !docs.has("nope")).toBe(true);
+    index.remove("ns/ccts-machine-a-documents");
+    expect(lookup.machine("52:54:00:00:00:01")!.documents.get("tls.pem")?.body.toString()).toBe(
+      "public placeholder",
+    );
+    expect(lookup.machine("52:54:00:00:00:01")!.documents.has("key.pem")).toBe(false);
   });
 });
 

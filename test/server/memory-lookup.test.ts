@@ -37,6 +37,61 @@ describe("servedDocuments", () => {
     for (const s of served.values()) expect(s.body.buffer.byteLength).toBe(total);
     expect(servedDocument("small", "text/plain", "x").body.buffer.byteLength).toBeGreaterThan(total);
   });
+
+  it("reads like the Map of its documents: order, size, has, values, forEach", () => {
+    const docs = [
+      { output: "a", content: "1", contentType: "text/plain" },
+      { output: "b", content: "22", contentType: "text/x" },
+      { output: "a", content: "333", contentType: "text/y" },
+    ];
+    const served = servedDocuments(docs, "h");
+    // An output named twice keeps its first place and its last content, as Map#set does.
+    const asMap = new Map(docs.map((d) => [d.output, d]));
+    expect([...served.keys()]).toEqual([...asMap.keys()]);
+    expect(served.size).toBe(2);
+    expect(served.has("a") && served.has("b") && !served.has("c")).toBe(true);
+    expect(served.get("c")).toBeUndefined();
+    expect([...served.values()].map((d) => [d.body.toString(), d.contentType])).toEqual([
+      ["333", "text/y"],
+      ["22", "text/x"],
+    ]);
+    const seen: string[] = [];
+    served.forEach((d, name, map) => {
+      expect(map).toBe(served);
+      seen.push(`${name}=${d.body.toString()}`);
+    });
+    expect(seen).toEqual(["a=333", "b=22"]);
+  });
+
+  it("hashes each ETag whose hash and name cannot stand in one", () => {
+    const served = servedDocuments([{ output: "a", content: "x", contentType: "text/plain" }], 'with"quote');
+    expect(served.get("a")!.etag).toBe(servedDocument("x", "text/plain", 'with"quote-a').etag);
+    expect(served.get("a")!.etag).toMatch(/^"[0-9a-f]{64}"$/);
+  });
+
+  it("tells the same documents from changed ones (bytes, type, name, hash)", () => {
+    const base = [
+      { output: "a", content: "1", contentType: "text/plain" },
+      { output: "b", content: "2", contentType: "text/plain" },
+    ];
+    const served = servedDocuments(base, "h");
+    expect(served.sameAs(servedDocuments(base, "h"))).toBe(true);
+    const variants = [
+      servedDocuments(base, "h2"),
+      servedDocuments([base[0]!, { ...base[1]!, content: "3" }], "h"),
+      servedDocuments([base[0]!, { ...base[1]!, contentType: "text/x" }], "h"),
+      servedDocuments([base[0]!, { ...base[1]!, output: "c" }], "h"),
+      servedDocuments(
+        [
+          { ...base[0]!, content: "12" },
+          { ...base[1]!, content: "" },
+        ],
+        "h",
+      ),
+      servedDocuments([base[0]!], "h"),
+    ];
+    for (const v of variants) expect(served.sameAs(v)).toBe(false);
+  });
 });
 
 describe("MemoryLookup", () => {
