@@ -82,7 +82,8 @@ export interface ClusterResult {
     controller: { peakRssMiB: number; rssMiB: number } | undefined;
     server: { peakRssMiB: number; rssMiB: number } | undefined;
     /** V8 heap of the controller (prom-client's nodejs_heap_size_*), MiB. */
-    controllerHeap: { usedMiB: number; totalMiB: number } | undefined;
+    controllerHeap: HeapFigures | undefined;
+    serverHeap: HeapFigures | undefined;
   };
 }
 
@@ -113,7 +114,10 @@ async function controllerMetrics(port: number): Promise<Metrics> {
   return m;
 }
 
-async function heapOf(port: number): Promise<{ usedMiB: number; totalMiB: number } | undefined> {
+/** V8 heap used and committed, and memory outside it (Buffers: the server's documents), in MiB. */
+type HeapFigures = { usedMiB: number; totalMiB: number; externalMiB: number };
+
+async function heapOf(port: number): Promise<HeapFigures | undefined> {
   try {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     const get = (name: string) =>
@@ -121,6 +125,7 @@ async function heapOf(port: number): Promise<{ usedMiB: number; totalMiB: number
     return {
       usedMiB: round(get("nodejs_heap_size_used_bytes"), 1),
       totalMiB: round(get("nodejs_heap_size_total_bytes"), 1),
+      externalMiB: round(get("nodejs_external_memory_bytes"), 1),
     };
   } catch {
     return undefined;
@@ -455,6 +460,7 @@ export async function clusterBench(
       controller: controller.memory(),
       server: server.memory(),
       controllerHeap: await heapOf(metricsPort),
+      serverHeap: await heapOf(serverPort),
     };
     const comparison = await compareWithNginx(
       cfg.serving,

@@ -155,8 +155,17 @@ export function renderTable(r: RunResult): string {
   }
   if (c)
     lines.push(
-      `cluster: ${c.machines} Machines created in ${c.createMachinesSeconds} s; initial render ${c.initialRenderSeconds} s (served ${c.initialServedSeconds} s); raw SSA create ${c.raw.createPerSecond}/s (32 in flight), update ${c.raw.updatePerSecond}/s; fan-out API writes ${JSON.stringify(c.fanout.writes)} (${c.fanout.apiWritesPerSecond}/s all kinds), controller CPU ${c.fanout.controllerCpuSeconds} s (${c.fanout.controllerCpuShare} cores), server CPU ${c.fanout.serverCpuSeconds} s; kube-apiserver + etcd CPU per write: raw ${c.raw.controlPlaneCpuMsPerWrite} ms, fan-out ${c.fanout.controlPlaneCpuMsPerWrite} ms; controller V8 heap at the end ${c.memory.controllerHeap?.usedMiB} MiB used of ${c.memory.controllerHeap?.totalMiB} MiB`,
+      `cluster: ${c.machines} Machines created in ${c.createMachinesSeconds} s; initial render ${c.initialRenderSeconds} s (served ${c.initialServedSeconds} s); raw SSA create ${c.raw.createPerSecond}/s (32 in flight), update ${c.raw.updatePerSecond}/s; fan-out API writes ${JSON.stringify(c.fanout.writes)} (${c.fanout.apiWritesPerSecond}/s all kinds), controller CPU ${c.fanout.controllerCpuSeconds} s (${c.fanout.controllerCpuShare} cores), server CPU ${c.fanout.serverCpuSeconds} s; kube-apiserver + etcd CPU per write: raw ${c.raw.controlPlaneCpuMsPerWrite} ms, fan-out ${c.fanout.controlPlaneCpuMsPerWrite} ms; at the end (before the serving load) ${heapLine("controller", c.memory.controllerHeap)}, ${heapLine("server", c.memory.serverHeap)}`,
     );
   if (r.failure) lines.push(`FAILED: ${r.failure.split("\n")[0]}`);
   return `${lines.join("\n")}\n`;
+}
+
+function heapLine(
+  who: string,
+  h: { usedMiB: number; totalMiB: number; externalMiB: number } | undefined,
+): string {
+  return h
+    ? `${who} V8 heap ${h.usedMiB} MiB used of ${h.totalMiB} MiB, ${h.externalMiB} MiB outside it`
+    : `${who} heap unknown`;
 }
