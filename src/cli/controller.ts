@@ -40,6 +40,7 @@ export async function runController(args: string[]): Promise<number> {
   const concurrency = Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw new UsageError("--concurrency must be a positive integer");
+  const resyncMs = durationMs(values.resync!);
   const runtime = new ControllerRuntime({
     client,
     namespace: values.namespace,
@@ -47,6 +48,8 @@ export async function runController(args: string[]): Promise<number> {
     concurrency,
     logger,
     metrics: registry,
+    // Renewals due within two resyncs (at least a day) get a timer; later ones a resync finds.
+    renewalHorizonMs: Math.max(86_400_000, 2 * resyncMs),
   });
   // Templates from git (ClusterDesc spec.git, docs/templates-from-git.md): leader only, like reconciling.
   const gitCacheDir =
@@ -63,7 +66,7 @@ export async function runController(args: string[]): Promise<number> {
   await runtime.startInformers();
   logger.info({ machines: runtime.cache.machines.size }, "caches synced");
 
-  const resync = setInterval(() => runtime.resync(), durationMs(values.resync!));
+  const resync = setInterval(() => runtime.resync(), resyncMs);
   const leaderElect = values["leader-elect"] && !values["no-leader-elect"];
   let elector: LeaderElector | undefined;
   let lost = false;

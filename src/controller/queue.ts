@@ -52,6 +52,11 @@ export class WorkQueue {
     this.timers.set(key, timer);
   }
 
+  /** True while `key` waits for a timer (a retry or a due date). */
+  scheduled(key: string): boolean {
+    return this.timers.has(key);
+  }
+
   /** Keys waiting (not counting those in flight or waiting for a retry timer). */
   get depth(): number {
     return this.queue.length;

@@ -25,6 +25,8 @@ import { MachineCache } from "./machine-cache.js";
 import { paths } from "./paths.js";
 import { ApiWrites } from "./writes.js";
 
+const DAY_MS = 86_400_000;
+
 export interface ControllerOptions {
   client: KubeClient;
   /** Watch one namespace; all namespaces when absent. */
@@ -40,14 +42,24 @@ export interface ControllerOptions {
    * namespace when absent.
    */
   documentsNamespace?: string;
+  /**
+   * How far ahead a certificate renewal gets a timer of its own; one due later is found by a
+   * resync (keep this above the resync interval). One timer per Machine cost ~0.3 KB each and
+   * fired, at the timers' cap, every 24 days for a renewal months away. Default one day.
+   */
+  renewalHorizonMs?: number;
 }
 
 export class ControllerRuntime {
   readonly cache: MachineCache;
   readonly queue: WorkQueue;
   private reconciling = false;
-  /** resourceVersions of ConfigMaps this controller wrote, so their watch events do not re-queue. */
-  private readonly ownWrites = new Set<string>();
+  /**
+   * Per object we wrote (`cm:ns/name`, `secret:ns/name`), the resourceVersion of our last write, so
+   * its watch event does not re-queue. One entry per object: when the event came first (see
+   * inFlight) the entry stays until our next write of the object replaces it.
+   */
+  private readonly ownWrites = new Map<string, string>();
   /**
    * Objects with a write of ours in flight: the watch event of that write can arrive before the
    * response that tells its resourceVersion, and must not count as someone else's change.
@@ -111,12 +123,7 @@ export class ControllerRuntime {
         const ns = obj.metadata.namespace;
         if (obj.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY) {
           // A rendered ConfigMap changed or deleted by someone else: put back what it should hold.
-          const rv = obj.metadata.resourceVersion ?? "";
-          if (
-            type !== "DELETED" &&
-            (this.ownWrites.delete(rv) || this.inFlight.has(`cm:${ns}/${obj.metadata.name}`))
-          )
-            return;
+          if (this.isOwnEcho(type, `cm:${ns}/${obj.metadata.name}`, obj)) return;
           this.memory.forgetConfigMap(`${ns}/${obj.metadata.name}`);
           const owner = obj.metadata.ownerReferences?.[0];
           if (owner?.kind === "ClusterDesc") this.enqueue([clusterKey(ns, owner.name)]);
@@ -131,12 +138,7 @@ export class ControllerRuntime {
       const ns = obj.metadata.namespace;
       const key = `${ns}/${obj.metadata.name}`;
       if (obj.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY) {
-        if (
-          type !== "DELETED" &&
-          (this.ownWrites.delete(obj.metadata.resourceVersion ?? "") || this.inFlight.has(`secret:${key}`))
-        ) {
-          return;
-        }
+        if (this.isOwnEcho(type, `secret:${key}`, obj)) return;
         this.memory.forgetSecret(key);
         const machine = owningMachine(obj.metadata);
         if (machine) {
@@ -237,9 +239,11 @@ export class ControllerRuntime {
           name,
         );
         if (outcome?.renewAfter) {
-          // Come back when the certificate is due (timers cap at about 24 days).
+          // Come back when the certificate is due; a resync comes back sooner for a later one.
           const delay = outcome.renewAfter.getTime() - (o.now ?? (() => new Date()))().getTime();
-          this.queue.addAfter(key, Math.min(Math.max(delay, 1000), 2 ** 31 - 1));
+          if (delay <= (o.renewalHorizonMs ?? DAY_MS)) {
+            this.queue.addAfter(key, Math.min(Math.max(delay, 1000), 2 ** 31 - 1)); // timers cap at ~24 days
+          }
         }
         if (outcome && outcome.reason !== "Rendered") {
           log.warn({ machine: key, reason: outcome.reason }, outcome.message);
@@ -258,12 +262,25 @@ export class ControllerRuntime {
     metric.depth.set(0);
   }
 
+  /** True when a watch event of the object `key` is the echo of our own write (done or in flight). */
+  private isOwnEcho(type: string, key: string, obj: { metadata: { resourceVersion?: string } }): boolean {
+    if (type === "DELETED") {
+      this.ownWrites.delete(key);
+      return false;
+    }
+    if (this.inFlight.has(key)) return true;
+    const rv = obj.metadata.resourceVersion;
+    if (rv === undefined || this.ownWrites.get(key) !== rv) return false;
+    this.ownWrites.delete(key);
+    return true;
+  }
+
   /** Runs one of our writes, remembering it so its own watch event is not taken for a foreign change. */
   private async own(key: string, write: () => Promise<string | undefined>): Promise<string | undefined> {
     this.inFlight.add(key);
     try {
       const rv = await write();
-      if (rv) this.ownWrites.add(rv);
+      if (rv) this.ownWrites.set(key, rv);
       return rv;
     } finally {
       this.inFlight.delete(key);

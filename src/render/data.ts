@@ -277,8 +277,12 @@ function computeFacts(cluster: ClusterDesc, members: Machine[]): ClusterFacts {
 // compute the cluster facts once per (ClusterDesc object, machines array) pair. Inputs are
 // treated as immutable; a caller that mutates them in place must pass new arrays.
 const factsCache = new WeakMap<ClusterDesc, WeakMap<readonly Machine[], ClusterFacts>>();
-/** Each list's machines by key, to find `self` in it without a scan. */
-const listIndex = new WeakMap<readonly Machine[], Map<string, Machine>>();
+/**
+ * Each list's machines by key, to find `self` in it without a scan: the spec generation, or the
+ * object itself when it has none (embedded mode). Not the objects: the list outlives status
+ * writes, and keeping each Machine as it was held a stale copy of all of them (~0.9 KB each).
+ */
+const listIndex = new WeakMap<readonly Machine[], Map<string, number | Machine>>();
 
 /**
  * True when the list already describes `self`: the same object, or (a controller's cache hands
@@ -287,13 +291,11 @@ const listIndex = new WeakMap<readonly Machine[], Map<string, Machine>>();
 function listHas(machines: readonly Machine[], self: Machine): boolean {
   let index = listIndex.get(machines);
   if (!index) {
-    index = new Map(machines.map((m) => [machineKey(m), m]));
+    index = new Map(machines.map((m) => [machineKey(m), m.metadata.generation ?? m]));
     listIndex.set(machines, index);
   }
   const listed = index.get(machineKey(self));
-  if (listed === self) return true;
-  const generation = self.metadata.generation;
-  return listed !== undefined && generation !== undefined && listed.metadata.generation === generation;
+  return typeof listed === "number" ? listed === self.metadata.generation : listed === self;
 }
 
 export function clusterFacts(

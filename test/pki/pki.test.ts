@@ -348,6 +348,11 @@ describe("cluster CA and machine certificates", () => {
       ]);
     const firstSerial = await serial();
     expect(Date.parse(first.renewAfter!) - Date.parse(first.notAfter!)).toBeLessThan(0);
+    // Due within the day: a timer of its own. A certificate due in months (byo-1, the default
+    // lifetime) gets none; a resync finds it once it is within the day.
+    expect(runtime.queue.scheduled(`${ns}/short-1`)).toBe(true);
+    expect((await machine("byo-1"))?.status?.certificate?.renewAfter).toBeDefined();
+    expect(runtime.queue.scheduled(`${ns}/byo-1`)).toBe(false);
 
     // Two thirds of the span from notBefore (issue - 5 min, for clock skew) to notAfter (issue + 90 min).
     clock += 55 * 60 * 1000; // before: 55 < 58.3 minutes after issue
