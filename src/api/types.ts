@@ -210,7 +210,6 @@ export interface MachineSpec {
 export interface MachineStatus {
   observedGeneration?: number;
   conditions?: Condition[];
-  /** ConfigMap holding the rendered documents. */
   /**
    * ConfigMap holding the rendered documents. Their content hash is its annotation, not a status
    * field: a fan-out then costs one write per Machine, not two.

@@ -18,6 +18,7 @@ import { machineAddresses, objectKey } from "../api/machine.js";
 import type { Machine } from "../api/types.js";
 import type { RenderedDocument } from "../render/types.js";
 import type { SecretObject } from "./certificates.js";
+import { shared } from "./shared-strings.js";
 
 export const MANAGED_BY = "ccts";
 
@@ -179,20 +180,6 @@ function dataDigest(data: Record<string, string> | undefined): string {
     hash.update(`${name}\0${Buffer.byteLength(text)}\0`).update(text);
   }
   return hash.digest("base64");
-}
-
-/**
- * Values every rendered ConfigMap repeats (the content-types annotation, the cluster label, the
- * owner's kind): one string for all, not one per ConfigMap from each watch event. Bounded.
- */
-const sharedValues = new Map<string, string>();
-
-function shared(value: string): string {
-  const known = sharedValues.get(value);
-  if (known !== undefined) return known;
-  if (sharedValues.size >= 256) sharedValues.clear();
-  sharedValues.set(value, value);
-  return value;
 }
 
 /**

@@ -21,7 +21,7 @@ import { WriteMemory } from "../controller/write-memory.js";
 import { resolveTemplates } from "../render/index.js";
 import type { KubeClient } from "./client.js";
 import { Informer } from "./informer.js";
-import { MachineCache } from "./machine-cache.js";
+import { MachineCache, withSharedStrings } from "./machine-cache.js";
 import { paths } from "./paths.js";
 import { ApiWrites } from "./writes.js";
 
@@ -79,8 +79,11 @@ export class ControllerRuntime {
     const machines = new Informer<Machine>({
       client: o.client,
       path: paths.machines(scope),
+      cached: withSharedStrings,
       onEvent: (type, obj, old) => {
-        const next = type === "DELETED" ? undefined : obj;
+        // The indexes keep what the cache keeps (member lists are swapped object for object).
+        const next =
+          type === "DELETED" ? undefined : (machines.get(obj.metadata.namespace, obj.metadata.name) ?? obj);
         this.cache.index(old, next);
         if (!next) this.memory.forgetMachine(objectKey(obj));
         // Status-only updates (ours) do not change the generation: nothing to re-render.

@@ -6,6 +6,7 @@ import type { SecretObject } from "../controller/certificates.js";
 import type { FanoutIndex } from "../controller/fanout.js";
 import type { ClusterState } from "../controller/reconcile.js";
 import type { ConfigMapObject } from "../controller/rendered-configmap.js";
+import { shared } from "../controller/shared-strings.js";
 import type { Informer } from "./informer.js";
 
 /**
@@ -43,6 +44,34 @@ function macsOf(m: Machine): string[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * What the controller's cache keeps of a Machine: the object with one shared copy of the strings
+ * every Machine repeats (output names, condition texts, apiVersion and kind; ~0.5 KB each).
+ */
+export function withSharedStrings(machine: Machine): Machine {
+  const { status } = machine;
+  return {
+    ...machine,
+    apiVersion: shared(machine.apiVersion) as Machine["apiVersion"],
+    kind: shared(machine.kind) as Machine["kind"],
+    ...(status && {
+      status: {
+        ...status,
+        ...(status.outputs && { outputs: status.outputs.map(shared) }),
+        ...(status.conditions && {
+          conditions: status.conditions.map((c) => ({
+            ...c,
+            type: shared(c.type),
+            status: shared(c.status) as typeof c.status,
+            reason: shared(c.reason),
+            message: shared(c.message),
+          })),
+        }),
+      },
+    }),
+  };
 }
 
 export class MachineCache implements ClusterState, FanoutIndex {
