@@ -36,11 +36,13 @@ export async function runController(args: string[]): Promise<number> {
   const logger = pino({ level: process.env.CCTS_LOG_LEVEL ?? "info" }).child({ component: "controller" });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const client = await KubeClient.create(loadKubeConfig(values.kubeconfig));
+  // Flags first: a typo is a usage error whether or not a cluster is reachable.
   const concurrency = Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw new UsageError("--concurrency must be a positive integer");
   const resyncMs = durationMs(values.resync!);
+  if (resyncMs < 1000) throw new UsageError(`--resync must be at least 1s, got ${values.resync}`);
+  const client = await KubeClient.create(loadKubeConfig(values.kubeconfig));
   const runtime = new ControllerRuntime({
     client,
     namespace: values.namespace,

@@ -242,7 +242,8 @@ export class ControllerRuntime {
           name,
         );
         if (outcome?.renewAfter) {
-          // Come back when the certificate is due; a resync comes back sooner for a later one.
+          // Due within the horizon: a timer brings the Machine back then. Due later: no timer; a
+          // resync reconciles it again before it comes within the horizon.
           const delay = outcome.renewAfter.getTime() - (o.now ?? (() => new Date()))().getTime();
           if (delay <= (o.renewalHorizonMs ?? DAY_MS)) {
             this.queue.addAfter(key, Math.min(Math.max(delay, 1000), 2 ** 31 - 1)); // timers cap at ~24 days

@@ -43,6 +43,10 @@ describe("ccts render", () => {
     [["render", "--mac", "52:54:00:12:34:01"], 2, /--dir is required/],
     [["render", "--dir", EXAMPLE_DIR, "--bogus"], 2, /Unknown option '--bogus'/],
     [["frobnicate"], 2, /unknown command "frobnicate"/],
+    // Checked before any cluster is asked (none is reachable here).
+    [["controller", "--resync", "0s"], 2, /--resync must be at least 1s, got 0s/],
+    [["controller", "--resync", "soon"], 2, /expected a duration like 30s, 10m or 1h, got soon/],
+    [["controller", "--concurrency", "0"], 2, /--concurrency must be a positive integer/],
   ])("fails clearly for %j", async (args, code, message) => {
     const r = await runCli(args, SYSTEM_NODE);
     expect(r.code).toBe(code);
