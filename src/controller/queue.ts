@@ -40,7 +40,10 @@ export class WorkQueue {
     this.pump();
   }
 
-  /** Adds the key after a delay (a later call for the same key replaces an earlier one only if sooner). */
+  /**
+   * Adds the key after a delay, unless a timer for it is pending already: that one stands, sooner
+   * or later (the reconcile it brings recomputes what is due and sets the next timer).
+   */
   addAfter(key: string, delayMs: number): void {
     if (this.stopping) return;
     if (this.timers.has(key)) return;
