@@ -315,6 +315,42 @@ describe("cluster CA and machine certificates", () => {
     expect(decoded(await secret("ccts-machine-byo-1-tls"), "ca.crt")).toBe(certPem);
   });
 
+  it("re-issues a Machine's certificate when its CA is replaced", async () => {
+    // The controller remembers that a certificate was checked against its CA; a new CA must undo that.
+    const key = join(dir, "user-ca-2.key");
+    const cert = join(dir, "user-ca-2.pem");
+    await openssl(
+      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert].concat([
+        "-days",
+        "30",
+        "-subj",
+        "/CN=user-ca-2",
+      ]),
+    );
+    const { readFile } = await import("node:fs/promises");
+    const [certPem, keyPem] = await Promise.all([readFile(cert, "utf8"), readFile(key, "utf8")]);
+    const before = decoded(await secret("ccts-machine-byo-1-tls"), "tls.crt");
+    // Reconciles that find the certificate valid (and remember so) before the CA changes.
+    for (let i = 0; i < 2; i++) {
+      runtime.resync();
+      await runtime.queue.idle();
+    }
+    expect(decoded(await secret("ccts-machine-byo-1-tls"), "tls.crt")).toBe(before);
+    await mergePatch(client, "Secret", ns, "user-ca", {
+      data: {
+        "tls.crt": Buffer.from(certPem).toString("base64"),
+        "tls.key": Buffer.from(keyPem).toString("base64"),
+      },
+    });
+    await waitFor("byo-1's certificate from the new CA", async () => {
+      const now = decoded(await secret("ccts-machine-byo-1-tls"), "tls.crt");
+      return now !== before && now !== "";
+    });
+    const leaf = await pem("byo-1-new.pem", decoded(await secret("ccts-machine-byo-1-tls"), "tls.crt"));
+    expect(await openssl(["verify", "-CAfile", cert, leaf])).toMatch(/: OK/);
+    expect(decoded(await secret("ccts-machine-byo-1-tls"), "ca.crt")).toBe(certPem);
+  });
+
   it("reports a named CA Secret that does not exist", async () => {
     const { cluster } = exampleObjects(ns);
     await create(client, {
