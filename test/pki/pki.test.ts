@@ -3,7 +3,7 @@
 // injected clock, private keys only ever in Secrets (never a ConfigMap, never a log line), and the
 // server serving documents and /ca.pem from them.
 import { execFile } from "node:child_process";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -49,6 +49,26 @@ async function pem(name: string, text: string): Promise<string> {
 
 async function openssl(args: string[]): Promise<string> {
   return (await run("openssl", args)).stdout;
+}
+
+/** A CA of the user's own (openssl, RSA): its certificate file and PEM, and a TLS Secret's data. */
+async function userCA(
+  name: string,
+): Promise<{ cert: string; certPem: string; data: Record<string, string> }> {
+  const key = join(dir, `${name}.key`);
+  const cert = join(dir, `${name}.pem`);
+  await openssl(
+    ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "30"].concat([
+      "-subj",
+      `/CN=${name}`,
+    ]),
+  );
+  const [certPem, keyPem] = await Promise.all([readFile(cert, "utf8"), readFile(key, "utf8")]);
+  const data = {
+    "tls.crt": Buffer.from(certPem).toString("base64"),
+    "tls.key": Buffer.from(keyPem).toString("base64"),
+  };
+  return { cert, certPem, data };
 }
 
 function machineIn(
@@ -271,34 +291,13 @@ describe("cluster CA and machine certificates", () => {
   });
 
   it("uses a user-supplied CA as given", async () => {
-    const key = join(dir, "user-ca.key");
-    const cert = join(dir, "user-ca.pem");
-    await openssl([
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-      "-days",
-      "30",
-      "-subj",
-      "/CN=user-ca",
-    ]);
-    const { readFile } = await import("node:fs/promises");
-    const [certPem, keyPem] = await Promise.all([readFile(cert, "utf8"), readFile(key, "utf8")]);
+    const { cert, certPem, data } = await userCA("user-ca");
     await create(client, {
       apiVersion: "v1",
       kind: "Secret",
       type: "kubernetes.io/tls",
       metadata: { name: "user-ca", namespace: ns },
-      data: {
-        "tls.crt": Buffer.from(certPem).toString("base64"),
-        "tls.key": Buffer.from(keyPem).toString("base64"),
-      },
+      data,
     });
     const { cluster } = exampleObjects(ns);
     const byo: ClusterDesc = {
@@ -317,18 +316,7 @@ describe("cluster CA and machine certificates", () => {
 
   it("re-issues a Machine's certificate when its CA is replaced", async () => {
     // The controller remembers that a certificate was checked against its CA; a new CA must undo that.
-    const key = join(dir, "user-ca-2.key");
-    const cert = join(dir, "user-ca-2.pem");
-    await openssl(
-      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert].concat([
-        "-days",
-        "30",
-        "-subj",
-        "/CN=user-ca-2",
-      ]),
-    );
-    const { readFile } = await import("node:fs/promises");
-    const [certPem, keyPem] = await Promise.all([readFile(cert, "utf8"), readFile(key, "utf8")]);
+    const { cert, certPem, data } = await userCA("user-ca-2");
     const before = decoded(await secret("ccts-machine-byo-1-tls"), "tls.crt");
     // Reconciles that find the certificate valid (and remember so) before the CA changes.
     for (let i = 0; i < 2; i++) {
@@ -336,12 +324,7 @@ describe("cluster CA and machine certificates", () => {
       await runtime.queue.idle();
     }
     expect(decoded(await secret("ccts-machine-byo-1-tls"), "tls.crt")).toBe(before);
-    await mergePatch(client, "Secret", ns, "user-ca", {
-      data: {
-        "tls.crt": Buffer.from(certPem).toString("base64"),
-        "tls.key": Buffer.from(keyPem).toString("base64"),
-      },
-    });
+    await mergePatch(client, "Secret", ns, "user-ca", { data });
     await waitFor("byo-1's certificate from the new CA", async () => {
       const now = decoded(await secret("ccts-machine-byo-1-tls"), "tls.crt");
       return now !== before && now !== "";
