@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { KubeClient, loadKubeConfig } from "../k8s/client.js";
-import { ControllerRuntime } from "../k8s/controller-runtime.js";
+import { ControllerRuntime, DAY_MS } from "../k8s/controller-runtime.js";
 import { GitSync } from "../k8s/git-sync.js";
 import { LeaderElector } from "../k8s/leader.js";
 import { startHealthServer } from "./health.js";
@@ -51,7 +51,7 @@ export async function runController(args: string[]): Promise<number> {
     logger,
     metrics: registry,
     // Renewals due within two resyncs (at least a day) get a timer; later ones a resync finds.
-    renewalHorizonMs: Math.max(86_400_000, 2 * resyncMs),
+    renewalHorizonMs: Math.max(DAY_MS, 2 * resyncMs),
   });
   // Templates from git (ClusterDesc spec.git, docs/templates-from-git.md): leader only, like reconciling.
   const gitCacheDir =

@@ -121,10 +121,6 @@ export function withoutUnreadSecretData<T extends SecretObject>(secret: T): T {
   return secret;
 }
 
-function pick({ notBefore, notAfter }: { notBefore: number; notAfter: number }) {
-  return { notBefore, notAfter };
-}
-
 function pairFrom(secret: SecretObject | undefined): CertificateAndKey | undefined {
   const certPem = unb64(secret?.data?.["tls.crt"]);
   const keyPem = unb64(secret?.data?.["tls.key"]);
@@ -276,21 +272,21 @@ export class ClusterPKI {
   ): Pick<CertificateInfo, "notBefore" | "notAfter"> | undefined {
     const rv = secret?.metadata.resourceVersion;
     const known = this.checked.get(key);
-    let validity: { notBefore: number; notAfter: number };
-    if (
-      known &&
+    const hit =
+      known !== undefined &&
       known.caPem === caPem &&
-      ((rv !== undefined && known.rv === rv) || (known.certPem !== undefined && known.certPem === certPem))
-    ) {
-      validity = known;
-    } else {
+      ((rv !== undefined && known.rv === rv) || (known.certPem !== undefined && known.certPem === certPem));
+    let validity: { notBefore: number; notAfter: number };
+    if (hit) validity = { notBefore: known.notBefore, notAfter: known.notAfter };
+    else {
       if (!issuedBy(certPem, caPem)) return undefined;
       const info = certificateInfo(certPem);
       validity = { notBefore: info.notBefore.getTime(), notAfter: info.notAfter.getTime() };
     }
-    if (rv !== undefined && known?.rv !== rv) this.checked.set(key, { rv, caPem, ...pick(validity) });
-    else if (rv === undefined && known?.certPem !== certPem)
-      this.checked.set(key, { certPem, caPem, ...pick(validity) });
+    // Checked now, or known by its text and now found in the informer's Secret: remember by that.
+    if (!hit || (rv !== undefined && known.rv !== rv)) {
+      this.checked.set(key, rv !== undefined ? { rv, caPem, ...validity } : { certPem, caPem, ...validity });
+    }
     return { notBefore: new Date(validity.notBefore), notAfter: new Date(validity.notAfter) };
   }
 

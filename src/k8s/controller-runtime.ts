@@ -25,7 +25,8 @@ import { MachineCache, withSharedStrings } from "./machine-cache.js";
 import { paths } from "./paths.js";
 import { ApiWrites } from "./writes.js";
 
-const DAY_MS = 86_400_000;
+/** The shortest renewal horizon (ControllerOptions.renewalHorizonMs). */
+export const DAY_MS = 86_400_000;
 
 export interface ControllerOptions {
   client: KubeClient;
