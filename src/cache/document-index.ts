@@ -3,9 +3,11 @@
 // Documents that hold private keys arrive as separate private entries (from Secrets, without MAC
 // labels) and are served under the MACs of the public entry of the same Machine.
 // Only the prepared bytes are kept, not the entries' text: with 10,000 machines every copy counts.
+// Given a store (the cluster server's document file), the bytes of Machines' documents live there
+// and are released when their entry is replaced or removed.
 import type { ClusterDocuments, MachineDocuments, ServedDocument } from "../server/lookup.js";
 import { type MemoryLookup, servedDocuments } from "../server/memory-lookup.js";
-import { DocumentMap, type PackedDocuments } from "../server/packed-documents.js";
+import { type DocumentBytesStore, DocumentMap, type PackedDocuments } from "../server/packed-documents.js";
 import type { RenderedEntry } from "./rendered-entry.js";
 
 /** An entry as kept: what it is, and its documents ready to serve. */
@@ -24,7 +26,11 @@ export class DocumentIndex {
   /** Per-ClusterDesc documents (dnsmasq.conf) by entry key. */
   private readonly clusterEntries = new Map<string, ClusterDocuments>();
 
-  constructor(private readonly lookup: MemoryLookup) {}
+  constructor(
+    private readonly lookup: MemoryLookup,
+    /** Where Machines' document bytes go; in memory when absent. */
+    private readonly store?: DocumentBytesStore,
+  ) {}
 
   get size(): number {
     return this.entries.size;
@@ -44,13 +50,16 @@ export class DocumentIndex {
       return;
     }
     if (entry.private) {
-      this.privates.set(entry.key, keep(entry, this.privates.get(entry.key)));
+      const previous = this.privates.get(entry.key);
+      const kept = this.keep(entry, previous);
+      this.privates.set(entry.key, kept);
       this.privateOf.set(entry.machine, entry.key);
       this.rebuild(entry.machine);
+      if (previous && previous.served !== kept.served) previous.served.release();
       return;
     }
     const previous = this.entries.get(entry.key);
-    const kept = keep(entry, previous);
+    const kept = this.keep(entry, previous);
     const docs =
       previous && previous.served === kept.served && sameAddresses(previous.entry, entry)
         ? previous.docs
@@ -65,6 +74,7 @@ export class DocumentIndex {
     this.entries.set(entry.key, { ...kept, docs });
     this.publicOf.set(entry.machine, entry.key);
     for (const mac of touched) this.refresh(mac);
+    if (previous && previous.served !== kept.served) previous.served.release();
   }
 
   remove(key: string): void {
@@ -78,6 +88,7 @@ export class DocumentIndex {
       this.privates.delete(key);
       if (this.privateOf.get(machine) === key) this.privateOf.delete(machine);
       this.rebuild(machine);
+      privateEntry.served.release();
       return;
     }
     const previous = this.entries.get(key);
@@ -88,6 +99,15 @@ export class DocumentIndex {
       this.claims.get(mac)?.delete(key);
       this.refresh(mac);
     }
+    previous.served.release();
+  }
+
+  /** The entry without its text; the previous prepared bytes when its documents did not change. */
+  private keep(entry: RenderedEntry, previous: Kept | undefined): Kept {
+    const { documents: _text, ...summary } = entry;
+    const served = servedDocuments(documentList(entry), entry.hash);
+    if (previous?.served.sameAs(served)) return { entry: summary, served: previous.served };
+    return { entry: summary, served: served.storedIn(this.store) };
   }
 
   /** The served documents of a public entry: its own plus its Machine's private ones. */
@@ -121,13 +141,6 @@ export class DocumentIndex {
 
 function documentList(entry: RenderedEntry) {
   return Object.entries(entry.documents).map(([output, d]) => ({ output, ...d }));
-}
-
-/** The entry without its text; the previous prepared bytes when its documents did not change. */
-function keep(entry: RenderedEntry, previous: Kept | undefined): Kept {
-  const { documents: _text, ...summary } = entry;
-  const served = servedDocuments(documentList(entry), entry.hash);
-  return { entry: summary, served: previous?.served.sameAs(served) ? previous.served : served };
 }
 
 /**

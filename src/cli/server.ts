@@ -1,6 +1,9 @@
+import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
-import { pino } from "pino";
+import { type Logger, pino } from "pino";
+import { Gauge, Registry } from "prom-client";
 import { DiskCache } from "../cache/disk-cache.js";
+import { DocumentFile } from "../cache/document-file.js";
 import { DocumentIndex } from "../cache/document-index.js";
 import { KubeClient, loadKubeConfig } from "../k8s/client.js";
 import { ServedConfigMaps } from "../k8s/served-configmaps.js";
@@ -9,7 +12,10 @@ import { MemoryLookup } from "../server/memory-lookup.js";
 import { HTTP_FLAGS, httpSettings } from "./http-flags.js";
 import { parse, required } from "./usage.js";
 
-/** Cluster mode: serves the controller's rendered ConfigMaps, from memory, backed by a disk cache. */
+/**
+ * Cluster mode: serves the controller's rendered ConfigMaps, indexed in memory, their bytes in a
+ * file of the cache directory (page cache), backed by a disk cache that outlives restarts.
+ */
 export async function runServer(args: string[]): Promise<number> {
   const { values } = parse(args, {
     kubeconfig: { type: "string" },
@@ -20,17 +26,21 @@ export async function runServer(args: string[]): Promise<number> {
   });
   const http = httpSettings(values);
   const logger = pino({ level: process.env.CCTS_LOG_LEVEL ?? "info" });
-  const lookup = new MemoryLookup();
-  const index = new DocumentIndex(lookup);
-  const cache = new DiskCache(resolve(required(values["cache-dir"], "--cache-dir")), (op, key, err) =>
+  const cacheDir = resolve(required(values["cache-dir"], "--cache-dir"));
+  const cache = new DiskCache(cacheDir, (op, key, err) =>
     logger.error({ op, key, err: String(err) }, "disk cache"),
   );
+  const documentFile = await openDocumentFile(cacheDir, logger);
+  const registry = new Registry();
+  if (documentFile) documentFileMetrics(documentFile, registry);
+  const lookup = new MemoryLookup();
+  const index = new DocumentIndex(lookup, documentFile);
   // Serve what the cache holds before the API server is even asked: it may be down.
   const cached = await cache.load((entry) => index.upsert(entry));
   if (cached > 0) lookup.setReady(true);
   logger.info({ entries: cached, dir: cache.dir }, "loaded disk cache");
 
-  const app = buildApp({ lookup, logger, ...http.app });
+  const app = buildApp({ lookup, logger, metrics: registry, ...http.app });
   await app.listen(http.listen);
 
   const client = await KubeClient.create(loadKubeConfig(values.kubeconfig));
@@ -51,6 +61,40 @@ export async function runServer(args: string[]): Promise<number> {
   await app.close();
   await served.stop();
   await cache.flush();
+  documentFile?.close();
   client.close();
   return 0;
+}
+
+/** The document file in the cache directory; undefined (documents in memory) when it cannot be made. */
+async function openDocumentFile(dir: string, logger: Logger): Promise<DocumentFile | undefined> {
+  try {
+    await mkdir(dir, { recursive: true });
+    return new DocumentFile(dir, (op, err) =>
+      logger.error(
+        { op, err: String(err) },
+        "document file failed; documents it could not take stay in memory",
+      ),
+    );
+  } catch (err) {
+    logger.error(
+      { dir, err: String(err) },
+      "no document file in the cache directory; documents are kept in memory",
+    );
+    return undefined;
+  }
+}
+
+function documentFileMetrics(file: DocumentFile, registry: Registry): void {
+  new Gauge({
+    name: "ccts_document_file_bytes",
+    help: "Bytes of the server's document file: live (served) and garbage (replaced, until compacted).",
+    labelNames: ["state"] as const,
+    registers: [registry],
+    collect() {
+      const { liveBytes, garbageBytes } = file.stats();
+      this.set({ state: "live" }, liveBytes);
+      this.set({ state: "garbage" }, garbageBytes);
+    },
+  });
 }

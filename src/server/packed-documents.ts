@@ -15,6 +15,20 @@ export function etagOf(hash: string): string {
   return `"${ETAG_SAFE.test(hash) ? hash : createHash("sha256").update(hash).digest("hex")}"`;
 }
 
+/** Bytes kept outside the heap (cache/document-file.ts): read back on every call. */
+export interface StoredBytes {
+  readonly length: number;
+  /** A copy of bytes [start, end). */
+  subarray(start?: number, end?: number): Buffer;
+  /** The bytes are no longer needed. */
+  release(): void;
+}
+
+/** Takes a document's bytes out of memory; undefined when it cannot (they stay in memory). */
+export interface DocumentBytesStore {
+  store(bytes: Buffer): StoredBytes | undefined;
+}
+
 /** Output names and content types, in order; one object per distinct set (see layoutOf). */
 interface Layout {
   readonly names: readonly string[];
@@ -68,7 +82,8 @@ export abstract class DocumentMap implements ReadonlyMap<string, ServedDocument>
 
 export class PackedDocuments extends DocumentMap {
   private constructor(
-    private readonly body: Buffer,
+    /** All documents' bytes, in memory or stored (see storedIn). */
+    private readonly body: Buffer | StoredBytes,
     /** End offset of each document in `body`. */
     private readonly ends: readonly number[],
     private readonly layout: Layout,
@@ -118,8 +133,28 @@ export class PackedDocuments extends DocumentMap {
       other.hash === this.hash &&
       other.ends.length === this.ends.length &&
       other.ends.every((end, i) => end === this.ends[i]) &&
-      other.body.equals(this.body)
+      other.bytes().equals(this.bytes())
     );
+  }
+
+  /**
+   * The same documents with their bytes in `store` (this, unchanged, when they are there already
+   * or the store cannot take them). The caller then owns them: see release.
+   */
+  storedIn(store: DocumentBytesStore | undefined): PackedDocuments {
+    if (store === undefined || !Buffer.isBuffer(this.body)) return this;
+    const stored = store.store(this.body);
+    if (stored === undefined) return this;
+    return new PackedDocuments(stored, this.ends, this.layout, this.hash, this.etags);
+  }
+
+  /** Frees stored bytes once these documents are replaced or gone (no-op for bytes in memory). */
+  release(): void {
+    if (!Buffer.isBuffer(this.body)) this.body.release();
+  }
+
+  private bytes(): Buffer {
+    return Buffer.isBuffer(this.body) ? this.body : this.body.subarray();
   }
 
   get size(): number {

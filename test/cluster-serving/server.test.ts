@@ -126,6 +126,16 @@ describe("ccts server in cluster mode", () => {
     expect(again.status).toBe(304);
   });
 
+  it("keeps the documents' bytes in a document file, unlinked, in the cache directory", async () => {
+    const text = await (await fetch(`${a.base}/metrics`)).text();
+    const live = Number(/^ccts_document_file_bytes\{state="live"\} (\d+)$/m.exec(text)?.[1]);
+    // Every Machine's documents, at least the cloud-configs served above.
+    let served = 0;
+    for (const m of machines) served += Buffer.byteLength(await cloudConfig(a.base, m.spec.mac));
+    expect(live).toBeGreaterThan(served);
+    expect((await readdir(cacheA)).every((f) => f.endsWith(".json"))).toBe(true);
+  });
+
   it("serves the cluster's dnsmasq configuration", async () => {
     const conf = await waitFor("/dnsmasq.conf", async () => {
       const res = await fetch(`${a.base}/dnsmasq.conf`);
