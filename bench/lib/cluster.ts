@@ -114,18 +114,23 @@ async function controllerMetrics(port: number): Promise<Metrics> {
   return m;
 }
 
-/** V8 heap used and committed, and memory outside it (Buffers: the server's documents), in MiB. */
-type HeapFigures = { usedMiB: number; totalMiB: number; externalMiB: number };
+/**
+ * V8 heap used and committed, memory outside it (Buffers), and the server's document file (its
+ * documents, in the page cache, not in its RSS), in MiB.
+ */
+type HeapFigures = { usedMiB: number; totalMiB: number; externalMiB: number; documentFileMiB?: number };
 
 async function heapOf(port: number): Promise<HeapFigures | undefined> {
   try {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     const get = (name: string) =>
       Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? NaN) / 2 ** 20;
+    const documentFile = get('ccts_document_file_bytes\\{state="live"\\}');
     return {
       usedMiB: round(get("nodejs_heap_size_used_bytes"), 1),
       totalMiB: round(get("nodejs_heap_size_total_bytes"), 1),
       externalMiB: round(get("nodejs_external_memory_bytes"), 1),
+      ...(Number.isNaN(documentFile) ? {} : { documentFileMiB: round(documentFile, 1) }),
     };
   } catch {
     return undefined;

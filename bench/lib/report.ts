@@ -163,9 +163,9 @@ export function renderTable(r: RunResult): string {
 
 function heapLine(
   who: string,
-  h: { usedMiB: number; totalMiB: number; externalMiB: number } | undefined,
+  h: { usedMiB: number; totalMiB: number; externalMiB: number; documentFileMiB?: number } | undefined,
 ): string {
-  return h
-    ? `${who} V8 heap ${h.usedMiB} MiB used of ${h.totalMiB} MiB, ${h.externalMiB} MiB outside it`
-    : `${who} heap unknown`;
+  if (!h) return `${who} heap unknown`;
+  const file = h.documentFileMiB === undefined ? "" : ` (document file ${h.documentFileMiB} MiB, page cache)`;
+  return `${who} V8 heap ${h.usedMiB} MiB used of ${h.totalMiB} MiB, ${h.externalMiB} MiB outside it${file}`;
 }

@@ -10,7 +10,7 @@ import {
   LABEL_KIND,
   LABEL_MANAGED_BY,
 } from "../api/constants.js";
-import type { ClusterDesc } from "../api/types.js";
+import type { ClusterDesc, Machine } from "../api/types.js";
 import { renderDnsmasq } from "../render/index.js";
 import type { RenderedDocument } from "../render/types.js";
 import type { ClusterState } from "./reconcile.js";
@@ -43,6 +43,19 @@ export interface ClusterDocumentsPorts {
   ): Promise<void>;
   /** Last failure message per ClusterDesc, so an unchanged failure is one event, not one per resync. */
   lastFailure: Map<string, string>;
+  /**
+   * Per ClusterDesc: the inputs of the last good render and its ConfigMap. The state hands out the
+   * same ClusterDesc and member list objects until one of them changes, so a reconcile with both
+   * unchanged (a resync, a status-only update) reuses the ConfigMap instead of rendering every
+   * Machine's reservation again (10,000 Machines: ~70 ms and ~35 MB of garbage per render).
+   */
+  lastRender: Map<string, LastClusterRender>;
+}
+
+export interface LastClusterRender {
+  cluster: ClusterDesc;
+  members: readonly Machine[];
+  desired: ConfigMapObject;
 }
 
 export function clusterDocumentsConfigMap(
@@ -78,11 +91,23 @@ export async function reconcileClusterDocuments(
   namespace: string,
   name: string,
 ): Promise<void> {
-  const cluster = ports.state.cluster(namespace, name);
-  if (!cluster) return; // deleted: garbage collection removes the ConfigMap
   const key = `${namespace}/${name}`;
-  const result = renderDnsmasq(cluster, ports.state.members(namespace, name));
+  const cluster = ports.state.cluster(namespace, name);
+  if (!cluster) {
+    ports.lastRender.delete(key);
+    return; // deleted: garbage collection removes the ConfigMap
+  }
+  const members = ports.state.members(namespace, name);
+  const last = ports.lastRender.get(key);
+  if (last && last.cluster === cluster && last.members === members) {
+    // Same inputs, same documents; written again only when someone changed or deleted them.
+    if (!sameRendered(ports.state.configMap(namespace, last.desired.metadata.name), last.desired))
+      await ports.applyConfigMap(last.desired);
+    return;
+  }
+  const result = renderDnsmasq(cluster, members);
   if (!result.ok) {
+    ports.lastRender.delete(key);
     if (ports.lastFailure.get(key) !== result.failure.message) {
       ports.lastFailure.set(key, result.failure.message);
       await ports.clusterEvent(cluster, "Warning", result.failure.reason, result.failure.message);
@@ -92,6 +117,7 @@ export async function reconcileClusterDocuments(
   if (ports.lastFailure.delete(key))
     await ports.clusterEvent(cluster, "Normal", "Recovered", "dnsmasq.conf renders again");
   const desired = clusterDocumentsConfigMap(cluster, result.documents, result.hash);
+  ports.lastRender.set(key, { cluster, members, desired });
   if (!sameRendered(ports.state.configMap(namespace, desired.metadata.name), desired))
     await ports.applyConfigMap(desired);
 }

@@ -12,7 +12,11 @@ import {
   type SecretObject,
   withoutUnreadSecretData,
 } from "../controller/certificates.js";
-import { CLUSTER_KEY_PREFIX, reconcileClusterDocuments } from "../controller/cluster-documents.js";
+import {
+  CLUSTER_KEY_PREFIX,
+  type LastClusterRender,
+  reconcileClusterDocuments,
+} from "../controller/cluster-documents.js";
 import { clusterChanged, machineChanged, templateConfigMapChanged } from "../controller/fanout.js";
 import { WorkQueue } from "../controller/queue.js";
 import { reconcileMachine } from "../controller/reconcile.js";
@@ -49,6 +53,11 @@ export interface ControllerOptions {
    * fired, at the timers' cap, every 24 days for a renewal months away. Default one day.
    */
   renewalHorizonMs?: number;
+  /**
+   * How long a Machine change waits before its ClusterDesc's documents (dnsmasq.conf, one line per
+   * Machine) are rendered, so the changes of that while share one render. Default 1 s.
+   */
+  clusterDocumentsDelayMs?: number;
 }
 
 export class ControllerRuntime {
@@ -70,11 +79,13 @@ export class ControllerRuntime {
   private readonly memory: WriteMemory;
   private readonly pki: ClusterPKI;
   private readonly clusterFailures = new Map<string, string>();
+  private readonly clusterRenders = new Map<string, LastClusterRender>();
 
   constructor(o: ControllerOptions) {
     const scope = { namespace: o.namespace };
     const log = o.logger;
     const metric = metricsFor(o.metrics);
+    const clusterDocumentsDelayMs = o.clusterDocumentsDelayMs ?? 1000;
     const onError = (what: string) => (err: unknown, retryInMs: number) =>
       log.warn({ err: String(err), retryInMs }, `${what} watch failed; retrying`);
     const machines = new Informer<Machine>({
@@ -89,12 +100,15 @@ export class ControllerRuntime {
         if (!next) this.memory.forgetMachine(objectKey(obj));
         // Status-only updates (ours) do not change the generation: nothing to re-render.
         if (old && next && old.metadata.generation === next.metadata.generation) return;
-        // The cluster's own documents (dnsmasq reservations) list every Machine.
-        this.enqueue(
-          [old, next]
-            .filter((m) => m !== undefined)
-            .map((m) => clusterKey(m.metadata.namespace, m.spec.clusterDesc)),
-        );
+        // The cluster's own documents (dnsmasq reservations) list every Machine: rendered once
+        // for the Machine changes of a short while, not once per Machine.
+        for (const m of [old, next]) {
+          if (m && this.reconciling)
+            this.queue.addAfter(
+              clusterKey(m.metadata.namespace, m.spec.clusterDesc),
+              clusterDocumentsDelayMs,
+            );
+        }
         this.enqueue(
           machineChanged(
             this.cache,
@@ -222,6 +236,7 @@ export class ControllerRuntime {
                 this.writes.event++;
               },
               lastFailure: this.clusterFailures,
+              lastRender: this.clusterRenders,
             },
             ns,
             name,

@@ -11,6 +11,7 @@ import type { ConfigMapObject } from "../../src/controller/rendered-configmap.js
 import { renderedConfigMapName } from "../../src/controller/rendered-configmap.js";
 import type { KubeClient } from "../../src/k8s/client.js";
 import { ControllerRuntime } from "../../src/k8s/controller-runtime.js";
+import { paths } from "../../src/k8s/paths.js";
 import { kubectl, testNamespace } from "../control-plane/namespace.js";
 import { create, exampleObjects, get, kubeClient, listEvents, mergePatch, remove } from "../support/kube.js";
 import { waitFor } from "../support/wait.js";
@@ -131,6 +132,55 @@ describe("controller", () => {
     for (const m of example().machines) {
       expect(cm.data?.["dnsmasq.conf"]).toContain(`dhcp-host=${m.spec.mac},${m.spec.ip},${m.spec.hostname}`);
     }
+  });
+
+  it("renders the dnsmasq configuration once for Machine changes that come together", async () => {
+    await runtime.queue.idle();
+    const start = (await get<ConfigMapObject>(client, "ConfigMap", ns, "ccts-cluster-lab"))!;
+    // Every write of the dnsmasq ConfigMap from now on, as the API server reports them.
+    const versions: string[] = [];
+    const watching = new AbortController();
+    const watch = client
+      .stream(
+        paths.configMaps({ namespace: ns }),
+        {
+          watch: true,
+          fieldSelector: "metadata.name=ccts-cluster-lab",
+          resourceVersion: start.metadata.resourceVersion,
+        },
+        (event) => {
+          const e = event as { type: string; object: ConfigMapObject };
+          if (e.type === "MODIFIED") versions.push(e.object.metadata.resourceVersion!);
+        },
+        watching.signal,
+      )
+      .catch(() => {});
+    const renamed = { "worker-1": "worker-1b", "worker-2": "worker-2b" };
+    for (const [name, hostname] of Object.entries(renamed))
+      await mergePatch(client, "Machine", ns, name, { spec: { hostname } });
+    await waitFor("the cache to see both changes", async () =>
+      Object.entries(renamed).every(([name, h]) => runtime.cache.machine(ns, name)?.spec.hostname === h),
+    );
+    // Waiting for its delay, not rendered per change.
+    expect(runtime.queue.scheduled(`cluster:${ns}/lab`)).toBe(true);
+    await waitFor("dnsmasq.conf with both new names", async () => {
+      const conf = (await get<ConfigMapObject>(client, "ConfigMap", ns, "ccts-cluster-lab"))?.data?.[
+        "dnsmasq.conf"
+      ];
+      return conf?.includes(",worker-1b") && conf.includes(",worker-2b");
+    });
+    await runtime.queue.idle();
+    await new Promise((done) => setTimeout(done, 1500));
+    watching.abort();
+    await watch;
+    expect(versions).toHaveLength(1);
+    for (const name of Object.keys(renamed))
+      await mergePatch(client, "Machine", ns, name, { spec: { hostname: name } });
+    await waitFor("dnsmasq.conf with the old names again", async () =>
+      (await get<ConfigMapObject>(client, "ConfigMap", ns, "ccts-cluster-lab"))?.data?.[
+        "dnsmasq.conf"
+      ]?.includes(",worker-2\n"),
+    );
   });
 
   it("writes nothing on a no-op resync", async () => {
