@@ -132,6 +132,40 @@ describe("MemoryLookup", () => {
     expect(l.machine(MAC_A2)).toBe(machineA);
   });
 
+  it("answers the one shared copy of an output, recomputed at most once a second while changing", () => {
+    let clock = 0;
+    const l = new MemoryLookup(() => clock);
+    const shared = () => {
+      const answer = l.sharedDocument("ca.pem");
+      return typeof answer === "object" ? answer.body.toString() : answer;
+    };
+    const withCa = (machine: string, ca: string) => ({
+      machine,
+      documents: servedDocuments(
+        [{ output: "ca.pem", content: ca, contentType: "application/x-pem-file" }],
+        machine,
+      ),
+    });
+    expect(l.sharedDocument("ca.pem")).toBeUndefined();
+    clock += 1000;
+    l.set(MAC_A, withCa("ns/a", "CA1"));
+    l.set(MAC_B, withCa("ns/b", "CA1"));
+    expect(shared()).toBe("CA1");
+    // A change within the second: the answer of a moment ago stands.
+    clock += 500;
+    l.set(MAC_B, withCa("ns/b", "CA2"));
+    expect(shared()).toBe("CA1");
+    clock += 500;
+    expect(l.sharedDocument("ca.pem")).toBe("ambiguous");
+    l.set(MAC_A, withCa("ns/a", "CA2"));
+    clock += 1000;
+    expect(shared()).toBe("CA2");
+    // No change: the same answer however much time passes.
+    const answer = l.sharedDocument("ca.pem");
+    clock += 60_000;
+    expect(l.sharedDocument("ca.pem")).toBe(answer);
+  });
+
   it("replaceAll swaps the whole index, or nothing when a key is invalid", () => {
     const l = new MemoryLookup();
     l.set(MAC_A, machineA);
