@@ -137,9 +137,11 @@ describe("ccts server in cluster mode", () => {
   });
 
   it("serves the cluster's dnsmasq configuration", async () => {
-    const conf = await waitFor("/dnsmasq.conf", async () => {
+    // The controller renders it about a second after the last Machine change.
+    const conf = await waitFor("/dnsmasq.conf with every Machine", async () => {
       const res = await fetch(`${a.base}/dnsmasq.conf`);
-      return res.status === 200 ? res.text() : undefined;
+      const text = res.status === 200 ? await res.text() : "";
+      return machines.every((m) => text.includes(`dhcp-host=${m.spec.mac},`)) ? text : undefined;
     });
     expect(conf).toContain("dhcp-host=52:54:00:12:34:01,10.20.0.11,master-1");
   });
