@@ -8,7 +8,7 @@ import type * as ClientModule from "../../src/k8s/client.ts";
 import type * as PathsModule from "../../src/k8s/paths.ts";
 import { processesNaming, startControlPlane } from "../../test/control-plane/harness.ts";
 import { CLUSTER, clusterDesc, machine, machineName, macOf, type Obj } from "./generate.ts";
-import { freePort, type Proc, ROOT, startCcts } from "./procs.ts";
+import { freePort, type Proc, ROOT, SERVER_NODE_OPTIONS, startCcts } from "./procs.ts";
 import {
   compareWithNginx,
   type LoadFigures,
@@ -284,7 +284,7 @@ export async function clusterBench(
       join(tmp, "cache"),
       ...rateFlags,
     ];
-    const server = startCcts("ccts-server", serverArgs, logDir);
+    const server = startCcts("ccts-server", serverArgs, logDir, { NODE_OPTIONS: SERVER_NODE_OPTIONS });
     procs.push(server);
     const metrics = () => {
       if (controller.memory() === undefined)
@@ -480,7 +480,10 @@ export async function clusterBench(
     let cctsAccessLogOff: LoadFigures | undefined;
     if (cfg.serving.accessLogOff) {
       await server.stop();
-      const quiet = startCcts("ccts-server-quiet", serverArgs, logDir, { CCTS_LOG_LEVEL: "warn" });
+      const quiet = startCcts("ccts-server-quiet", serverArgs, logDir, {
+        CCTS_LOG_LEVEL: "warn",
+        NODE_OPTIONS: SERVER_NODE_OPTIONS,
+      });
       procs.push(quiet);
       await waitUntil(
         "quiet server /readyz",

@@ -45,6 +45,8 @@ export const KUBERNETES_PROVIDER_CONSTRAINT = ">= 2.38.0, < 4.0.0";
 export const HAPROXY_PORT = 8080;
 export const HAPROXY_HEALTH_PORT = 8404;
 
+/** NODE_OPTIONS of the server container; equal to deploy/base/server.yaml's (test/cdktf checks). */
+export const SERVER_NODE_OPTIONS = "--max-semi-space-size=4 --max-old-space-size=256";
 const expr = (e: string) => `\${${e}}`;
 /** `self.metadata[0].<attr>` of the resource a provisioner belongs to. */
 const selfRef = (attr: string) => expr(`self.metadata[0].${attr}`);
@@ -328,7 +330,8 @@ export class CctsStack extends TerraformStack {
                   "--rate-limit",
                   inp.serverRateLimit.stringValue,
                 ],
-                env: env(false),
+                // The image's Node options with a 4 MiB young generation (deploy/base/server.yaml).
+                env: [...env(false), { name: "NODE_OPTIONS", value: SERVER_NODE_OPTIONS }],
                 envFrom,
                 port: [{ name: "http", containerPort: SERVER_PORT, protocol: "TCP" }],
                 ...probes("http"),

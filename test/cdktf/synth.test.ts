@@ -195,6 +195,13 @@ describe("wiring", () => {
     expect(args).toContain("${var.controller_resync}");
     expect(srv.spec.template.spec.container[0].args).toContain("${var.server_rate_limit}");
   });
+
+  it("gives the server the Node options the benchmark measures it with, as deploy/ does", async () => {
+    const { SERVER_NODE_OPTIONS } = await import("../../bench/lib/procs.ts");
+    const container = (id: string) => res.kubernetes_deployment_v1[id].spec.template.spec.container[0];
+    expect(envOf(container("server")).NODE_OPTIONS).toBe(SERVER_NODE_OPTIONS);
+    expect(envOf(container("controller")).NODE_OPTIONS).toBeUndefined();
+  });
 });
 
 describe("deploy/ conventions", () => {

@@ -121,6 +121,14 @@ describe("deploy/base workloads", () => {
     expect(server.volumeMounts).toContainEqual({ name: "cache", mountPath: "/var/cache/ccts" });
   });
 
+  it("give the server the Node options the benchmark measures it with; the controller the image's", async () => {
+    const { SERVER_NODE_OPTIONS } = await import("../../bench/lib/procs.ts");
+    const nodeOptions = (name: string) =>
+      containerOf(name).env?.find((e) => e.name === "NODE_OPTIONS")?.value;
+    expect(nodeOptions("ccts-server")).toBe(SERVER_NODE_OPTIONS);
+    expect(nodeOptions("ccts-controller")).toBeUndefined();
+  });
+
   it("run two replicas each, with a PodDisruptionBudget that keeps one", () => {
     for (const d of deployments) {
       expect(d.spec.replicas).toBe(2);
