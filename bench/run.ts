@@ -48,7 +48,7 @@ const serving: ServingConfig = quick
     };
 const cluster: ClusterConfig = quick
   ? { machines: 500, writeConcurrency: 8, applySamples: 10, resync: "10s", serving }
-  : { machines: 10_000, writeConcurrency: 8, applySamples: 50, resync: "30s", serving };
+  : { machines: 10_000, writeConcurrency: 8, applySamples: 50, resync: "60s", serving };
 
 // Every section is bounded; this is the last resort for the whole run.
 const limitMinutes = quick ? 10 : 40;
