@@ -102,13 +102,12 @@ export class ControllerRuntime {
         if (old && next && old.metadata.generation === next.metadata.generation) return;
         // The cluster's own documents (dnsmasq reservations) list every Machine: rendered once
         // for the Machine changes of a short while, not once per Machine.
-        for (const m of [old, next]) {
-          if (m && this.reconciling)
-            this.queue.addAfter(
-              clusterKey(m.metadata.namespace, m.spec.clusterDesc),
-              clusterDocumentsDelayMs,
-            );
-        }
+        this.enqueue(
+          [old, next]
+            .filter((m) => m !== undefined)
+            .map((m) => clusterKey(m.metadata.namespace, m.spec.clusterDesc)),
+          clusterDocumentsDelayMs,
+        );
         this.enqueue(
           machineChanged(
             this.cache,
@@ -315,9 +314,13 @@ export class ControllerRuntime {
     return "error" in resolved ? [] : resolved.templates.map((t) => t.text);
   }
 
-  private enqueue(keys: string[]): void {
+  /** Queues keys while reconciling; after `delayMs` when given (a pending timer for a key stands). */
+  private enqueue(keys: string[], delayMs?: number): void {
     if (!this.reconciling) return;
-    for (const k of keys) this.queue.add(k);
+    for (const k of keys) {
+      if (delayMs === undefined) this.queue.add(k);
+      else this.queue.addAfter(k, delayMs);
+    }
   }
 
   private get informers() {
