@@ -148,9 +148,12 @@ export function renderTable(r: RunResult): string {
   const c = r.cluster;
   lines.push("");
   for (const x of [s, c?.serving]) {
+    const others = x?.othersCores
+      ? `; other processes (controller, control plane) used ${x.othersCores.nginx.join(" / ")} cores during the nginx runs, ${x.othersCores.ccts.join(" / ")} during the ccts runs`
+      : "";
     if (x)
       lines.push(
-        `serving (${x.mode}): ${x.machines} machines, ready after ${x.loadSeconds} s; documents ${x.documentBytes.min}-${x.documentBytes.max} bytes; wrk -t1 -c${x.connections}, ${x.secondsPerRun} s a run, best of ${x.rounds}; peak RSS ${mb(x.peakRssMiB)} MB`,
+        `serving (${x.mode}): ${x.machines} machines, ready after ${x.loadSeconds} s; documents ${x.documentBytes.min}-${x.documentBytes.max} bytes; wrk -t1 -c${x.connections}, ${x.secondsPerRun} s a run, best of ${x.rounds}; peak RSS ${mb(x.peakRssMiB)} MB${others}`,
       );
   }
   if (c)

@@ -93,7 +93,15 @@ export interface Comparison {
   ccts: { runs: LoadFigures[]; best: LoadFigures; at80: LoadFigures & { targetRps: number } };
   ratio: number;
   storm: { ccts: StormResult; nginx: StormResult; windowMs: number };
+  /**
+   * Cores the other processes of the run (cluster mode: controller, kube-apiserver, etcd,
+   * kube-controller-manager) used during each measured run: they share the 2 cores with wrk.
+   */
+  othersCores?: { nginx: number[]; ccts: number[] };
 }
+
+/** CPU seconds used so far by the processes that are neither the server under test nor wrk. */
+export type OthersCpu = () => number;
 
 /**
  * ccts (already serving `macs`) against nginx serving the same documents as static files: the
@@ -109,6 +117,7 @@ export async function compareWithNginx(
   tmp: string,
   logDir: string,
   say: (s: string) => void,
+  othersCpu?: OthersCpu,
 ): Promise<Comparison> {
   const ccts = `http://127.0.0.1:${cctsPort}`;
   const www = join(tmp, "www");
@@ -135,10 +144,22 @@ export async function compareWithNginx(
     await wrk({ ...same, url: ccts, seconds: cfg.warmupSeconds });
     const nginxRuns: LoadFigures[] = [];
     const cctsRuns: LoadFigures[] = [];
+    const othersCores = { nginx: [] as number[], ccts: [] as number[] };
+    const measured = async (url: string, cores: number[]) => {
+      const c0 = othersCpu?.();
+      const result = figures(await wrk({ ...same, url, seconds: cfg.seconds }));
+      if (c0 !== undefined && othersCpu) cores.push(round((othersCpu() - c0) / cfg.seconds, 3));
+      return result;
+    };
     for (let r = 0; r < cfg.rounds; r++) {
-      nginxRuns.push(figures(await wrk({ ...same, url: ngx, seconds: cfg.seconds })));
-      cctsRuns.push(figures(await wrk({ ...same, url: ccts, seconds: cfg.seconds })));
-      say(`round ${r + 1}: nginx ${nginxRuns.at(-1)!.rps} req/s, ccts ${cctsRuns.at(-1)!.rps} req/s`);
+      nginxRuns.push(await measured(ngx, othersCores.nginx));
+      cctsRuns.push(await measured(ccts, othersCores.ccts));
+      const others = othersCpu
+        ? ` (other processes: ${othersCores.nginx.at(-1)} / ${othersCores.ccts.at(-1)} cores)`
+        : "";
+      say(
+        `round ${r + 1}: nginx ${nginxRuns.at(-1)!.rps} req/s, ccts ${cctsRuns.at(-1)!.rps} req/s${others}`,
+      );
     }
     const best = (runs: LoadFigures[]) => runs.reduce((a, b) => (b.rps > a.rps ? b : a));
     const nginxBest = best(nginxRuns);
@@ -173,6 +194,7 @@ export async function compareWithNginx(
       ccts: { runs: cctsRuns, best: cctsBest, at80: { ...cctsAt80, targetRps: cctsTarget } },
       ratio: round(cctsBest.rps / nginxBest.rps, 3),
       storm: { ccts: stormCcts, nginx: stormNginx, windowMs: cfg.stormWindowMs },
+      ...(othersCpu ? { othersCores } : {}),
     };
   } finally {
     await nginx.stop();
