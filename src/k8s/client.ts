@@ -23,8 +23,17 @@ export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
   body?: unknown;
   contentType?: string;
+  /** Accept header; default application/json. See METADATA_ONLY. */
+  accept?: string;
   signal?: AbortSignal;
 }
+
+/**
+ * Accept header that makes the API server answer a write with the object's metadata only
+ * (PartialObjectMetadata): the caller needs its resourceVersion, not the documents back. It spares
+ * the server encoding and the client decoding the whole object (~10 KB per rendered ConfigMap).
+ */
+export const METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
 
 export class KubeClient {
   private readonly server: URL;
@@ -63,7 +72,7 @@ export class KubeClient {
           ? options.body
           : JSON.stringify(options.body);
     const headers: Record<string, string> = {
-      Accept: "application/json",
+      Accept: options.accept ?? "application/json",
       ...(await this.access.authHeaders()),
     };
     if (body !== undefined) {

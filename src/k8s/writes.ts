@@ -5,7 +5,7 @@ import { API_VERSION, KIND_MACHINE } from "../api/constants.js";
 import type { ClusterDesc, Machine, MachineStatus } from "../api/types.js";
 import type { SecretObject } from "../controller/certificates.js";
 import type { ConfigMapObject } from "../controller/rendered-configmap.js";
-import { ApiError, type KubeClient } from "./client.js";
+import { ApiError, type KubeClient, METADATA_ONLY } from "./client.js";
 import { paths } from "./paths.js";
 
 export const FIELD_MANAGER = "ccts-controller";
@@ -22,7 +22,12 @@ export class ApiWrites {
     const written = await this.client.request<{ metadata: { resourceVersion?: string } }>(
       "PATCH",
       paths.one(collection, obj.metadata.name),
-      { query: { fieldManager: FIELD_MANAGER, force: true }, contentType: APPLY, body: obj },
+      {
+        query: { fieldManager: FIELD_MANAGER, force: true },
+        contentType: APPLY,
+        accept: METADATA_ONLY,
+        body: obj,
+      },
     );
     return written?.metadata.resourceVersion;
   }
@@ -40,6 +45,7 @@ export class ApiWrites {
     try {
       await this.client.request("POST", paths.secrets(secret.metadata), {
         query: { fieldManager: FIELD_MANAGER },
+        accept: METADATA_ONLY,
         body: secret,
       });
       return "created";
@@ -74,6 +80,7 @@ export class ApiWrites {
       {
         query: { fieldManager: FIELD_MANAGER, force: true },
         contentType: APPLY,
+        accept: METADATA_ONLY,
         body: {
           apiVersion: API_VERSION,
           kind: KIND_MACHINE,
@@ -95,6 +102,7 @@ export class ApiWrites {
     const ns = machine.metadata.namespace ?? "default";
     const now = new Date().toISOString();
     await this.client.request("POST", paths.events(ns), {
+      accept: METADATA_ONLY,
       body: {
         apiVersion: "v1",
         kind: "Event",
