@@ -172,14 +172,24 @@ export function renderedConfigMap(
   };
 }
 
-/** One digest of a ConfigMap's data (names and texts): what the controller's cache keeps of it. */
-function dataDigest(data: Record<string, string> | undefined): string {
+/** Digests already computed, per data object: a reconcile compares and then writes the same one. */
+const digests = new WeakMap<Record<string, string>, string>();
+
+/**
+ * One digest of a ConfigMap's data (names and texts): what the controller's cache keeps of it,
+ * and what WriteMemory remembers of a written ConfigMap's documents.
+ */
+export function dataDigest(data: Record<string, string> | undefined): string {
+  const known = data && digests.get(data);
+  if (known) return known;
   const hash = createHash("sha256");
   for (const name of Object.keys(data ?? {}).sort()) {
     const text = data![name]!;
     hash.update(`${name}\0${Buffer.byteLength(text)}\0`).update(text);
   }
-  return hash.digest("base64");
+  const digest = hash.digest("base64");
+  if (data) digests.set(data, digest);
+  return digest;
 }
 
 /**

@@ -7,7 +7,7 @@ import { objectKey } from "../api/machine.js";
 import type { Machine, MachineStatus } from "../api/types.js";
 import type { SecretObject } from "./certificates.js";
 import type { ClusterWrites } from "./reconcile.js";
-import type { ConfigMapObject } from "./rendered-configmap.js";
+import { type ConfigMapObject, dataDigest } from "./rendered-configmap.js";
 
 export type WriteKind = "configmap" | "secret" | "status" | "event";
 
@@ -23,7 +23,8 @@ export class WriteMemory implements ClusterWrites {
 
   async applyConfigMap(cm: ConfigMapObject): Promise<string | undefined> {
     const key = `${cm.metadata.namespace}/${cm.metadata.name}`;
-    const fingerprint = digest(cm);
+    // The documents' digest is the one reconcile computed to compare (not the documents again).
+    const fingerprint = `${digest(cm.metadata)} ${dataDigest(cm.data)}`;
     if (this.configMaps.get(key) === fingerprint) return undefined;
     const rv = await this.inner.applyConfigMap(cm);
     this.configMaps.set(key, fingerprint);

@@ -1,0 +1,51 @@
+// WriteMemory: what the controller wrote last is not written again, whatever part of a ConfigMap
+// changed (its documents or its metadata) is.
+import { describe, expect, it } from "vitest";
+import type { ClusterWrites } from "../../src/controller/reconcile.js";
+import type { ConfigMapObject } from "../../src/controller/rendered-configmap.js";
+import { WriteMemory } from "../../src/controller/write-memory.js";
+
+function recorder(): { writes: ClusterWrites; applied: ConfigMapObject[] } {
+  const applied: ConfigMapObject[] = [];
+  const writes: ClusterWrites = {
+    applyConfigMap: async (cm) => {
+      applied.push(cm);
+      return String(applied.length);
+    },
+    patchMachineStatus: async () => {},
+    applySecret: async () => {},
+    deleteSecret: async () => {},
+    event: async () => {},
+  };
+  return { writes, applied };
+}
+
+const cm = (text: string, hash = "h1"): ConfigMapObject => ({
+  apiVersion: "v1",
+  kind: "ConfigMap",
+  metadata: { name: "ccts-machine-m1", namespace: "ns", annotations: { "ccts.io/content-hash": hash } },
+  data: { "cloud-config": text, "ca.pem": "-----BEGIN CERTIFICATE-----" },
+});
+
+describe("WriteMemory for ConfigMaps", () => {
+  it("skips a ConfigMap equal to the last one written, writes one whose documents or metadata changed", async () => {
+    const { writes, applied } = recorder();
+    const memory = new WriteMemory(writes);
+    expect(await memory.applyConfigMap(cm("a"))).toBe("1");
+    expect(await memory.applyConfigMap(cm("a"))).toBeUndefined();
+    // Same metadata (the content hash need not cover every document, e.g. ca.pem), new text.
+    expect(await memory.applyConfigMap(cm("b"))).toBe("2");
+    expect(await memory.applyConfigMap(cm("b", "h2"))).toBe("3");
+    expect(await memory.applyConfigMap(cm("b", "h2"))).toBeUndefined();
+    expect(applied.map((c) => c.data?.["cloud-config"])).toEqual(["a", "b", "b"]);
+  });
+
+  it("writes again after forgetConfigMap (someone else changed it)", async () => {
+    const { writes, applied } = recorder();
+    const memory = new WriteMemory(writes);
+    await memory.applyConfigMap(cm("a"));
+    memory.forgetConfigMap("ns/ccts-machine-m1");
+    await memory.applyConfigMap(cm("a"));
+    expect(applied).toHaveLength(2);
+  });
+});
