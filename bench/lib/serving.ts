@@ -35,7 +35,9 @@ export interface ServingResult extends Comparison {
   /** Seconds from start until /readyz (embedded: folder read and rendered). */
   loadSeconds: number;
   rateLimitFlag: string[];
-  /** Access log off (diagnostic, cluster mode only). */
+  /** Restarted from its disk cache, access log on (diagnostic, cluster mode only). */
+  cctsRestarted?: LoadFigures;
+  /** Restarted from its disk cache, access log off (diagnostic, cluster mode only). */
   cctsAccessLogOff?: LoadFigures;
   peakRssMiB: number | undefined;
 }
@@ -201,7 +203,7 @@ export async function compareWithNginx(
   }
 }
 
-/** Access log off (CCTS_LOG_LEVEL=warn): the same server restarted by `restart`, then one run. */
+/** One run against a server restarted by the caller (warm-up, then one measured run). */
 export async function quietRun(
   cfg: ServingConfig,
   port: number,
