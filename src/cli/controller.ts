@@ -1,12 +1,12 @@
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { pino } from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { KubeClient, loadKubeConfig } from "../k8s/client.js";
 import { ControllerRuntime, DAY_MS } from "../k8s/controller-runtime.js";
 import { GitSync } from "../k8s/git-sync.js";
 import { LeaderElector } from "../k8s/leader.js";
 import { startHealthServer } from "./health.js";
+import { processLogger } from "./logger.js";
 import { parse, port, UsageError } from "./usage.js";
 
 function durationMs(value: string): number {
@@ -33,7 +33,7 @@ export async function runController(args: string[]): Promise<number> {
     identity: { type: "string" },
     "git-cache-dir": { type: "string" },
   });
-  const logger = pino({ level: process.env.CCTS_LOG_LEVEL ?? "info" }).child({ component: "controller" });
+  const logger = processLogger().child({ component: "controller" });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   // Flags first: a typo is a usage error whether or not a cluster is reachable.

@@ -1,15 +1,15 @@
 import { resolve } from "node:path";
-import { pino } from "pino";
 import { buildApp } from "../server/app.js";
 import { FolderStore } from "../store/folder-store.js";
 import { HTTP_FLAGS, httpSettings } from "./http-flags.js";
+import { processLogger } from "./logger.js";
 import { parse, required } from "./usage.js";
 
 /** Resolves when the server has shut down after SIGINT/SIGTERM. */
 export async function runServe(args: string[]): Promise<number> {
   const { values } = parse(args, { dir: { type: "string" }, ...HTTP_FLAGS });
   const http = httpSettings(values);
-  const logger = pino({ level: process.env.CCTS_LOG_LEVEL ?? "info" });
+  const logger = processLogger();
   const store = new FolderStore(resolve(required(values.dir, "--dir")), { logger });
   await store.load();
   store.watch();

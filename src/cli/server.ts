@@ -1,6 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
-import { type Logger, pino } from "pino";
+import type { Logger } from "pino";
 import { Gauge, Registry } from "prom-client";
 import { DiskCache } from "../cache/disk-cache.js";
 import { DocumentFile } from "../cache/document-file.js";
@@ -10,6 +10,7 @@ import { ServedConfigMaps } from "../k8s/served-configmaps.js";
 import { buildApp } from "../server/app.js";
 import { MemoryLookup } from "../server/memory-lookup.js";
 import { HTTP_FLAGS, httpSettings } from "./http-flags.js";
+import { processLogger } from "./logger.js";
 import { parse, required } from "./usage.js";
 
 /**
@@ -25,7 +26,7 @@ export async function runServer(args: string[]): Promise<number> {
     ...HTTP_FLAGS,
   });
   const http = httpSettings(values);
-  const logger = pino({ level: process.env.CCTS_LOG_LEVEL ?? "info" });
+  const logger = processLogger();
   const cacheDir = resolve(required(values["cache-dir"], "--cache-dir"));
   const cache = new DiskCache(cacheDir, (op, key, err) =>
     logger.error({ op, key, err: String(err) }, "disk cache"),

@@ -1,0 +1,50 @@
+// The processes' logger: pino (JSON lines, level from CCTS_LOG_LEVEL) on standard output, with the
+// lines of one event-loop turn written together. The server logs one access line per request;
+// handing each line to the output stream on its own cost ~5 us of the main thread per request
+// (24.8 against 19.7 us with the log off, server alone under wrk), one write per turn ~2 us.
+import { type DestinationStream, type Logger, pino } from "pino";
+
+export function processLogger(): Logger {
+  return pino({ level: process.env.CCTS_LOG_LEVEL ?? "info" }, batchedPerTurn(pino.destination({ dest: 1 })));
+}
+
+/** What batchedPerTurn needs of the stream under it (a SonicBoom, or a test's collector). */
+export interface LineSink {
+  write(text: string): unknown;
+  flush?(callback: (err?: Error | null) => void): void;
+}
+
+/**
+ * A stream that keeps the lines written during one event-loop turn and hands them to `sink` as
+ * one text when the turn ends (setImmediate), in order. Lines still pending when the process exits
+ * go out first: the exit listener is put before the sink's own (pino's flush of its stream).
+ */
+export function batchedPerTurn(
+  sink: LineSink,
+): DestinationStream & { flush(callback?: (err?: Error | null) => void): void } {
+  let pending: string[] = [];
+  let scheduled = false;
+  const writePending = () => {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const text = pending.join("");
+    pending = [];
+    sink.write(text);
+  };
+  process.prependListener("exit", writePending);
+  return {
+    write(line: string) {
+      pending.push(line);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(writePending);
+      }
+    },
+    // logger.flush(): the pending lines, then the sink's own buffer.
+    flush(callback = () => {}) {
+      writePending();
+      if (sink.flush) sink.flush(callback);
+      else callback();
+    },
+  };
+}
