@@ -98,13 +98,26 @@ export async function reconcileClusterDocuments(
     return; // deleted: garbage collection removes the ConfigMap
   }
   const members = ports.state.members(namespace, name);
+  const desired = await desiredClusterDocuments(ports, key, cluster, members);
+  if (!desired) return;
+  // Written only when the cluster's ConfigMap differs (new documents, or changed or deleted by
+  // someone else).
+  if (!sameRendered(ports.state.configMap(namespace, desired.metadata.name), desired))
+    await ports.applyConfigMap(desired);
+}
+
+/**
+ * The ConfigMap of the cluster's documents: the last good render's when its inputs are the same
+ * objects, else rendered now (and remembered). Undefined when the render fails (reported once).
+ */
+async function desiredClusterDocuments(
+  ports: ClusterDocumentsPorts,
+  key: string,
+  cluster: ClusterDesc,
+  members: readonly Machine[],
+): Promise<ConfigMapObject | undefined> {
   const last = ports.lastRender.get(key);
-  if (last && last.cluster === cluster && last.members === members) {
-    // Same inputs, same documents; written again only when someone changed or deleted them.
-    if (!sameRendered(ports.state.configMap(namespace, last.desired.metadata.name), last.desired))
-      await ports.applyConfigMap(last.desired);
-    return;
-  }
+  if (last && last.cluster === cluster && last.members === members) return last.desired;
   const result = renderDnsmasq(cluster, members);
   if (!result.ok) {
     ports.lastRender.delete(key);
@@ -112,12 +125,11 @@ export async function reconcileClusterDocuments(
       ports.lastFailure.set(key, result.failure.message);
       await ports.clusterEvent(cluster, "Warning", result.failure.reason, result.failure.message);
     }
-    return;
+    return undefined;
   }
   if (ports.lastFailure.delete(key))
     await ports.clusterEvent(cluster, "Normal", "Recovered", "dnsmasq.conf renders again");
   const desired = clusterDocumentsConfigMap(cluster, result.documents, result.hash);
   ports.lastRender.set(key, { cluster, members, desired });
-  if (!sameRendered(ports.state.configMap(namespace, desired.metadata.name), desired))
-    await ports.applyConfigMap(desired);
+  return desired;
 }

@@ -1,6 +1,7 @@
 // The documents of one Machine (or ClusterDesc) as the server keeps them: all bytes in one Buffer
-// (or, in the cluster server, in one region of its document file: see storedIn), the output names and content types in a layout shared by every Machine with the same outputs,
-// and the ServedDocument of an output made when it is asked for. With 10,000 Machines of ten
+// (or, in the cluster server, in one region of its document file: see storedIn), the output names
+// and content types in a layout shared by every Machine with the same outputs, and the
+// ServedDocument of an output made when it is asked for. With 10,000 Machines of ten
 // documents each, a Map of ten ready objects (a Buffer view, an ETag and a content-type string
 // each) held ~4 KB of heap per Machine; this holds ~0.3 KB. Building the object per request costs
 // well under a microsecond next to the ~20 us a request takes.
