@@ -339,11 +339,10 @@ export async function clusterBench(
     // fall into a timed phase: it takes CPU from the raw writes (helping the ratio) or adds
     // reconciles to the fan-out (hurting it; seen in a CPU profile). Each timed phase starts
     // right after a pass, so the next one is a whole --resync period away.
-    const afterResyncPass = async (what: string) => {
-      const r0 = await metrics();
-      say(`cluster: waiting for a resync pass before ${what} (--resync ${cfg.resync})`);
-      await waitUntil(
-        `a resync pass before ${what}`,
+    /** Until the controller has reconciled every Machine once more since `r0`, queue empty. */
+    const resyncPassSince = (r0: Metrics, what: string) =>
+      waitUntil(
+        what,
         async () => {
           const m = await metrics();
           return m.reconciles - r0.reconciles >= n && m.depth === 0;
@@ -351,6 +350,10 @@ export async function clusterBench(
         120_000 + n * 20,
         250,
       );
+    const afterResyncPass = async (what: string) => {
+      const r0 = await metrics();
+      say(`cluster: waiting for a resync pass before ${what} (--resync ${cfg.resync})`);
+      await resyncPassSince(r0, `a resync pass before ${what}`);
     };
     await afterResyncPass("the raw reference");
 
@@ -481,15 +484,7 @@ export async function clusterBench(
     const r0 = await metrics();
     say(`cluster: waiting for a no-op resync (--resync ${cfg.resync})`);
     t = nowMs();
-    await waitUntil(
-      "a resync pass",
-      async () => {
-        const m = await metrics();
-        return m.reconciles - r0.reconciles >= n && m.depth === 0;
-      },
-      120_000 + n * 20,
-      250,
-    );
+    await resyncPassSince(r0, "a resync pass");
     await sleep(1000);
     const r1 = await metrics();
     const noopWrites = deltaOf(r0.writes, r1.writes);
