@@ -16,9 +16,12 @@ Usage:
                   [--lease-name N] [--lease-duration 10s] [--identity ID] [--git-cache-dir DIR]
       Reconcile Machines and ClusterDescs into rendered ConfigMaps (all namespaces unless --namespace);
       documents holding private keys go to Secrets in --documents-namespace (default: the Machine's).
-  ccts server --cache-dir DIR [--kubeconfig K] [--namespace NS] [--documents-namespace NS] [HTTP flags]
+  ccts server --cache-dir DIR [--kubeconfig K] [--namespace NS] [--documents-namespace NS]
+                [--documents-in-memory] [HTTP flags]
       Serve the rendered ConfigMaps (cluster mode), from memory and a disk cache that outlives API outages;
-      documents Secrets are read from --documents-namespace (default: --namespace).
+      documents Secrets are read from --documents-namespace (default: --namespace). The documents'
+      bytes live in a file in --cache-dir (page cache); --documents-in-memory keeps them in the heap
+      (faster per request, ~8 MB more RSS per 1,000 Machines).
   ccts help
 
 HTTP flags (serve, server):

@@ -23,6 +23,7 @@ export async function runServer(args: string[]): Promise<number> {
     namespace: { type: "string" },
     "documents-namespace": { type: "string" },
     "cache-dir": { type: "string" },
+    "documents-in-memory": { type: "boolean", default: false },
     ...HTTP_FLAGS,
   });
   const http = httpSettings(values);
@@ -31,7 +32,8 @@ export async function runServer(args: string[]): Promise<number> {
   const cache = new DiskCache(cacheDir, (op, key, err) =>
     logger.error({ op, key, err: String(err) }, "disk cache"),
   );
-  const documentFile = await openDocumentFile(cacheDir, logger);
+  // In memory the documents cost ~8 MB of RSS per 1,000 Machines and save the pread per request.
+  const documentFile = values["documents-in-memory"] ? undefined : await openDocumentFile(cacheDir, logger);
   const registry = new Registry();
   if (documentFile) documentFileMetrics(documentFile, registry);
   const lookup = new MemoryLookup();
@@ -39,7 +41,10 @@ export async function runServer(args: string[]): Promise<number> {
   // Serve what the cache holds before the API server is even asked: it may be down.
   const cached = await cache.load((entry) => index.upsert(entry));
   if (cached > 0) lookup.setReady(true);
-  logger.info({ entries: cached, dir: cache.dir }, "loaded disk cache");
+  logger.info(
+    { entries: cached, dir: cache.dir, documents: documentFile ? "document file" : "memory" },
+    "loaded disk cache",
+  );
 
   const app = buildApp({ lookup, logger, metrics: registry, ...http.app });
   await app.listen(http.listen);

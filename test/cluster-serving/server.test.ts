@@ -26,7 +26,11 @@ let controller: ControllerRuntime;
 const servers: Running[] = [];
 const { machines } = exampleObjects(ns);
 
-async function startServer(cacheDir: string, port?: number): Promise<{ base: string; proc: Running }> {
+async function startServer(
+  cacheDir: string,
+  port?: number,
+  extraArgs: string[] = [],
+): Promise<{ base: string; proc: Running }> {
   const p = port ?? (await freePort());
   const proc = startCli([
     "server",
@@ -45,6 +49,7 @@ async function startServer(cacheDir: string, port?: number): Promise<{ base: str
     // Tests poll fast from one address; the rate limit has its own tests (test/server/protection).
     "--rate-limit",
     "0",
+    ...extraArgs,
   ]);
   servers.push(proc);
   const base = `http://127.0.0.1:${p}`;
@@ -134,6 +139,16 @@ describe("ccts server in cluster mode", () => {
     for (const m of machines) served += Buffer.byteLength(await cloudConfig(a.base, m.spec.mac));
     expect(live).toBeGreaterThan(served);
     expect((await readdir(cacheA)).every((f) => f.endsWith(".json"))).toBe(true);
+  });
+
+  it("keeps the documents in memory with --documents-in-memory", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ccts-cache-memory-"));
+    const inMemory = await startServer(dir, undefined, ["--documents-in-memory"]);
+    await expectAllServed(inMemory.base);
+    const text = await (await fetch(`${inMemory.base}/metrics`)).text();
+    expect(text).not.toMatch(/^ccts_document_file_bytes/m);
+    expect(inMemory.proc.output()).toMatch(/"documents":"memory"/);
+    await inMemory.proc.stop();
   });
 
   it("serves the cluster's dnsmasq configuration", async () => {
