@@ -83,9 +83,9 @@ export const IMAGE_NODE_OPTIONS = "--max-semi-space-size=16 --max-old-space-size
 
 /**
  * The cluster server's NODE_OPTIONS (its container's env in deploy/ and the CDKTF stack; the
- * deploy tests keep them equal): a 4 MiB young generation, measured without a cost in req/s.
+ * deploy tests keep them equal): a 2 MiB young generation, measured without a cost in req/s.
  */
-export const SERVER_NODE_OPTIONS = "--max-semi-space-size=4 --max-old-space-size=256";
+export const SERVER_NODE_OPTIONS = "--max-semi-space-size=2 --max-old-space-size=256";
 
 /** Runs a command to completion; resolves with its output (never rejects on a non-zero exit). */
 export function run(

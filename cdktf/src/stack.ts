@@ -46,7 +46,7 @@ export const HAPROXY_PORT = 8080;
 export const HAPROXY_HEALTH_PORT = 8404;
 
 /** NODE_OPTIONS of the server container; equal to deploy/base/server.yaml's (test/cdktf checks). */
-export const SERVER_NODE_OPTIONS = "--max-semi-space-size=4 --max-old-space-size=256";
+export const SERVER_NODE_OPTIONS = "--max-semi-space-size=2 --max-old-space-size=256";
 const expr = (e: string) => `\${${e}}`;
 /** `self.metadata[0].<attr>` of the resource a provisioner belongs to. */
 const selfRef = (attr: string) => expr(`self.metadata[0].${attr}`);
@@ -330,7 +330,7 @@ export class CctsStack extends TerraformStack {
                   "--rate-limit",
                   inp.serverRateLimit.stringValue,
                 ],
-                // The image's Node options with a 4 MiB young generation (deploy/base/server.yaml).
+                // The image's Node options with a 2 MiB young generation (deploy/base/server.yaml).
                 env: [...env(false), { name: "NODE_OPTIONS", value: SERVER_NODE_OPTIONS }],
                 envFrom,
                 port: [{ name: "http", containerPort: SERVER_PORT, protocol: "TCP" }],
