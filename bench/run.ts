@@ -34,7 +34,7 @@ const serving: ServingConfig = quick
       rounds: 1,
       stormRequests: 500,
       stormWindowMs: 1000,
-      accessLogOff: false,
+      restartedRuns: false,
     }
   : {
       machines: 10_000,
@@ -44,7 +44,7 @@ const serving: ServingConfig = quick
       rounds: 2,
       stormRequests: 5000,
       stormWindowMs: 10_000,
-      accessLogOff: true,
+      restartedRuns: true,
     };
 const cluster: ClusterConfig = quick
   ? { machines: 500, writeConcurrency: 8, applySamples: 10, resync: "10s", serving }

@@ -12,7 +12,7 @@ import { CLUSTER, clusterDesc, machine, machineName, macOf, type Obj } from "./g
 import { freePort, type Proc, ROOT, SERVER_NODE_OPTIONS, startCcts } from "./procs.ts";
 import {
   compareWithNginx,
-  type LoadFigures,
+  type QuietFigures,
   quietRun,
   rateLimitFlag,
   type ServingConfig,
@@ -538,6 +538,9 @@ export async function clusterBench(
       controllerHeap: await heapOf(metricsPort),
       serverHeap: await heapOf(serverPort),
     };
+    const othersCpu = () =>
+      cpuSeconds(controller.pid) +
+      controlPlaneCpuSeconds(cpDir, /(^|\/)(kube-apiserver|etcd|kube-controller-manager)$/);
     const comparison = await compareWithNginx(
       cfg.serving,
       serverPort,
@@ -546,24 +549,24 @@ export async function clusterBench(
       join(tmp, "serving"),
       logDir,
       (s) => say(`serving (cluster): ${s}`),
-      () =>
-        cpuSeconds(controller.pid) +
-        controlPlaneCpuSeconds(cpDir, /(^|\/)(kube-apiserver|etcd|kube-controller-manager)$/),
+      othersCpu,
     );
     const serverPeakAfterLoad = server.memory()?.peakRssMiB;
     // Diagnostics: the same server restarted from its disk cache (a fresh process, no fan-out
-    // behind it), first with the access log as above, then without it. Tells the cost of the log
-    // from the cost of the server's history.
-    let cctsRestarted: LoadFigures | undefined;
-    let cctsAccessLogOff: LoadFigures | undefined;
-    if (cfg.serving.accessLogOff) {
+    // behind it), first with the access log as above, then without it, then with its documents in
+    // memory. Tells the cost of the log and of the document file from the server's history.
+    let cctsRestarted: QuietFigures | undefined;
+    let cctsAccessLogOff: QuietFigures | undefined;
+    let cctsDocumentsInMemory: (QuietFigures & { peakRssMiB?: number }) | undefined;
+    if (cfg.serving.restartedRuns) {
       let running = server;
-      for (const [name, level] of [
-        ["ccts-server-restarted", "info"],
-        ["ccts-server-quiet", "warn"],
+      for (const [name, level, extraArgs] of [
+        ["ccts-server-restarted", "info", []],
+        ["ccts-server-quiet", "warn", []],
+        ["ccts-server-in-memory", "info", ["--documents-in-memory"]],
       ] as const) {
         await running.stop();
-        running = startCcts(name, serverArgs, logDir, {
+        running = startCcts(name, [...serverArgs, ...extraArgs], logDir, {
           CCTS_LOG_LEVEL: level,
           NODE_OPTIONS: SERVER_NODE_OPTIONS,
         });
@@ -574,11 +577,13 @@ export async function clusterBench(
           60_000,
         );
         await sweepServed(base, macs, () => FANOUT_KEY, 60_000);
-        const figures = await quietRun(cfg.serving, serverPort, macs, tmp);
-        if (level === "info") cctsRestarted = figures;
+        const figures = await quietRun(cfg.serving, serverPort, macs, tmp, othersCpu);
+        if (extraArgs.length > 0)
+          cctsDocumentsInMemory = { ...figures, peakRssMiB: running.memory()?.peakRssMiB };
+        else if (level === "info") cctsRestarted = figures;
         else cctsAccessLogOff = figures;
         say(
-          `serving (cluster): restarted, access log ${level === "info" ? "on" : "off"}: ${figures.rps} req/s`,
+          `serving (cluster): ${name}: ${figures.rps} req/s (other processes: ${figures.othersCores} cores), peak RSS ${running.memory()?.peakRssMiB} MiB`,
         );
       }
     }
@@ -589,6 +594,7 @@ export async function clusterBench(
       ...comparison,
       ...(cctsRestarted ? { cctsRestarted } : {}),
       ...(cctsAccessLogOff ? { cctsAccessLogOff } : {}),
+      ...(cctsDocumentsInMemory ? { cctsDocumentsInMemory } : {}),
       peakRssMiB: serverPeakAfterLoad,
     };
 

@@ -52,8 +52,8 @@ function servingRows(s: ServingResult): Target[] {
       met: s.storm.ccts.p99Ms < 50,
     },
   ];
-  const ratio = (f: { rps: number }) =>
-    `${f.rps} (${Math.round((f.rps / s.nginx.best.rps) * 1000) / 1000}x nginx)`;
+  const ratio = (f: { rps: number; othersCores?: number }) =>
+    `${f.rps} (${Math.round((f.rps / s.nginx.best.rps) * 1000) / 1000}x nginx${f.othersCores === undefined ? "" : `; other processes ${f.othersCores} cores`})`;
   if (s.cctsRestarted)
     rows.push({
       figure: `serving (${mode}), restarted from its disk cache: req/s`,
@@ -66,6 +66,14 @@ function servingRows(s: ServingResult): Target[] {
     rows.push({
       figure: `serving (${mode}), restarted, access log off (CCTS_LOG_LEVEL=warn): req/s`,
       value: ratio(s.cctsAccessLogOff),
+      reference: `nginx ${s.nginx.best.rps}`,
+      target: "(diagnostic)",
+      met: undefined,
+    });
+  if (s.cctsDocumentsInMemory)
+    rows.push({
+      figure: `serving (${mode}), restarted with --documents-in-memory: req/s (peak RSS)`,
+      value: `${ratio(s.cctsDocumentsInMemory)} (${s.cctsDocumentsInMemory.peakRssMiB} MB)`,
       reference: `nginx ${s.nginx.best.rps}`,
       target: "(diagnostic)",
       met: undefined,

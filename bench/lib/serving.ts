@@ -17,8 +17,8 @@ export interface ServingConfig {
   rounds: number;
   stormRequests: number;
   stormWindowMs: number;
-  /** Also measure the cluster-mode server with the per-request access log off (CCTS_LOG_LEVEL=warn). */
-  accessLogOff: boolean;
+  /** Also measure the cluster-mode server restarted: access log on, off, documents in memory. */
+  restartedRuns: boolean;
 }
 
 export interface LoadFigures {
@@ -30,15 +30,20 @@ export interface LoadFigures {
   requests: number;
 }
 
+/** A diagnostic run, with the cores the other processes (cluster mode) used meanwhile. */
+export type QuietFigures = LoadFigures & { othersCores?: number };
+
 export interface ServingResult extends Comparison {
   mode: "embedded" | "cluster";
   /** Seconds from start until /readyz (embedded: folder read and rendered). */
   loadSeconds: number;
   rateLimitFlag: string[];
   /** Restarted from its disk cache, access log on (diagnostic, cluster mode only). */
-  cctsRestarted?: LoadFigures;
+  cctsRestarted?: QuietFigures;
   /** Restarted from its disk cache, access log off (diagnostic, cluster mode only). */
-  cctsAccessLogOff?: LoadFigures;
+  cctsAccessLogOff?: QuietFigures;
+  /** Restarted with `--documents-in-memory`, access log on, and its peak RSS (diagnostic). */
+  cctsDocumentsInMemory?: QuietFigures & { peakRssMiB?: number };
   peakRssMiB: number | undefined;
 }
 
@@ -209,7 +214,8 @@ export async function quietRun(
   port: number,
   macs: readonly string[],
   tmp: string,
-): Promise<LoadFigures> {
+  othersCpu?: () => number,
+): Promise<QuietFigures> {
   const pathsFile = join(tmp, "paths-quiet.txt");
   writeFileSync(pathsFile, `${macs.map((m) => `/cloud-config/${m}`).join("\n")}\n`);
   const scripts = writeScripts(tmp);
@@ -220,7 +226,10 @@ export async function quietRun(
     connections: cfg.connections,
   };
   await wrk({ ...same, seconds: cfg.warmupSeconds });
-  return figures(await wrk({ ...same, seconds: cfg.seconds }));
+  const c0 = othersCpu?.();
+  const measured = figures(await wrk({ ...same, seconds: cfg.seconds }));
+  if (c0 === undefined || !othersCpu) return measured;
+  return { ...measured, othersCores: round((othersCpu() - c0) / cfg.seconds, 3) };
 }
 
 export async function servingBench(
