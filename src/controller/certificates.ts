@@ -258,8 +258,8 @@ export class ClusterPKI {
   /**
    * The informer holds `secret`, the certificate Secret of Machine `key`: once it carries the
    * certificate this process issued, that copy is dropped and the check is remembered by the
-   * Secret's resourceVersion. Otherwise every Machine's key and certificate would be held twice
-   * (~12 MB for 10,000 Machines) from a first render until its next reconcile.
+   * Secret's resourceVersion. Otherwise a Machine's key and certificate can be held twice from a
+   * first render until its next reconcile (heap snapshot after rendering 10,000: 84 against 88 MiB).
    */
   informerHas(key: string, secret: SecretObject): void {
     const mine = this.issued.get(key);
