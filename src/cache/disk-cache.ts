@@ -6,6 +6,12 @@ import { join } from "node:path";
 import type { RenderedEntry } from "./rendered-entry.js";
 
 const SUFFIX = ".json";
+/**
+ * File operations in flight at once. A relist of 10,000 ConfigMaps learns them all within seconds:
+ * unbounded, every write started at once and held its JSON text and a Buffer copy of it until the
+ * thread pool (4 threads) got to it. The text is now made when the write starts.
+ */
+const MAX_IN_FLIGHT = 4;
 
 function fileName(key: string): string {
   // Namespaces and names are DNS labels/subdomains: no "_" and no "/" inside either part.
@@ -32,6 +38,15 @@ export class DiskCache {
   private readonly written = new Map<string, string>();
   /** Per-key chain of pending operations: a write and a later removal never race. */
   private readonly pending = new Map<string, Promise<void>>();
+  private inFlight = 0;
+  /** The most file operations that were in flight at once (for tests). */
+  peakInFlight = 0;
+  /** Operations waiting for one in flight to finish, oldest first. */
+  private readonly waiting: (() => void)[] = [];
+  /** Operations asked for and not started yet (behind one of the same key, or waiting). */
+  private notStarted = 0;
+  /** Told whenever an operation finishes (caughtUp). */
+  private readonly progress: (() => void)[] = [];
 
   constructor(
     readonly dir: string,
@@ -83,13 +98,38 @@ export class DiskCache {
   }
 
   private chain(key: string, op: () => Promise<void>): Promise<void> {
+    this.notStarted++;
     const next = (this.pending.get(key) ?? Promise.resolve())
-      .then(op)
+      .then(() => this.limited(op))
       .catch((e) => this.onError("write", key, e))
       .finally(() => {
         if (this.pending.get(key) === next) this.pending.delete(key);
       });
     this.pending.set(key, next);
     return next;
+  }
+
+  /**
+   * Resolves once at most `backlog` operations have not started. A relist waits here between pages,
+   * so the entries waiting to be written (each holding its documents) stay about a page.
+   */
+  async caughtUp(backlog: number): Promise<void> {
+    while (this.notStarted > backlog) await new Promise<void>((done) => this.progress.push(done));
+  }
+
+  private async limited(op: () => Promise<void>): Promise<void> {
+    // A finishing operation hands its place to the oldest waiting one (inFlight stays the same).
+    if (this.inFlight < MAX_IN_FLIGHT) this.inFlight++;
+    else await new Promise<void>((start) => this.waiting.push(start));
+    this.notStarted--;
+    this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
+    try {
+      await op();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.inFlight--;
+      for (const told of this.progress.splice(0)) told();
+    }
   }
 }

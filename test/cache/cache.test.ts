@@ -165,6 +165,40 @@ describe("DiskCache", () => {
     expect(errors.sort()).toEqual(["load garbage.json", "load other.json"]);
   });
 
+  it("writes at most four files at once when thousands of entries arrive together, and loses none", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ccts-cache-"));
+    const cache = new DiskCache(dir);
+    await cache.load(() => {});
+    const all = Array.from({ length: 2000 }, (_, i) =>
+      entry(
+        `m${i}`,
+        [`52:54:00:00:${(i >> 8).toString(16).padStart(2, "0")}:${(i & 255).toString(16).padStart(2, "0")}`],
+        `h${i}`,
+      ),
+    );
+    for (const e of all) void cache.write(e);
+    void cache.remove("ns/ccts-machine-m0");
+    await cache.flush();
+    expect(cache.peakInFlight).toBe(4);
+    const reloaded: RenderedEntry[] = [];
+    await new DiskCache(dir).load((e) => reloaded.push(e));
+    expect(reloaded.length).toBe(1999);
+    expect(reloaded.find((e) => e.key === "ns/ccts-machine-m1999")).toEqual(all[1999]);
+  });
+
+  it("tells when at most a given number of writes wait to start (a relist's backpressure)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ccts-cache-"));
+    const cache = new DiskCache(dir);
+    await cache.load(() => {});
+    for (let i = 0; i < 300; i++) void cache.write(entry(`w${i}`, ["52:54:00:00:10:01"], `h${i}`));
+    await cache.caughtUp(100);
+    const written = (await readdir(dir)).filter((f) => f.endsWith(".json")).length;
+    // 300 queued, at most 100 waiting and 4 in flight: at least 196 done, and not all of them.
+    expect(written).toBeGreaterThanOrEqual(196);
+    expect(written).toBeLessThan(300);
+    await cache.flush();
+  });
+
   it("leaves no temporary file behind", async () => {
     const dir = await mkdtemp(join(tmpdir(), "ccts-cache-"));
     const cache = new DiskCache(dir);
