@@ -24,6 +24,8 @@ export interface InformerOptions<T extends KubeObject> {
   /** Told of every error with the delay before the next try, for logs. */
   onError?: (error: unknown, retryInMs: number) => void;
   pageSize?: number;
+  /** Awaited after each listed page's events, before the next page is asked for (backpressure). */
+  afterPage?: () => Promise<void>;
   maxBackoffMs?: number;
 }
 
@@ -160,6 +162,7 @@ export class Informer<T extends KubeObject> {
         else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion)
           this.options.onEvent("MODIFIED", obj, old);
       }
+      await this.options.afterPage?.();
       continueToken = page.metadata.continue || undefined;
       rv = page.metadata.resourceVersion;
     } while (continueToken);

@@ -21,6 +21,8 @@ type Rendered = RenderedConfigMapLike & {
   metadata: { name: string; namespace?: string; resourceVersion?: string };
 };
 
+const RELIST_PAGE = 100;
+
 export class ServedConfigMaps {
   private readonly informers: { informer: Informer<Rendered>; toEntry: (obj: Rendered) => RenderedEntry }[];
 
@@ -52,6 +54,11 @@ export class ServedConfigMaps {
         cached: ({ metadata: { name, namespace, resourceVersion } }) => ({
           metadata: { name, namespace, resourceVersion },
         }),
+        // A relist of 10,000 ConfigMaps (a new replica, an empty cache) arrives in seconds; pages of
+        // 100 and a disk cache within a page of them keep its peak RSS near the steady state's
+        // (measured: 358 MB with pages of 500 and no wait; see bench/README.md).
+        pageSize: RELIST_PAGE,
+        afterPage: () => this.cache.caughtUp(RELIST_PAGE),
         onEvent: (type, obj) => {
           const entry = toEntry(obj);
           if (type === "DELETED") {

@@ -1,0 +1,55 @@
+// The Informer's relist against the real test API server: pages are asked for one at a time, and
+// the next only after `afterPage` has resolved (the server's disk cache uses it as backpressure).
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { KubeClient } from "../../src/k8s/client.js";
+import { Informer } from "../../src/k8s/informer.js";
+import { paths } from "../../src/k8s/paths.js";
+import { testNamespace } from "../control-plane/namespace.js";
+import { kubeClient } from "../support/kube.js";
+
+let client: KubeClient;
+let ns: string;
+let cleanup: () => Promise<void>;
+
+beforeAll(async () => {
+  const t = await testNamespace("informer");
+  ns = t.name;
+  cleanup = t.cleanup;
+  client = await kubeClient(inject("kubeconfig"));
+});
+afterAll(async () => {
+  client.close();
+  await cleanup();
+});
+
+describe("Informer relist", () => {
+  it("hands over each page's objects, then waits for afterPage before asking for the next page", async () => {
+    for (let i = 0; i < 25; i++) {
+      await client.request("POST", paths.configMaps({ namespace: ns }), {
+        body: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: `cm-${i}` }, data: { i: String(i) } },
+      });
+    }
+    let events = 0;
+    /** Events seen when each afterPage began and when it ended. */
+    const seen: number[] = [];
+    const informer = new Informer<{
+      metadata: { name: string; namespace?: string; resourceVersion?: string };
+    }>({
+      client,
+      path: paths.configMaps({ namespace: ns }),
+      pageSize: 10,
+      onEvent: () => {
+        events++;
+      },
+      afterPage: async () => {
+        seen.push(events);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        seen.push(events);
+      },
+    });
+    informer.start();
+    await informer.synced();
+    await informer.stop();
+    expect(seen).toEqual([10, 10, 20, 20, 25, 25]);
+  });
+});
