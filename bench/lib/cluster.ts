@@ -85,6 +85,11 @@ export interface ClusterResult {
     /** V8 heap of the controller (prom-client's nodejs_heap_size_*), MiB. */
     controllerHeap: HeapFigures | undefined;
     serverHeap: HeapFigures | undefined;
+    /**
+     * A server started last with an empty cache directory (a new replica, a Pod on another node):
+     * it learns every ConfigMap by one relist. Seconds until it served every MAC, and its peak RSS.
+     */
+    serverJoining: { servedSeconds: number; peakRssMiB: number | undefined };
   };
 }
 
@@ -558,8 +563,8 @@ export async function clusterBench(
     let cctsRestarted: QuietFigures | undefined;
     let cctsAccessLogOff: QuietFigures | undefined;
     let cctsDocumentsInMemory: (QuietFigures & { peakRssMiB?: number }) | undefined;
+    let running = server;
     if (cfg.serving.restartedRuns) {
-      let running = server;
       for (const [name, level, extraArgs] of [
         ["ccts-server-restarted", "info", []],
         ["ccts-server-quiet", "warn", []],
@@ -587,6 +592,25 @@ export async function clusterBench(
         );
       }
     }
+    await running.stop();
+    const joinStart = nowMs();
+    const cacheDir = join(tmp, "cache");
+    const joining = startCcts(
+      "ccts-server-joining",
+      serverArgs.map((a) => (a === cacheDir ? join(tmp, "cache-joining") : a)),
+      logDir,
+      { NODE_OPTIONS: SERVER_NODE_OPTIONS },
+    );
+    procs.push(joining);
+    await sweepServed(base, macs, () => FANOUT_KEY, 120_000);
+    const serverJoining = {
+      servedSeconds: round((nowMs() - joinStart) / 1000),
+      peakRssMiB: joining.memory()?.peakRssMiB,
+    };
+    say(
+      `cluster: a server with an empty cache served all ${n} Machines after ${serverJoining.servedSeconds} s, peak RSS ${serverJoining.peakRssMiB} MiB`,
+    );
+
     const serving: ServingResult = {
       mode: "cluster",
       loadSeconds: round(initialServedSeconds),
@@ -622,7 +646,7 @@ export async function clusterBench(
       noopResync,
       applyToServed,
       serving,
-      memory,
+      memory: { ...memory, serverJoining },
     };
   } finally {
     for (const p of procs.reverse()) await p.stop();
