@@ -110,11 +110,24 @@ export class DiskCache {
   }
 
   /**
-   * Resolves once at most `backlog` operations have not started. A relist waits here between pages,
-   * so the entries waiting to be written (each holding its documents) stay about a page.
+   * Resolves true once at most `backlog` operations have not started, false after `maxWaitMs`
+   * without that. A relist waits here between pages, so the entries waiting to be written (each
+   * holding its documents) stay about a page; the bound keeps a stalled disk from stalling it.
    */
-  async caughtUp(backlog: number): Promise<void> {
-    while (this.notStarted > backlog) await new Promise<void>((done) => this.progress.push(done));
+  async caughtUp(backlog: number, maxWaitMs: number): Promise<boolean> {
+    const deadline = Date.now() + maxWaitMs;
+    while (this.notStarted > backlog) {
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      await new Promise<void>((done) => {
+        const timer = setTimeout(done, left);
+        this.progress.push(() => {
+          clearTimeout(timer);
+          done();
+        });
+      });
+    }
+    return true;
   }
 
   private async limited(op: () => Promise<void>): Promise<void> {

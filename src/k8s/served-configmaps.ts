@@ -22,6 +22,8 @@ type Rendered = RenderedConfigMapLike & {
 };
 
 const RELIST_PAGE = 100;
+/** The longest a relist waits for the disk cache per page: a slow disk must not stop serving. */
+const RELIST_WAIT_MS = 5000;
 
 export class ServedConfigMaps {
   private readonly informers: { informer: Informer<Rendered>; toEntry: (obj: Rendered) => RenderedEntry }[];
@@ -58,7 +60,10 @@ export class ServedConfigMaps {
         // 100 and a disk cache within a page of them keep its peak RSS near the steady state's
         // (measured: 358 MB with pages of 500 and no wait; see bench/README.md).
         pageSize: RELIST_PAGE,
-        afterPage: () => this.cache.caughtUp(RELIST_PAGE),
+        afterPage: async () => {
+          if (!(await this.cache.caughtUp(RELIST_PAGE, RELIST_WAIT_MS)))
+            logger.warn({ waitedMs: RELIST_WAIT_MS }, "disk cache behind; listing on");
+        },
         onEvent: (type, obj) => {
           const entry = toEntry(obj);
           if (type === "DELETED") {

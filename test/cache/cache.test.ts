@@ -191,12 +191,15 @@ describe("DiskCache", () => {
     const cache = new DiskCache(dir);
     await cache.load(() => {});
     for (let i = 0; i < 300; i++) void cache.write(entry(`w${i}`, ["52:54:00:00:10:01"], `h${i}`));
-    await cache.caughtUp(100);
+    expect(await cache.caughtUp(100, 60_000)).toBe(true);
     const written = (await readdir(dir)).filter((f) => f.endsWith(".json")).length;
     // 300 queued, at most 100 waiting and 4 in flight: at least 196 done, and not all of them.
     expect(written).toBeGreaterThanOrEqual(196);
     expect(written).toBeLessThan(300);
+    // Given no time, it says it is not caught up rather than wait.
+    expect(await cache.caughtUp(0, 0)).toBe(false);
     await cache.flush();
+    expect(await cache.caughtUp(0, 0)).toBe(true);
   });
 
   it("leaves no temporary file behind", async () => {
