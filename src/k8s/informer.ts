@@ -23,6 +23,11 @@ export interface InformerOptions<T extends KubeObject> {
   cached?: (obj: T) => T;
   /** Told of every error with the delay before the next try, for logs. */
   onError?: (error: unknown, retryInMs: number) => void;
+  /**
+   * Objects per listed page (default 100). Pages of 500 rendered ConfigMaps are ~5 MB bodies held
+   * as Buffers, a string and objects until a full GC: a controller restarted against 10,000
+   * Machines peaked at 265-281 MiB with 500, 244 with 100 (restart 21.3 -> 21.7-22.2 s).
+   */
   pageSize?: number;
   /** Awaited after each listed page's events, before the next page is asked for (backpressure). */
   afterPage?: () => Promise<void>;
@@ -147,7 +152,7 @@ export class Informer<T extends KubeObject> {
       }>("GET", this.options.path, {
         query: {
           labelSelector: this.options.labelSelector,
-          limit: this.options.pageSize ?? 500,
+          limit: this.options.pageSize ?? 100,
           continue: continueToken,
         },
         signal,
