@@ -230,8 +230,7 @@ export class ClusterPKI {
         fromCache ? cachedSecret : undefined,
       );
       if (!info || renewalDue(info, now)) continue;
-      // The informer has caught up with what this process issued: one copy is enough.
-      if (mine && mine.pair.certPem === candidates[1]?.pair?.certPem) this.issued.delete(key);
+      if (mine && cachedSecret) this.informerHas(key, cachedSecret);
       return this.result(c.pair, secretName, info.notBefore, info.notAfter);
     }
     const lifetime = lifetimeMs(cluster.spec.pki?.certificateLifetime);

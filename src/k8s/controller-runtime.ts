@@ -155,12 +155,11 @@ export class ControllerRuntime {
       const ns = obj.metadata.namespace;
       const key = `${ns}/${obj.metadata.name}`;
       if (obj.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY) {
-        const certificateOf =
-          obj.metadata.labels[LABEL_KIND] === "certificate" && owningMachine(obj.metadata);
-        if (certificateOf && type !== "DELETED") this.pki.informerHas(certificateOf, obj);
+        const machine = owningMachine(obj.metadata);
+        if (machine && obj.metadata.labels[LABEL_KIND] === "certificate" && type !== "DELETED")
+          this.pki.informerHas(machine, obj);
         if (this.isOwnEcho(type, `secret:${key}`, obj)) return;
         this.memory.forgetSecret(key);
-        const machine = owningMachine(obj.metadata);
         if (machine) {
           this.pki.forgetMachine(machine);
           this.enqueue([machine]);
