@@ -12,7 +12,6 @@ import { CLUSTER, clusterDesc, machine, machineName, macOf, type Obj } from "./g
 import { freePort, type Proc, ROOT, SERVER_NODE_OPTIONS, startCcts } from "./procs.ts";
 import {
   compareWithNginx,
-  type QuietFigures,
   quietRun,
   rateLimitFlag,
   type ServingConfig,
@@ -169,10 +168,6 @@ function cpuSeconds(pid: number): number {
 }
 
 /**
- * Asks the server for every MAC (keep-alive, 8 at a time) until each answer contains `expect(i)`;
- * re-asks only the MACs not yet right. Resolves with the seconds it took.
- */
-/**
  * Waits until `pid` used under 5% of a core for a whole second: a restarted server's relist
  * overlapped the measured run of the 00:24 run (24.9k req/s against 44k for the next one).
  */
@@ -188,6 +183,10 @@ async function idle(pid: number, timeoutMs: number): Promise<void> {
   throw new Error(`process ${pid} still busy after ${timeoutMs} ms`);
 }
 
+/**
+ * Asks the server for every MAC (keep-alive, 8 at a time) until each answer contains `expect(i)`;
+ * re-asks only the MACs not yet right. Resolves with the seconds it took.
+ */
 async function sweepServed(
   base: string,
   macs: readonly string[],
@@ -309,6 +308,7 @@ export async function clusterBench(
     );
     procs.push(controller);
     const rateFlags = await rateLimitFlag();
+    const cacheDir = join(tmp, "cache");
     const serverArgs = [
       "server",
       "--kubeconfig",
@@ -320,7 +320,7 @@ export async function clusterBench(
       "--host",
       "127.0.0.1",
       "--cache-dir",
-      join(tmp, "cache"),
+      cacheDir,
       ...rateFlags,
     ];
     const server = startCcts("ccts-server", serverArgs, logDir, { NODE_OPTIONS: SERVER_NODE_OPTIONS });
@@ -576,15 +576,13 @@ export async function clusterBench(
     // Diagnostics: the same server restarted from its disk cache (a fresh process, no fan-out
     // behind it), first with the access log as above, then without it, then with its documents in
     // memory. Tells the cost of the log and of the document file from the server's history.
-    let cctsRestarted: QuietFigures | undefined;
-    let cctsAccessLogOff: QuietFigures | undefined;
-    let cctsDocumentsInMemory: (QuietFigures & { peakRssMiB?: number }) | undefined;
+    const restarted: Pick<ServingResult, "cctsRestarted" | "cctsAccessLogOff" | "cctsDocumentsInMemory"> = {};
     let running = server;
     if (cfg.serving.restartedRuns) {
-      for (const [name, level, extraArgs] of [
-        ["ccts-server-restarted", "info", []],
-        ["ccts-server-quiet", "warn", []],
-        ["ccts-server-in-memory", "info", ["--documents-in-memory"]],
+      for (const [name, level, extraArgs, field] of [
+        ["ccts-server-restarted", "info", [], "cctsRestarted"],
+        ["ccts-server-quiet", "warn", [], "cctsAccessLogOff"],
+        ["ccts-server-in-memory", "info", ["--documents-in-memory"], "cctsDocumentsInMemory"],
       ] as const) {
         await running.stop();
         running = startCcts(name, [...serverArgs, ...extraArgs], logDir, {
@@ -601,10 +599,10 @@ export async function clusterBench(
         // It serves from its disk cache at once, while it relists the API server in the background.
         await idle(running.pid, 60_000);
         const figures = await quietRun(cfg.serving, serverPort, macs, tmp, othersCpu);
-        if (extraArgs.length > 0)
-          cctsDocumentsInMemory = { ...figures, peakRssMiB: running.memory()?.peakRssMiB };
-        else if (level === "info") cctsRestarted = figures;
-        else cctsAccessLogOff = figures;
+        restarted[field] =
+          field === "cctsDocumentsInMemory"
+            ? { ...figures, peakRssMiB: running.memory()?.peakRssMiB }
+            : figures;
         say(
           `serving (cluster): ${name}: ${figures.rps} req/s (other processes: ${figures.othersCores} cores), peak RSS ${running.memory()?.peakRssMiB} MiB`,
         );
@@ -612,7 +610,6 @@ export async function clusterBench(
     }
     await running.stop();
     const joinStart = nowMs();
-    const cacheDir = join(tmp, "cache");
     const joining = startCcts(
       "ccts-server-joining",
       serverArgs.map((a) => (a === cacheDir ? join(tmp, "cache-joining") : a)),
@@ -634,9 +631,7 @@ export async function clusterBench(
       loadSeconds: round(initialServedSeconds),
       rateLimitFlag: rateFlags,
       ...comparison,
-      ...(cctsRestarted ? { cctsRestarted } : {}),
-      ...(cctsAccessLogOff ? { cctsAccessLogOff } : {}),
-      ...(cctsDocumentsInMemory ? { cctsDocumentsInMemory } : {}),
+      ...restarted,
       peakRssMiB: serverPeakAfterLoad,
     };
 

@@ -54,30 +54,21 @@ function servingRows(s: ServingResult): Target[] {
   ];
   const ratio = (f: { rps: number; othersCores?: number }) =>
     `${f.rps} (${Math.round((f.rps / s.nginx.best.rps) * 1000) / 1000}x nginx${f.othersCores === undefined ? "" : `; other processes ${f.othersCores} cores`})`;
-  if (s.cctsRestarted)
+  const diagnostics = [
+    ["restarted from its disk cache: req/s", s.cctsRestarted],
+    ["restarted, access log off (CCTS_LOG_LEVEL=warn): req/s", s.cctsAccessLogOff],
+    ["restarted with --documents-in-memory: req/s (peak RSS)", s.cctsDocumentsInMemory],
+  ] as const;
+  for (const [what, f] of diagnostics) {
+    if (!f) continue;
     rows.push({
-      figure: `serving (${mode}), restarted from its disk cache: req/s`,
-      value: ratio(s.cctsRestarted),
+      figure: `serving (${mode}), ${what}`,
+      value: "peakRssMiB" in f ? `${ratio(f)} (${f.peakRssMiB} MB)` : ratio(f),
       reference: `nginx ${s.nginx.best.rps}`,
       target: "(diagnostic)",
       met: undefined,
     });
-  if (s.cctsAccessLogOff)
-    rows.push({
-      figure: `serving (${mode}), restarted, access log off (CCTS_LOG_LEVEL=warn): req/s`,
-      value: ratio(s.cctsAccessLogOff),
-      reference: `nginx ${s.nginx.best.rps}`,
-      target: "(diagnostic)",
-      met: undefined,
-    });
-  if (s.cctsDocumentsInMemory)
-    rows.push({
-      figure: `serving (${mode}), restarted with --documents-in-memory: req/s (peak RSS)`,
-      value: `${ratio(s.cctsDocumentsInMemory)} (${s.cctsDocumentsInMemory.peakRssMiB} MB)`,
-      reference: `nginx ${s.nginx.best.rps}`,
-      target: "(diagnostic)",
-      met: undefined,
-    });
+  }
   return rows;
 }
 
