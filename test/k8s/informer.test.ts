@@ -12,9 +12,7 @@ let ns: string;
 let cleanup: () => Promise<void>;
 
 beforeAll(async () => {
-  const t = await testNamespace("informer");
-  ns = t.name;
-  cleanup = t.cleanup;
+  ({ name: ns, cleanup } = await testNamespace("informer"));
   client = await kubeClient(inject("kubeconfig"));
 });
 afterAll(async () => {

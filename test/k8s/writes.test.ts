@@ -14,9 +14,7 @@ let cleanup: () => Promise<void>;
 const answers: unknown[] = [];
 
 beforeAll(async () => {
-  const t = await testNamespace("writes");
-  ns = t.name;
-  cleanup = t.cleanup;
+  ({ name: ns, cleanup } = await testNamespace("writes"));
   client = await kubeClient(inject("kubeconfig"));
 });
 afterAll(async () => {
