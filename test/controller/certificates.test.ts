@@ -84,7 +84,7 @@ describe("ClusterPKI's copy of an issued certificate", () => {
 
   it("is kept while the informer shows another certificate in that Secret", async () => {
     const { cluster, machine, ca, secrets, pki } = await setUp();
-    const first = await pki.machineCertificate(cluster, machine, ca, NOW);
+    await pki.machineCertificate(cluster, machine, ca, NOW);
     const other = secrets.sync("pki", machineCertSecretName(machine.metadata.name));
     const stale = { ...other, data: { ...other.data, "tls.crt": Buffer.from("another").toString("base64") } };
     pki.informerHas(objectKey(machine), stale);
