@@ -73,6 +73,16 @@ describe("helpers", () => {
     expect(failure("{{toJson variables.nope}}")).toMatch(/helper "toJson": value is undefined/);
   });
 
+  it("the mark that keeps free-form maps lenient is invisible to templates and serialisers", () => {
+    const keys = "list,obj,empty,zero,multi";
+    expect(render("{{#each variables}}{{@key}},{{/each}}")).toBe(`${keys},`);
+    expect(Object.keys(JSON.parse(render("{{toJson variables}}"))).join(",")).toBe(keys);
+    expect(render("{{toYaml variables}}")).not.toContain("freeForm");
+    // Two renders of the same data: each is strict on its own (no view outlives its render).
+    expect(failure("{{machine.hostnam}}")).toMatch(/"hostnam" not defined in machine/);
+    expect(failure("{{#if machine.hostnam}}x{{/if}}")).toMatch(/"hostnam" not defined in machine/);
+  });
+
   it("join joins a list, default separator a comma", () => {
     expect(render("{{join machine.roles}}")).toBe("master,etcd");
     expect(render("{{join machine.roles ' '}}")).toBe("master etcd");
