@@ -172,23 +172,26 @@ export function renderedConfigMap(
   };
 }
 
-/** Digests already computed, per data object: a reconcile compares and then writes the same one. */
-const digests = new WeakMap<Record<string, string>, string>();
+/**
+ * The last digest computed and its data object: a reconcile compares and then, in the same
+ * synchronous step, writes the same object. One entry, not a WeakMap per object: entries of a
+ * process-wide weak table outlive young-generation GCs (see render/strict.ts).
+ */
+let last: { data: Record<string, string>; digest: string } | undefined;
 
 /**
  * One digest of a ConfigMap's data (names and texts): what the controller's cache keeps of it,
  * and what WriteMemory remembers of a written ConfigMap's documents.
  */
 export function dataDigest(data: Record<string, string> | undefined): string {
-  const known = data && digests.get(data);
-  if (known) return known;
+  if (data && last?.data === data) return last.digest;
   const hash = createHash("sha256");
   for (const name of Object.keys(data ?? {}).sort()) {
     const text = data![name]!;
     hash.update(`${name}\0${Buffer.byteLength(text)}\0`).update(text);
   }
   const digest = hash.digest("base64");
-  if (data) digests.set(data, digest);
+  if (data) last = { data, digest };
   return digest;
 }
 
