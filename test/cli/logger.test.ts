@@ -1,6 +1,9 @@
 // The processes' logger: lines of one event-loop turn reach the output together, in order, and
-// none is lost when the process exits in the same turn (process.exit or an uncaught exception).
+// none is lost when the process exits in the same turn (process.exit or an uncaught exception),
+// and they are written synchronously (not queued behind the thread pool).
 import { spawnSync } from "node:child_process";
+import { closeSync, mkdtempSync, openSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -70,5 +73,38 @@ describe("processLogger in a process that exits in the same turn", () => {
       .map((l) => JSON.parse(l) as { i: number; msg: string });
     expect(lines.map((l) => l.i)).toEqual(Array.from({ length: 2000 }, (_, i) => i));
     expect(lines.every((l) => l.msg === "line")).toBe(true);
+  });
+});
+
+describe("processLogger writes a turn's lines before the next callback runs", () => {
+  it("does not wait for the thread pool (busy here with four long hashes)", () => {
+    const logger = pathToFileURL(join(ROOT, "dist/cli/logger.js")).href;
+    const out = join(mkdtempSync(join(tmpdir(), "ccts-logger-")), "stdout");
+    const fd = openSync(out, "w");
+    const result = spawnSync(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `import { pbkdf2 } from "node:crypto";
+         import { fstatSync } from "node:fs";
+         import { processLogger } from "${logger}";
+         for (let i = 0; i < 4; i++) pbkdf2("p", "s", 5_000_000, 32, "sha256", () => {});
+         const log = processLogger();
+         log.info("line");
+         setImmediate(() => { process.stderr.write(String(fstatSync(1).size)); process.exit(0); });`,
+      ],
+      {
+        encoding: "utf8",
+        stdio: ["ignore", fd, "pipe"],
+        env: { ...process.env, CCTS_LOG_LEVEL: "info", UV_THREADPOOL_SIZE: "4" },
+        timeout: 30_000,
+      },
+    );
+    closeSync(fd);
+    expect(result.status).toBe(0);
+    const written = readFileSync(out, "utf8");
+    expect(Number(result.stderr)).toBe(Buffer.byteLength(written));
+    expect(JSON.parse(written).msg).toBe("line");
   });
 });
