@@ -350,7 +350,10 @@ export async function clusterBench(
       );
     }
     const initialRenderSeconds = (nowMs() - t) / 1000;
-    say(`cluster: initial render of ${n} Machines took ${initialRenderSeconds.toFixed(1)} s`);
+    /** The processes' peak RSS so far, for the log: which phase set the controller's peak. */
+    const peaksSoFar = () =>
+      `(peak RSS so far: controller ${controller.memory()?.peakRssMiB ?? "?"} MiB, server ${server.memory()?.peakRssMiB ?? "?"} MiB)`;
+    say(`cluster: initial render of ${n} Machines took ${initialRenderSeconds.toFixed(1)} s ${peaksSoFar()}`);
     const base = `http://127.0.0.1:${serverPort}`;
     await waitUntil("server /readyz", async () => (await fetch(`${base}/readyz`)).status === 200, 60_000);
     await sweepServed(base, macs, (i) => machineName(i), renderTimeout);
@@ -375,6 +378,7 @@ export async function clusterBench(
       const r0 = await metrics();
       say(`cluster: waiting for a resync pass before ${what} (--resync ${cfg.resync})`);
       await resyncPassSince(r0, `a resync pass before ${what}`);
+      say(`cluster: resync pass done ${peaksSoFar()}`);
     };
     await afterResyncPass("the raw reference");
 
@@ -488,7 +492,7 @@ export async function clusterBench(
     const serverSweepSeconds = await sweepServed(base, macs, () => FANOUT_KEY, 120_000);
     const servedSeconds = (nowMs() - t) / 1000;
     say(
-      `cluster: fan-out: ConfigMaps ${configMapsSeconds.toFixed(1)} s, served ${servedSeconds.toFixed(1)} s`,
+      `cluster: fan-out: ConfigMaps ${configMapsSeconds.toFixed(1)} s, served ${servedSeconds.toFixed(1)} s ${peaksSoFar()}`,
     );
     // Every write of the fan-out is counted (a status write would be one more per Machine; the
     // controller writes none when only the content changed).
@@ -515,7 +519,9 @@ export async function clusterBench(
       totalWrites: totalOf(noopWrites),
       waitedSeconds: round((nowMs() - t) / 1000, 1),
     };
-    say(`cluster: no-op resync: ${noopResync.reconciles} reconciles, ${noopResync.totalWrites} writes`);
+    say(
+      `cluster: no-op resync: ${noopResync.reconciles} reconciles, ${noopResync.totalWrites} writes ${peaksSoFar()}`,
+    );
 
     // Apply to served, one Machine at a time.
     const latencies: number[] = [];
@@ -550,7 +556,9 @@ export async function clusterBench(
       maxMs: round(Math.max(...latencies), 1),
       failures,
     };
-    say(`cluster: apply-to-served p50 ${applyToServed.p50Ms} ms, p99 ${applyToServed.p99Ms} ms`);
+    say(
+      `cluster: apply-to-served p50 ${applyToServed.p50Ms} ms, p99 ${applyToServed.p99Ms} ms ${peaksSoFar()}`,
+    );
 
     // The cluster-mode server under the same load as the embedded one, against nginx.
     const memory = {
