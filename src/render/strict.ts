@@ -46,35 +46,52 @@ export function unwrap<T>(value: T): T {
   return value;
 }
 
-function childLabel(label: string, key: string, isArray: boolean): string {
-  return isArray ? `${label}[]` : label ? `${label}.${key}` : key;
-}
-
 /**
  * Wraps documented objects and arrays in a view that throws on unknown fields. Views are made as
  * the template reads, one per object for the data of one call, so identity is stable within a render.
+ * Views of the same place in the data (every `machines[]`) share one handler and its child labels:
+ * the dnsmasq render reads 10,000 Machines, and a handler per view was half its time.
  */
 export function strictView<T>(value: T, label: string): T {
   const views = new Map<object, object>();
-  const viewOf = <V>(value: V, label: string): V => {
-    if (value === null || typeof value !== "object" || FREE_FORM in value) return value;
-    const target = value as object;
-    const cached = views.get(target);
-    if (cached) return cached as V;
-    const isArray = Array.isArray(target);
+  const handlers = new Map<string, ProxyHandler<object>>();
+  const handlerFor = (label: string, isArray: boolean): ProxyHandler<object> => {
+    const handlerKey = isArray ? `${label}\0[]` : label;
+    const known = handlers.get(handlerKey);
+    if (known) return known;
     const owner = label || "the template data";
-    const view = new Proxy(target, {
+    const itemLabel = `${label}[]`;
+    const fieldLabels = new Map<string, string>();
+    const childLabel = (key: string) => {
+      if (isArray) return itemLabel;
+      let child = fieldLabels.get(key);
+      if (child === undefined) {
+        child = label ? `${label}.${key}` : key;
+        fieldLabels.set(key, child);
+      }
+      return child;
+    };
+    const handler: ProxyHandler<object> = {
       get(t, key, receiver) {
         if (key === RAW) return t;
         if (typeof key === "symbol") return Reflect.get(t, key, receiver);
         if (key in t) {
           if (key === "toString" && !Object.hasOwn(t, key) && !isArray) return () => owner;
-          return viewOf(Reflect.get(t, key, receiver), childLabel(label, key, isArray));
+          return viewOf(Reflect.get(t, key, receiver), childLabel(key));
         }
         if (PROBED.has(key) || (isArray && INDEX.test(key))) return undefined;
         throw new MissingFieldError(key, owner);
       },
-    });
+    };
+    handlers.set(handlerKey, handler);
+    return handler;
+  };
+  const viewOf = <V>(value: V, label: string): V => {
+    if (value === null || typeof value !== "object" || FREE_FORM in value) return value;
+    const target = value as object;
+    const cached = views.get(target);
+    if (cached) return cached as V;
+    const view = new Proxy(target, handlerFor(label, Array.isArray(target)));
     views.set(target, view);
     return view as V;
   };
