@@ -39,4 +39,25 @@ describe("clusterFacts cache", () => {
     expect(facts).not.toBe(first);
     expect(facts.etcd.members.map((m) => m.hostname)).toContain("renamed");
   });
+
+  it("a list one Machine longer reuses the summaries of the Machines it shares", () => {
+    const first = clusterFacts(cluster, list, list[0]!);
+    const longer = [...list, machine(4)];
+    const facts = clusterFacts(cluster, longer, longer[3]!);
+    expect(facts).not.toBe(first);
+    expect(facts.machines.slice(0, 3)).toEqual(first.machines);
+    for (const [i, summary] of first.machines.entries()) expect(facts.machines[i]).toBe(summary);
+    expect(facts.machines[3]!.name).toBe("m-4");
+  });
+
+  it("makes new summaries for another domain", () => {
+    const first = clusterFacts(cluster, list, list[0]!);
+    const renamed = {
+      ...cluster,
+      spec: { ...cluster.spec, network: { ...cluster.spec.network, domain: "lab2" } },
+    };
+    const facts = clusterFacts(renamed, list, list[0]!);
+    expect(first.machines[0]!.fqdn).toBe("52-54-00-00-00-01.lab");
+    expect(facts.machines[0]!.fqdn).toBe("52-54-00-00-00-01.lab2");
+  });
 });
