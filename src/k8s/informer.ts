@@ -20,7 +20,8 @@ export interface InformerOptions<T extends KubeObject> {
    * so a component can keep only the fields it reads later (the memory of 10,000 objects).
    */
   onEvent: (type: EventType, obj: T, old: T | undefined) => void;
-  cached?: (obj: T) => T;
+  /** What the cache keeps of `obj`, given what it kept of the object's previous version. */
+  cached?: (obj: T, previous: T | undefined) => T;
   /** Told of every error with the delay before the next try, for logs. */
   onError?: (error: unknown, retryInMs: number) => void;
   /**
@@ -110,8 +111,8 @@ export class Informer<T extends KubeObject> {
     return this.cache.size;
   }
 
-  private toCache(obj: T): T {
-    return this.options.cached ? this.options.cached(obj) : obj;
+  private toCache(obj: T, previous: T | undefined): T {
+    return this.options.cached ? this.options.cached(obj, previous) : obj;
   }
 
   private async loop(): Promise<void> {
@@ -162,7 +163,7 @@ export class Informer<T extends KubeObject> {
         const key = keyOf(obj);
         seen.add(key);
         const old = this.cache.get(key);
-        this.cache.set(key, this.toCache(obj));
+        this.cache.set(key, this.toCache(obj, old));
         if (!old) this.options.onEvent("ADDED", obj, undefined);
         else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion)
           this.options.onEvent("MODIFIED", obj, old);
@@ -218,7 +219,7 @@ export class Informer<T extends KubeObject> {
           const key = keyOf(obj);
           const old = this.cache.get(key);
           if (event.type === "DELETED") this.cache.delete(key);
-          else this.cache.set(key, this.toCache(obj));
+          else this.cache.set(key, this.toCache(obj, old));
           this.options.onEvent(event.type, obj, old);
         },
         signal,

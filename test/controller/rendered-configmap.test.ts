@@ -48,6 +48,35 @@ describe("the controller's cached copy of a rendered ConfigMap", () => {
     expect(JSON.stringify(cached)).not.toContain("hostname");
   });
 
+  it("keeps the previous version's labels and owner reference while they are unchanged", () => {
+    const first = withDocumentDigests(rendered(docs));
+    const second = rendered(docs, "h2");
+    second.metadata.resourceVersion = "8";
+    const next = withDocumentDigests(second, first);
+    expect(next.metadata.labels).toBe(first.metadata.labels);
+    expect(next.metadata.ownerReferences).toBe(first.metadata.ownerReferences);
+    expect(next.metadata.annotations?.[ANNOTATION_CONTENT_HASH]).toBe("h2");
+    expect(next.metadata.resourceVersion).toBe("8");
+    const moved = rendered(docs);
+    moved.metadata.labels = { ...moved.metadata.labels, "mac.ccts.io/52-54-00-00-00-02": "true" };
+    const third = withDocumentDigests(moved, next);
+    expect(third.metadata.labels).not.toBe(next.metadata.labels);
+    expect(third.metadata.labels).toEqual(moved.metadata.labels);
+    const reowned = rendered(docs);
+    reowned.metadata.ownerReferences = [{ ...reowned.metadata.ownerReferences![0]!, uid: "u2" }];
+    expect(withDocumentDigests(reowned, next).metadata.ownerReferences?.[0]?.uid).toBe("u2");
+  });
+
+  it("shares one frozen object of document names between ConfigMaps with the same outputs", () => {
+    const a = withDocumentDigests(rendered(docs));
+    const other = rendered(docs);
+    other.metadata.name = "ccts-machine-b";
+    const b = withDocumentDigests(other);
+    expect(b.data).toBe(a.data);
+    expect(Object.isFrozen(a.data)).toBe(true);
+    expect(withDocumentDigests(rendered({ ipxe: docs.ipxe })).data).toEqual({ ipxe: "" });
+  });
+
   it("compares the same as the whole ConfigMap would", () => {
     const cached = withDocumentDigests(rendered(docs));
     expect(sameRendered(cached, rendered(docs))).toBe(true);

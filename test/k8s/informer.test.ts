@@ -1,11 +1,13 @@
-// The Informer's relist against the real test API server: pages are asked for one at a time, and
-// the next only after `afterPage` has resolved (the server's disk cache uses it as backpressure).
+// The Informer against the real test API server: pages are asked for one at a time, and the next
+// only after `afterPage` has resolved (the server's disk cache uses it as backpressure); `cached`
+// is given what the cache kept of an object's previous version.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { KubeClient } from "../../src/k8s/client.js";
 import { Informer } from "../../src/k8s/informer.js";
 import { paths } from "../../src/k8s/paths.js";
 import { testNamespace } from "../control-plane/namespace.js";
 import { kubeClient } from "../support/kube.js";
+import { waitFor } from "../support/wait.js";
 
 let client: KubeClient;
 let ns: string;
@@ -49,5 +51,36 @@ describe("Informer relist", () => {
     await informer.synced();
     await informer.stop();
     expect(seen).toEqual([10, 10, 20, 20, 25, 25]);
+  });
+});
+
+describe("Informer cache", () => {
+  it("hands cached() what it kept of the object's previous version", async () => {
+    type Cm = { metadata: { name: string; namespace?: string; resourceVersion?: string } };
+    const calls: { rv?: string; previousRv?: string }[] = [];
+    const informer = new Informer<Cm>({
+      client,
+      path: paths.configMaps({ namespace: ns }),
+      labelSelector: "test=previous",
+      onEvent: () => {},
+      cached: (obj, previous) => {
+        calls.push({ rv: obj.metadata.resourceVersion, previousRv: previous?.metadata.resourceVersion });
+        return obj;
+      },
+    });
+    await client.request("POST", paths.configMaps({ namespace: ns }), {
+      body: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "prev", labels: { test: "previous" } } },
+    });
+    informer.start();
+    await informer.synced();
+    await client.request("PATCH", `${paths.configMaps({ namespace: ns })}/prev`, {
+      body: { data: { a: "1" } },
+      contentType: "application/merge-patch+json",
+    });
+    await waitFor("the update's event", async () => calls.length >= 2);
+    await informer.stop();
+    expect(calls[0]!.previousRv).toBeUndefined();
+    expect(calls[1]!.previousRv).toBe(calls[0]!.rv);
+    expect(calls[1]!.rv).not.toBe(calls[0]!.rv);
   });
 });
