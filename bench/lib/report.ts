@@ -63,7 +63,7 @@ function servingRows(s: ServingResult): Target[] {
     if (!f) continue;
     rows.push({
       figure: `serving (${mode}), ${what}`,
-      value: "peakRssMiB" in f ? `${ratio(f)} (${f.peakRssMiB} MB)` : ratio(f),
+      value: "peakRssMiB" in f ? `${ratio(f)} (${mb(f.peakRssMiB)} MB)` : ratio(f),
       reference: `nginx ${s.nginx.best.rps}`,
       target: "(diagnostic)",
       met: undefined,
