@@ -52,9 +52,11 @@ export class JsonLines {
     let start = 0;
     for (let nl = chunk.indexOf(NEWLINE); nl >= 0; nl = chunk.indexOf(NEWLINE, start)) {
       const end = chunk.subarray(start, nl);
-      const parts = this.partial.splice(0);
       const line =
-        parts.length === 0 ? end.toString("utf8") : Buffer.concat([...parts, end]).toString("utf8");
+        this.partial.length === 0
+          ? end.toString("utf8")
+          : Buffer.concat([...this.partial, end]).toString("utf8");
+      this.partial.length = 0;
       if (line.trim()) onObject(JSON.parse(line));
       start = nl + 1;
     }
