@@ -212,7 +212,6 @@ export function withDocumentDigests<T extends ConfigMapObject>(cm: T, previous?:
   const sharing = (values: Record<string, string> | undefined, keys: string[]) =>
     values &&
     Object.fromEntries(Object.entries(values).map(([k, v]) => [k, keys.includes(k) ? shared(v) : v]));
-  const beforeOwner = before?.ownerReferences?.[0];
   return {
     apiVersion: cm.apiVersion,
     kind: cm.kind,
@@ -226,11 +225,7 @@ export function withDocumentDigests<T extends ConfigMapObject>(cm: T, previous?:
       annotations: sharing(annotations, [ANNOTATION_CONTENT_TYPES]),
       ownerReferences:
         owner &&
-        (beforeOwner &&
-        beforeOwner.uid === owner.uid &&
-        beforeOwner.name === owner.name &&
-        beforeOwner.kind === owner.kind &&
-        beforeOwner.apiVersion === owner.apiVersion
+        (sameOwner(before?.ownerReferences?.[0], owner)
           ? before!.ownerReferences
           : [
               {
@@ -251,6 +246,17 @@ function sameEntries(a: Record<string, string> | undefined, b: Record<string, st
   if (a === undefined || b === undefined) return false;
   const keys = Object.keys(b);
   return keys.length === Object.keys(a).length && keys.every((k) => a[k] === b[k]);
+}
+
+/** The fields of an owner reference the cache keeps (apiVersion, kind, name, uid) are equal. */
+function sameOwner(a: OwnerReference | undefined, b: OwnerReference): boolean {
+  return (
+    a !== undefined &&
+    a.uid === b.uid &&
+    a.name === b.name &&
+    a.kind === b.kind &&
+    a.apiVersion === b.apiVersion
+  );
 }
 
 /** One frozen `{ name: "" }` object per list of document names (bounded like shared strings). */
