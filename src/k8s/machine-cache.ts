@@ -10,8 +10,9 @@ import { shared } from "../controller/shared-strings.js";
 import type { Informer } from "./informer.js";
 
 /**
- * Key -> the values indexed under it: the value itself while there is one (nearly every MAC has a
- * single claimant; a Set each cost ~0.2 KB per Machine), a Set once there are more.
+ * Key -> the values indexed under it (Machine keys by MAC, Machine names by `namespace/cluster`):
+ * the value itself while there is one (nearly every MAC has a single claimant; a Set each cost
+ * ~0.2 KB per Machine), a Set once there are more.
  */
 type MultiIndex = Map<string, string | Set<string>>;
 
@@ -37,6 +38,8 @@ function valuesOf(index: MultiIndex, key: string): string[] {
   const current = index.get(key);
   return current === undefined ? [] : typeof current === "string" ? [current] : [...current];
 }
+
+const compareNames = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 function macsOf(m: Machine): string[] {
   try {
@@ -112,12 +115,12 @@ export class MachineCache implements ClusterState, FanoutIndex {
     }
     if (old) {
       const key = objectKey(old);
-      removeFrom(this.byCluster, `${old.metadata.namespace}/${old.spec.clusterDesc}`, key);
+      removeFrom(this.byCluster, `${old.metadata.namespace}/${old.spec.clusterDesc}`, old.metadata.name);
       for (const mac of macsOf(old)) removeFrom(this.byMac, mac, key);
     }
     if (next) {
       const key = objectKey(next);
-      addTo(this.byCluster, `${next.metadata.namespace}/${next.spec.clusterDesc}`, key);
+      addTo(this.byCluster, `${next.metadata.namespace}/${next.spec.clusterDesc}`, next.metadata.name);
       for (const mac of macsOf(next)) addTo(this.byMac, mac, key);
     }
   }
@@ -134,15 +137,21 @@ export class MachineCache implements ClusterState, FanoutIndex {
     return this.configMaps.get(namespace, name);
   }
 
+  /**
+   * Sorted by name (one namespace): the render core's order, so it takes the list as it is and
+   * finds a Machine in it by bisection, instead of indexing and sorting 10,000 keys again for
+   * every new list (a Machine applied: ~1 MiB that outlived young collections).
+   */
   members(namespace: string, cluster: string): Machine[] {
     const clusterKey = `${namespace}/${cluster}`;
     const cached = this.memberLists.get(clusterKey);
     if (cached) return cached;
-    const list = valuesOf(this.byCluster, clusterKey).flatMap((k) => {
-      const [ns, name] = k.split("/") as [string, string];
-      const m = this.machines.get(ns, name);
-      return m ? [m] : [];
-    });
+    const list: Machine[] = [];
+    for (const name of valuesOf(this.byCluster, clusterKey)) {
+      const m = this.machines.get(namespace, name);
+      if (m) list.push(m);
+    }
+    list.sort((a, b) => compareNames(a.metadata.name, b.metadata.name));
     this.memberLists.set(clusterKey, list);
     return list;
   }
