@@ -16,6 +16,7 @@ debian_packages=(
   dnsmasq                         # dnsmasq --test
   xorriso genisoimage             # ConfigDrive ISO images
   nginx wrk                       # benchmark reference and load generator
+  libjemalloc2                    # the allocator the image preloads (tests and benchmark use it)
   git openssl curl
 )
 missing=()

@@ -2,7 +2,7 @@
 // stopped by their own pid only; anything still running when the benchmark exits is killed.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { once } from "node:events";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { memoryOf } from "./util.ts";
 
@@ -74,8 +74,23 @@ export function startCcts(name: string, args: string[], logDir: string, env: Nod
   return startProc(name, process.execPath, [...nodeArgs, CLI, ...args], logDir, {
     CCTS_LOG_LEVEL: "info",
     NODE_OPTIONS: IMAGE_NODE_OPTIONS,
+    ...(process.env.CCTS_BENCH_MALLOC === "glibc" ? {} : { LD_PRELOAD: jemallocLibrary() }),
     ...env,
   });
+}
+
+/**
+ * Debian's jemalloc on this machine: the image preloads it (Dockerfile, LD_PRELOAD), so the
+ * benchmark measures ccts with it too. CCTS_BENCH_MALLOC=glibc measures glibc's malloc instead.
+ */
+export function jemallocLibrary(): string {
+  const triplet = process.arch === "arm64" ? "aarch64-linux-gnu" : "x86_64-linux-gnu";
+  const path = `/usr/lib/${triplet}/libjemalloc.so.2`;
+  if (!existsSync(path))
+    throw new Error(
+      `${path} is missing: the image runs ccts with jemalloc; install Debian's libjemalloc2 (scripts/install-test-deps.sh does) or set CCTS_BENCH_MALLOC=glibc`,
+    );
+  return path;
 }
 
 /** The image's NODE_OPTIONS (Dockerfile; test/deploy/dockerfile.test.ts keeps them equal). */

@@ -68,15 +68,48 @@ describe("Dockerfile", () => {
     expect(depsStage).toBeGreaterThanOrEqual(0);
     const depsRuns = instructions.filter((i) => i.stage === depsStage && i.op === "RUN").map((i) => i.args);
     expect(depsRuns.some((r) => /npm ci\b.*--omit=dev|npm prune\b.*--omit=dev/.test(r))).toBe(true);
-    // The runtime stage installs no compilers or dev tools: only xorriso (ConfigDrive images).
+    // The runtime stage installs no compilers or dev tools: only xorriso (ConfigDrive images) and
+    // jemalloc (the allocator, below).
     for (const r of runtime.filter((i) => i.op === "RUN").map((i) => i.args)) {
       expect(
         r
           .match(/apt-get install ([^&]*)/)?.[1]
           ?.split(/\s+/)
           .filter((w) => w && !w.startsWith("-")),
-      ).toEqual(["xorriso"]);
+      ).toEqual(["xorriso", "libjemalloc2"]);
     }
+  });
+
+  it("preloads Debian's jemalloc, the allocator the benchmarks measure ccts with", async () => {
+    const env = runtime.filter((i) => i.op === "ENV").map((i) => i.args);
+    expect(env).toContain("LD_PRELOAD=/usr/local/lib/libjemalloc.so.2");
+    const link = runtime
+      .filter((i) => i.op === "RUN")
+      .map((i) => /ln -s "([^"]+)" \/usr\/local\/lib\/libjemalloc\.so\.2/.exec(i.args)?.[1])
+      .find(Boolean);
+    expect(link).toBe("/usr/lib/$(uname -m)-linux-gnu/libjemalloc.so.2");
+    // The image's Debian release (bookworm) is this machine's: the link's target, for this
+    // machine's architecture, is a file of the libjemalloc2 package, the one the benchmark preloads.
+    const arch = (await run("uname", ["-m"])).stdout.trim();
+    const target = link!.replace("$(uname -m)", arch);
+    const files = (await run("dpkg", ["-L", "libjemalloc2"])).stdout.split("\n");
+    expect(files).toContain(target);
+    const { jemallocLibrary } = await import("../../bench/lib/procs.ts");
+    expect(jemallocLibrary()).toBe(target);
+    // Node 24 runs the CLI with it preloaded: mapped into the process, no loader complaint.
+    const cli = await run(process.execPath, [join(REPO_ROOT, "dist/cli/main.js"), "help"], {
+      env: { ...process.env, LD_PRELOAD: target },
+    });
+    expect(cli.stderr).toBe("");
+    const maps = await run(
+      process.execPath,
+      ["-p", "require('node:fs').readFileSync('/proc/self/maps', 'utf8')"],
+      {
+        env: { ...process.env, LD_PRELOAD: target },
+      },
+    );
+    expect(maps.stderr).toBe("");
+    expect(maps.stdout).toContain(target);
   });
 
   it("ships dist/, the built-in templates, the CRDs and package.json (type: module) in /app", () => {
