@@ -30,16 +30,15 @@ FROM node:24.21.0-bookworm-slim AS runtime
 # render time unchanged). Live heap is ~10 KB per Machine: above ~15,000 raise both (README).
 ENV NODE_ENV=production NODE_OPTIONS="--max-semi-space-size=16 --max-old-space-size=256"
 # xorriso builds the ConfigDrive images of GET /configdrive/:mac.iso (no maintained JS ISO writer).
-# jemalloc replaces glibc's malloc in every process of the image (LD_PRELOAD, linked to one path
-# for every architecture): glibc kept the memory V8's and OpenSSL's threads had freed in its
-# arenas; the controller at 10,000 Machines peaked 30-60 MB lower with jemalloc (bench/README).
+# jemalloc, linked to one path for every architecture: the controller's container preloads it
+# (LD_PRELOAD in deploy/ and the CDKTF stack); rendering 10,000 Machines it peaked at 212-260 MiB
+# with it against 262-292 with glibc's malloc. The server measured no better with it (bench/README).
 # hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends xorriso libjemalloc2 \
  && ln -s "/usr/lib/$(uname -m)-linux-gnu/libjemalloc.so.2" /usr/local/lib/libjemalloc.so.2 \
  && test -e /usr/local/lib/libjemalloc.so.2 \
  && rm -rf /var/lib/apt/lists/*
-ENV LD_PRELOAD=/usr/local/lib/libjemalloc.so.2
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

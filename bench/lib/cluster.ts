@@ -9,7 +9,7 @@ import type * as ClientModule from "../../src/k8s/client.ts";
 import type * as PathsModule from "../../src/k8s/paths.ts";
 import { processesNaming, startControlPlane } from "../../test/control-plane/harness.ts";
 import { CLUSTER, clusterDesc, machine, machineName, macOf, type Obj } from "./generate.ts";
-import { freePort, type Proc, ROOT, SERVER_NODE_OPTIONS, startCcts } from "./procs.ts";
+import { controllerEnv, freePort, type Proc, ROOT, SERVER_NODE_OPTIONS, startCcts } from "./procs.ts";
 import {
   compareWithNginx,
   quietRun,
@@ -305,6 +305,7 @@ export async function clusterBench(
         cfg.resync,
       ],
       logDir,
+      controllerEnv(),
     );
     procs.push(controller);
     const rateFlags = await rateLimitFlag();

@@ -74,15 +74,22 @@ export function startCcts(name: string, args: string[], logDir: string, env: Nod
   return startProc(name, process.execPath, [...nodeArgs, CLI, ...args], logDir, {
     CCTS_LOG_LEVEL: "info",
     NODE_OPTIONS: IMAGE_NODE_OPTIONS,
-    ...(process.env.CCTS_BENCH_MALLOC === "glibc" ? {} : { LD_PRELOAD: jemallocLibrary() }),
     ...env,
   });
 }
 
+/** The image's link to Debian's jemalloc, which the controller's container preloads (deploy/). */
+export const IMAGE_JEMALLOC = "/usr/local/lib/libjemalloc.so.2";
+
 /**
- * Debian's jemalloc on this machine: the image preloads it (Dockerfile, LD_PRELOAD), so the
- * benchmark measures ccts with it too. CCTS_BENCH_MALLOC=glibc measures glibc's malloc instead.
+ * The controller's environment as its container has it: jemalloc preloaded (here Debian's library
+ * itself; the image links it to IMAGE_JEMALLOC). CCTS_BENCH_MALLOC=glibc measures without it.
  */
+export function controllerEnv(): NodeJS.ProcessEnv {
+  return process.env.CCTS_BENCH_MALLOC === "glibc" ? {} : { LD_PRELOAD: jemallocLibrary() };
+}
+
+/** Debian's jemalloc on this machine (libjemalloc2, as in the image). */
 export function jemallocLibrary(): string {
   const triplet = process.arch === "arm64" ? "aarch64-linux-gnu" : "x86_64-linux-gnu";
   const path = `/usr/lib/${triplet}/libjemalloc.so.2`;

@@ -202,6 +202,13 @@ describe("wiring", () => {
     expect(envOf(container("server")).NODE_OPTIONS).toBe(SERVER_NODE_OPTIONS);
     expect(envOf(container("controller")).NODE_OPTIONS).toBeUndefined();
   });
+
+  it("preloads the image's jemalloc in the controller only, as deploy/ does", async () => {
+    const { IMAGE_JEMALLOC } = await import("../../bench/lib/procs.ts");
+    const container = (id: string) => res.kubernetes_deployment_v1[id].spec.template.spec.container[0];
+    expect(envOf(container("controller")).LD_PRELOAD).toBe(IMAGE_JEMALLOC);
+    expect(envOf(container("server")).LD_PRELOAD).toBeUndefined();
+  });
 });
 
 describe("deploy/ conventions", () => {

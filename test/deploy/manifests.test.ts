@@ -129,6 +129,13 @@ describe("deploy/base workloads", () => {
     expect(nodeOptions("ccts-controller")).toBeUndefined();
   });
 
+  it("preload the image's jemalloc in the controller only, as the benchmark measures them", async () => {
+    const { IMAGE_JEMALLOC } = await import("../../bench/lib/procs.ts");
+    const preload = (name: string) => containerOf(name).env?.find((e) => e.name === "LD_PRELOAD")?.value;
+    expect(preload("ccts-controller")).toBe(IMAGE_JEMALLOC);
+    expect(preload("ccts-server")).toBeUndefined();
+  });
+
   it("run two replicas each, with a PodDisruptionBudget that keeps one", () => {
     for (const d of deployments) {
       expect(d.spec.replicas).toBe(2);
