@@ -16,7 +16,7 @@ debian_packages=(
   dnsmasq                         # dnsmasq --test
   xorriso genisoimage             # ConfigDrive ISO images
   nginx wrk                       # benchmark reference and load generator
-  libjemalloc2                    # the allocator the image preloads (tests and benchmark use it)
+  libjemalloc2                    # the controller container's allocator (tests, benchmark)
   git openssl curl
 )
 missing=()

@@ -95,7 +95,7 @@ export function jemallocLibrary(): string {
   const path = `/usr/lib/${triplet}/libjemalloc.so.2`;
   if (!existsSync(path))
     throw new Error(
-      `${path} is missing: the image runs ccts with jemalloc; install Debian's libjemalloc2 (scripts/install-test-deps.sh does) or set CCTS_BENCH_MALLOC=glibc`,
+      `${path} is missing: the controller's container preloads jemalloc; install Debian's libjemalloc2 (scripts/install-test-deps.sh does) or set CCTS_BENCH_MALLOC=glibc`,
     );
   return path;
 }

@@ -91,11 +91,12 @@ describe("Dockerfile", () => {
     ).not.toContain("LD_PRELOAD");
     const link = runtime
       .filter((i) => i.op === "RUN")
-      .map((i) => new RegExp(`ln -s "([^"]+)" ${IMAGE_JEMALLOC}`).exec(i.args)?.[1])
+      .map((i) => new RegExp(`ln -s "([^"]+)" ${IMAGE_JEMALLOC.replaceAll(".", "\\.")}`).exec(i.args)?.[1])
       .find(Boolean);
     expect(link).toBe("/usr/lib/$(uname -m)-linux-gnu/libjemalloc.so.2");
-    // The image's Debian release (bookworm) is this machine's: the link's target, for this
-    // machine's architecture, is a file of the libjemalloc2 package, the one the benchmark preloads.
+    // Debian installs the library at that path (bookworm in the image, this machine's release
+    // here): for this machine's architecture it is a file of libjemalloc2, the one the benchmark
+    // preloads.
     const arch = (await run("uname", ["-m"])).stdout.trim();
     const target = link!.replace("$(uname -m)", arch);
     const files = (await run("dpkg", ["-L", "libjemalloc2"])).stdout.split("\n");
