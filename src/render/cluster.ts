@@ -71,32 +71,24 @@ export function renderDnsmasq(
     failure: { cluster: key, output: template.output, origin: template.origin, ...f },
   });
   const facts = clusterTemplateData(cluster, machines);
-  const macCount = new Map<string, number>();
-  for (const m of facts.machines) macCount.set(m.mac, (macCount.get(m.mac) ?? 0) + 1);
-  // Interface MACs of other Machines count as claims too.
-  for (const m of machines) {
-    if (m.spec?.clusterDesc !== cluster.metadata.name || namespaceOf(m) !== namespaceOf(cluster)) continue;
-    for (const itf of m.spec.interfaces ?? []) {
-      try {
-        const mac = parseMac(itf.mac);
-        if (macCount.has(mac)) macCount.set(mac, macCount.get(mac)! + 1);
-      } catch {
-        // An invalid interface MAC fails that Machine's own render.
-      }
-    }
-  }
-  const served = facts.machines.filter((m) => macCount.get(m.mac) === 1);
-  const byIp = new Map<string, string>();
-  for (const m of served) {
-    if (!m.ip) continue;
-    const other = byIp.get(m.ip);
-    if (other) {
+  // Duplicates found by sorting arrays rather than counting in Maps: a Map of 10,000 keys is a
+  // large object that outlives the young collections the render itself causes (~0.3 MB each,
+  // every render).
+  const twice = claimedTwice(
+    facts.machines.map((m) => m.mac),
+    interfaceMacs(cluster, machines),
+  );
+  const served = twice.size === 0 ? facts.machines : facts.machines.filter((m) => !twice.has(m.mac));
+  const byIp = served.filter((m) => m.ip).sort((a, b) => compareText(a.ip!, b.ip!));
+  for (let i = 1; i < byIp.length; i++) {
+    const other = byIp[i - 1]!;
+    const m = byIp[i]!;
+    if (other.ip === m.ip) {
       return fail({
         reason: "DuplicateIP",
-        message: `ClusterDesc ${key}: machines ${other} and ${m.namespace}/${m.name} both have IP ${m.ip}`,
+        message: `ClusterDesc ${key}: machines ${other.namespace}/${other.name} and ${m.namespace}/${m.name} both have IP ${m.ip}`,
       });
     }
-    byIp.set(m.ip, `${m.namespace}/${m.name}`);
   }
   const data = strictView({ ...facts, machines: served, variables: facts.cluster.variables }, "");
   let content: string;
@@ -124,4 +116,48 @@ export function renderDnsmasq(
     { output: template.output, format: "text", contentType: CONTENT_TYPES.text, content },
   ];
   return { ok: true, documents, hash: contentHash(documents) };
+}
+
+const compareText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The valid interface MACs of the cluster's Machines (an invalid one fails its own render). */
+function interfaceMacs(cluster: ClusterDesc, machines: readonly Machine[]): string[] {
+  const macs: string[] = [];
+  for (const m of machines) {
+    if (m.spec?.clusterDesc !== cluster.metadata.name || namespaceOf(m) !== namespaceOf(cluster)) continue;
+    for (const itf of m.spec.interfaces ?? []) {
+      try {
+        macs.push(parseMac(itf.mac));
+      } catch {
+        // Reported on that Machine's own render.
+      }
+    }
+  }
+  return macs;
+}
+
+/**
+ * Boot MACs claimed more than once: by two Machines, or by one Machine's boot MAC and an
+ * interface of any Machine (its own included). Interface MACs claimed only by interfaces are
+ * not boot MACs and do not matter here.
+ */
+function claimedTwice(bootMacs: string[], interfaceMacs: string[]): Set<string> {
+  const boot = bootMacs.sort();
+  const twice = new Set<string>();
+  for (let i = 1; i < boot.length; i++) if (boot[i] === boot[i - 1]) twice.add(boot[i]!);
+  for (const mac of interfaceMacs) if (isIn(boot, mac)) twice.add(mac);
+  return twice;
+}
+
+/** Bisection in a sorted array of strings. */
+function isIn(sorted: readonly string[], value: string): boolean {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid] === value) return true;
+    if (sorted[mid]! < value) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
 }

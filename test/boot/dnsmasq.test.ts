@@ -110,6 +110,48 @@ describe("renderDnsmasq + dnsmasq --test", () => {
     if (!dup.ok) expect(dup.failure).toMatchObject({ reason: "DuplicateIP", cluster: "default/lab" });
   });
 
+  it("counts interface MACs as claims on boot MACs, and names both Machines of a duplicate IP", () => {
+    const m = (name: string, mac: string, ip?: string, interfaces: string[] = []): Machine => ({
+      apiVersion: "ccts.io/v1alpha1",
+      kind: "Machine",
+      metadata: { name, namespace: "default" },
+      spec: {
+        clusterDesc: "lab",
+        mac,
+        ...(ip ? { ip } : {}),
+        interfaces: interfaces.map((mac, i) => ({ name: `eth${i + 1}`, mac })),
+      },
+    });
+    const hostsOf = (machines: Machine[]) =>
+      lines(render(lab, machines))
+        .filter((x) => x.startsWith("dhcp-host="))
+        .map((x) => x.split(",")[0]);
+    // e's second interface is f's boot MAC: f is not served; e is.
+    expect(
+      hostsOf([m("e", "52:54:00:00:00:05", undefined, ["52:54:00:00:00:06"]), m("f", "52:54:00:00:00:06")]),
+    ).toEqual(["dhcp-host=52:54:00:00:00:05"]);
+    // A Machine whose interface repeats its own boot MAC claims it twice.
+    expect(hostsOf([m("g", "52:54:00:00:00:07", undefined, ["52:54:00:00:00:07"])])).toEqual([]);
+    // Two interfaces sharing a MAC that is nobody's boot MAC take no reservation away.
+    expect(
+      hostsOf([
+        m("h", "52:54:00:00:00:08", undefined, ["52:54:00:00:00:aa"]),
+        m("i", "52:54:00:00:00:09", undefined, ["52:54:00:00:00:aa"]),
+      ]),
+    ).toEqual(["dhcp-host=52:54:00:00:00:08", "dhcp-host=52:54:00:00:00:09"]);
+    // Given in any order, the Machines of a duplicate IP are named in name order.
+    const dup = renderDnsmasq(lab, [
+      m("z", "52:54:00:00:00:0c", "10.20.0.7"),
+      m("x", "52:54:00:00:00:0a", "10.20.0.8"),
+      m("y", "52:54:00:00:00:0b", "10.20.0.7"),
+    ]);
+    expect(dup.ok).toBe(false);
+    if (!dup.ok)
+      expect(dup.failure.message).toBe(
+        "ClusterDesc default/lab: machines default/y and default/z both have IP 10.20.0.7",
+      );
+  });
+
   it("a template error names the ClusterDesc, template and line", () => {
     const r = renderDnsmasq(lab, [], {
       output: "dnsmasq.conf",
