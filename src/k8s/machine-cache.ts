@@ -7,6 +7,7 @@ import type { FanoutIndex } from "../controller/fanout.js";
 import type { ClusterState } from "../controller/reconcile.js";
 import type { ConfigMapObject } from "../controller/rendered-configmap.js";
 import { shared } from "../controller/shared-strings.js";
+import { compareText } from "../render/sorted.js";
 import type { Informer } from "./informer.js";
 
 /**
@@ -38,8 +39,6 @@ function valuesOf(index: MultiIndex, key: string): string[] {
   const current = index.get(key);
   return current === undefined ? [] : typeof current === "string" ? [current] : [...current];
 }
-
-const compareNames = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 function macsOf(m: Machine): string[] {
   try {
@@ -151,7 +150,7 @@ export class MachineCache implements ClusterState, FanoutIndex {
       const m = this.machines.get(namespace, name);
       if (m) list.push(m);
     }
-    list.sort((a, b) => compareNames(a.metadata.name, b.metadata.name));
+    list.sort((a, b) => compareText(a.metadata.name, b.metadata.name));
     this.memberLists.set(clusterKey, list);
     return list;
   }

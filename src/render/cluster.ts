@@ -3,10 +3,11 @@
 import { readFileSync } from "node:fs";
 import { parseMac } from "../api/mac.js";
 import type { ClusterDesc, Machine } from "../api/types.js";
-import { clusterTemplateData, namespaceOf } from "./data.js";
+import { clusterTemplateData, namespaceOf, ofCluster } from "./data.js";
 import { renderText, TemplateError } from "./engine.js";
 import { CONTENT_TYPES } from "./format.js";
 import { contentHash } from "./render.js";
+import { compareText, indexIn } from "./sorted.js";
 import { strictView } from "./strict.js";
 import { BUILTIN_DIR } from "./templates.js";
 import type { RenderedDocument, TemplateSource } from "./types.js";
@@ -118,13 +119,11 @@ export function renderDnsmasq(
   return { ok: true, documents, hash: contentHash(documents) };
 }
 
-const compareText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
 /** The valid interface MACs of the cluster's Machines (an invalid one fails its own render). */
 function interfaceMacs(cluster: ClusterDesc, machines: readonly Machine[]): string[] {
   const macs: string[] = [];
   for (const m of machines) {
-    if (m.spec?.clusterDesc !== cluster.metadata.name || namespaceOf(m) !== namespaceOf(cluster)) continue;
+    if (!ofCluster(m, cluster)) continue;
     for (const itf of m.spec.interfaces ?? []) {
       try {
         macs.push(parseMac(itf.mac));
@@ -145,19 +144,6 @@ function claimedTwice(bootMacs: string[], interfaceMacs: string[]): Set<string> 
   const boot = bootMacs.sort(); // in place: the caller hands over an array of its own
   const twice = new Set<string>();
   for (let i = 1; i < boot.length; i++) if (boot[i] === boot[i - 1]) twice.add(boot[i]!);
-  for (const mac of interfaceMacs) if (isIn(boot, mac)) twice.add(mac);
+  for (const mac of interfaceMacs) if (indexIn(boot, (b) => compareText(b, mac)) >= 0) twice.add(mac);
   return twice;
-}
-
-/** Bisection in a sorted array of strings. */
-function isIn(sorted: readonly string[], value: string): boolean {
-  let lo = 0;
-  let hi = sorted.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid] === value) return true;
-    if (sorted[mid]! < value) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return false;
 }

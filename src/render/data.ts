@@ -5,6 +5,7 @@
 import { macHostname, parseMac } from "../api/mac.js";
 import { objectKey } from "../api/machine.js";
 import type { ClusterDesc, Machine, Variables } from "../api/types.js";
+import { compareText, indexIn } from "./sorted.js";
 import { markFreeForm } from "./strict.js";
 
 export interface InterfaceData {
@@ -226,7 +227,7 @@ export function membersOf(
   }
   if (self) byKey.set(machineKey(self), self);
   // Sorted by the keys made above, not by keys made again in every comparison.
-  return [...byKey].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, m]) => m);
+  return [...byKey].sort(([a], [b]) => compareText(a, b)).map(([, m]) => m);
 }
 
 /**
@@ -316,21 +317,21 @@ function listHas(machines: readonly Machine[], self: Machine): boolean {
   }
   let listed: number | Machine | undefined;
   if (index === SORTED) {
-    const found = bisect(machines, self);
+    const found = machines[indexIn(machines, (m) => compareMachines(m, self))];
     listed = found && (found.metadata.generation ?? found);
   } else listed = index.get(machineKey(self));
   return typeof listed === "number" ? listed === self.metadata.generation : listed === self;
 }
 
-const ofCluster = (m: Machine, cluster: ClusterDesc, ns: string) =>
+/** True for a Machine of the ClusterDesc (its name, in namespace `ns`, the ClusterDesc's). */
+export const ofCluster = (m: Machine, cluster: ClusterDesc, ns = namespaceOf(cluster)) =>
   m.spec?.clusterDesc === cluster.metadata.name && namespaceOf(m) === ns;
 
 /** Orders Machines by namespace, then name, without making their keys. */
 function compareMachines(a: Machine, b: Machine): number {
   const an = namespaceOf(a);
   const bn = namespaceOf(b);
-  if (an !== bn) return an < bn ? -1 : 1;
-  return a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0;
+  return an !== bn ? compareText(an, bn) : compareText(a.metadata.name, b.metadata.name);
 }
 
 /** In namespace and name order, without repeats. */
@@ -338,20 +339,6 @@ function isSorted(machines: readonly Machine[]): boolean {
   for (let i = 1; i < machines.length; i++)
     if (compareMachines(machines[i - 1]!, machines[i]!) >= 0) return false;
   return true;
-}
-
-/** The Machine of `self`'s namespace and name in a sorted list, if any. */
-function bisect(machines: readonly Machine[], self: Machine): Machine | undefined {
-  let lo = 0;
-  let hi = machines.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const order = compareMachines(machines[mid]!, self);
-    if (order === 0) return machines[mid];
-    if (order < 0) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return undefined;
 }
 
 export function clusterFacts(
