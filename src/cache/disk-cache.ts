@@ -1,22 +1,36 @@
-// The server's disk cache (an emptyDir or PVC): every rendered entry the server learns is written
-// here atomically (temporary file, then rename), so a restarted server serves at once, also while
-// the API server is unreachable. One JSON file per ConfigMap.
-import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+// The server's disk cache (an emptyDir or PVC): every rendered entry the server learns is appended
+// to one journal file, so a restarted server serves at once, also while the API server is
+// unreachable. One line per record, `KEY<TAB>JSON` (an entry) or `KEY<TAB>` (removed); the last
+// record of a key wins. Entries that arrive together are appended with one write: a fan-out of
+// 10,000 ConfigMaps had cost the server ~1.2 s of CPU (mostly the kernel's) as one file per entry,
+// written to a temporary name and renamed (measured: ~0.1 s as batched appends; in a profiled
+// fan-out the server's CPU went from 6.3 to 3.8 s). Once replaced
+// records outweigh the live ones the journal is rewritten with the live ones only, and renamed
+// over the old one. A crash can leave a torn last line; loading reports it and cuts it off.
+import { constants } from "node:fs";
+import { type FileHandle, mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { RenderedEntry } from "./rendered-entry.js";
 
-const SUFFIX = ".json";
+export const JOURNAL = "entries.journal";
+/** The file a compaction writes before renaming it over the journal. */
+const COMPACTING = `${JOURNAL}.compacting`;
+/** The format before the journal: one JSON file per ConfigMap (read once, then moved into the journal). */
+const LEGACY_SUFFIX = ".json";
+const TAB = 0x09;
+const NEWLINE = 0x0a;
+/** Records appended per write, at most about this many bytes (the whole queue when it is smaller). */
+const BATCH_BYTES = 1 << 20;
 /**
- * File operations in flight at once. A relist of 10,000 ConfigMaps learns them all within seconds:
- * unbounded, every write started at once and held its JSON text and a Buffer copy of it until the
- * thread pool (4 threads) got to it. The text is now made when the write starts.
+ * How long the first record waits for others to join its write. A fan-out's events arrive ~2 ms
+ * apart: one write per record cost ~64 us of CPU each, one per 20 ms ~27 (measured, 5,000 records
+ * of 8 KB). The index serves a change at once; only its copy on disk waits.
  */
-const MAX_IN_FLIGHT = 4;
-
-function fileName(key: string): string {
-  // Namespaces and names are DNS labels/subdomains: no "_" and no "/" inside either part.
-  return key.replace("/", "_") + SUFFIX;
-}
+const BATCH_WINDOW_MS = 20;
+/** Read size when scanning the journal. */
+const CHUNK_BYTES = 4 << 20;
+/** Replaced records below this are left alone, however small the live part. */
+const MIN_GARBAGE_BYTES = 32 << 20;
 
 function isEntry(v: unknown): v is RenderedEntry {
   const e = v as RenderedEntry;
@@ -33,20 +47,38 @@ function isEntry(v: unknown): v is RenderedEntry {
   );
 }
 
+/** Where a key's live record is in the journal (its line, newline included). */
+interface JournalRecord {
+  offset: number;
+  length: number;
+}
+
+/** A record waiting to be appended: an entry, or the removal of `key`. */
+interface Pending {
+  key: string;
+  entry: RenderedEntry | undefined;
+  done: () => void;
+}
+
 export class DiskCache {
-  /** Hash last written per key, so unchanged entries are not rewritten. */
-  private readonly written = new Map<string, string>();
-  /** Per-key chain of pending operations: a write and a later removal never race. */
-  private readonly pending = new Map<string, Promise<void>>();
-  private inFlight = 0;
-  /** The most file operations that were in flight at once (for tests). */
-  peakInFlight = 0;
-  /** Operations waiting for one in flight to finish, oldest first. */
-  private readonly waiting: (() => void)[] = [];
-  /** Operations asked for and not started yet (behind one of the same key, or waiting). */
-  private notStarted = 0;
-  /** Told whenever an operation finishes (caughtUp). */
+  private file: FileHandle | undefined;
+  /** Bytes in the journal (where the next record goes). */
+  private size = 0;
+  private liveBytes = 0;
+  private readonly records = new Map<string, JournalRecord>();
+  /** Hash last asked to be written per key, so unchanged entries are not appended again. */
+  private readonly hashes = new Map<string, string>();
+  private queue: Pending[] = [];
+  /** Set while drain() runs, cleared in the same turn that finds the queue empty. */
+  private draining: Promise<void> | undefined;
+  /** Told whenever a batch has been written (caughtUp). */
   private readonly progress: (() => void)[] = [];
+  /** Compactions done (for tests and logs). */
+  compactions = 0;
+  /** Writes that appended records (for tests). */
+  private batches = 0;
+  /** After a failed compaction, none is started before this time (ms). */
+  private compactAfter = 0;
 
   constructor(
     readonly dir: string,
@@ -54,69 +86,63 @@ export class DiskCache {
   ) {}
 
   /**
-   * Hands every valid entry to `onEntry`, one at a time (never all 10,000 in memory at once);
-   * unreadable or foreign files are reported and skipped. Resolves to the number of entries.
+   * Opens the journal and hands every valid entry to `onEntry`, one at a time (never all 10,000 in
+   * memory at once); unreadable records and foreign files are reported and skipped. Entries found
+   * in the older one-file-per-entry format are handed over too and moved into the journal.
+   * Resolves to the number of entries.
    */
   async load(onEntry: (entry: RenderedEntry) => void): Promise<number> {
     await mkdir(this.dir, { recursive: true });
+    await rm(join(this.dir, COMPACTING), { force: true });
+    // Not append mode: records are written at explicit positions. Private documents are cached
+    // here too, hence 0600.
+    this.file = await open(join(this.dir, JOURNAL), constants.O_RDWR | constants.O_CREAT, 0o600);
+    await this.scan();
     let count = 0;
-    for (const name of await readdir(this.dir)) {
-      if (!name.endsWith(SUFFIX)) continue;
+    for await (const [key, record, bytes] of this.inOrder(this.file)) {
       try {
-        const parsed: unknown = JSON.parse(await readFile(join(this.dir, name), "utf8"));
-        if (!isEntry(parsed)) throw new Error("not a cache entry");
-        this.written.set(parsed.key, parsed.hash);
+        // The payload: after `KEY<TAB>`, before the newline.
+        const payload = bytes.toString("utf8", Buffer.byteLength(key) + 1, record.length - 1);
+        const parsed: unknown = JSON.parse(payload);
+        if (!isEntry(parsed) || parsed.key !== key) throw new Error("not a cache entry");
+        this.hashes.set(key, parsed.hash);
         onEntry(parsed);
         count++;
       } catch (e) {
-        this.onError("load", name, e);
+        this.onError("load", key, e);
+        this.records.delete(key);
+        this.liveBytes -= record.length;
       }
     }
-    return count;
+    return count + (await this.moveLegacyFiles(onEntry));
   }
 
+  /** Appends the entry (unless the journal holds it with this hash); resolves once it is written. */
   write(entry: RenderedEntry): Promise<void> {
-    if (this.written.get(entry.key) === entry.hash && entry.hash !== "")
-      return this.chain(entry.key, async () => {});
-    this.written.set(entry.key, entry.hash);
-    return this.chain(entry.key, async () => {
-      const target = join(this.dir, fileName(entry.key));
-      const tmp = `${target}.${process.pid}.tmp`;
-      await writeFile(tmp, JSON.stringify(entry));
-      await rename(tmp, target);
-    });
+    if (this.hashes.get(entry.key) === entry.hash && entry.hash !== "") return this.flush();
+    this.hashes.set(entry.key, entry.hash);
+    return this.enqueue(entry.key, entry);
   }
 
   remove(key: string): Promise<void> {
-    this.written.delete(key);
-    return this.chain(key, () => rm(join(this.dir, fileName(key)), { force: true }));
+    if (!this.hashes.has(key) && !this.records.has(key)) return this.flush();
+    this.hashes.delete(key);
+    return this.enqueue(key, undefined);
   }
 
-  /** Resolves when every queued operation has finished. */
+  /** Resolves when every queued record has been written. */
   async flush(): Promise<void> {
-    await Promise.all(this.pending.values());
-  }
-
-  private chain(key: string, op: () => Promise<void>): Promise<void> {
-    this.notStarted++;
-    const next = (this.pending.get(key) ?? Promise.resolve())
-      .then(() => this.limited(op))
-      .catch((e) => this.onError("write", key, e))
-      .finally(() => {
-        if (this.pending.get(key) === next) this.pending.delete(key);
-      });
-    this.pending.set(key, next);
-    return next;
+    while (this.draining) await this.draining;
   }
 
   /**
-   * Resolves true once at most `backlog` operations have not started, false after `maxWaitMs`
-   * without that. A relist waits here between pages, so the entries waiting to be written (each
-   * holding its documents) stay about a page; the bound keeps a stalled disk from stalling it.
+   * Resolves true once at most `backlog` records wait to be written, false after `maxWaitMs`
+   * without that. A relist waits here between pages, so the entries waiting (each holding its
+   * documents) stay about a page; the bound keeps a stalled disk from stalling it.
    */
   async caughtUp(backlog: number, maxWaitMs: number): Promise<boolean> {
     const deadline = Date.now() + maxWaitMs;
-    while (this.notStarted > backlog) {
+    while (this.queue.length > backlog) {
       const left = deadline - Date.now();
       if (left <= 0) return false;
       await new Promise<void>((done) => {
@@ -130,19 +156,257 @@ export class DiskCache {
     return true;
   }
 
-  private async limited(op: () => Promise<void>): Promise<void> {
-    // A finishing operation hands its place to the oldest waiting one (inFlight stays the same).
-    if (this.inFlight < MAX_IN_FLIGHT) this.inFlight++;
-    else await new Promise<void>((start) => this.waiting.push(start));
-    this.notStarted--;
-    this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
-    try {
-      await op();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.inFlight--;
+  /** Bytes of the journal, live and replaced (for tests and metrics). */
+  stats(): { liveBytes: number; garbageBytes: number; entries: number; batches: number } {
+    const { liveBytes, size, records, batches } = this;
+    return { liveBytes, garbageBytes: size - liveBytes, entries: records.size, batches };
+  }
+
+  /** Writes what is queued and closes the journal. */
+  async close(): Promise<void> {
+    await this.flush();
+    await this.file?.close();
+    this.file = undefined;
+  }
+
+  private enqueue(key: string, entry: RenderedEntry | undefined): Promise<void> {
+    return new Promise<void>((done) => {
+      this.queue.push({ key, entry, done });
+      this.draining ??= this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    // Let the records of the next few milliseconds join one write.
+    await new Promise<void>((r) => setTimeout(r, BATCH_WINDOW_MS));
+    for (;;) {
+      if (this.queue.length === 0) {
+        this.draining = undefined;
+        return;
+      }
+      const batch = this.takeBatch();
+      try {
+        await this.append(batch);
+      } catch (e) {
+        // Not written: forget the hashes, so the next event for these keys tries again.
+        for (const { key } of batch.items) {
+          this.hashes.delete(key);
+          this.onError("write", key, e);
+        }
+      }
+      for (const { done } of batch.items) done();
       for (const told of this.progress.splice(0)) told();
+      if (this.size - this.liveBytes > Math.max(this.liveBytes, MIN_GARBAGE_BYTES)) await this.compact();
     }
+  }
+
+  /** The oldest queued records, up to about BATCH_BYTES, as journal lines. */
+  private takeBatch(): { items: Pending[]; lines: Buffer[] } {
+    const items: Pending[] = [];
+    const lines: Buffer[] = [];
+    let bytes = 0;
+    while (this.queue.length > 0 && bytes < BATCH_BYTES) {
+      const item = this.queue.shift() as Pending;
+      const line = Buffer.from(`${item.key}\t${item.entry ? JSON.stringify(item.entry) : ""}\n`);
+      items.push(item);
+      lines.push(line);
+      bytes += line.length;
+    }
+    return { items, lines };
+  }
+
+  private async append({ items, lines }: { items: Pending[]; lines: Buffer[] }): Promise<void> {
+    const file = this.file;
+    if (!file) throw new Error("disk cache: not loaded");
+    const bytes = Buffer.concat(lines);
+    try {
+      await writeAll(file, bytes, this.size);
+    } catch (e) {
+      // A short write (disk full) must not leave a torn line for the next record to follow.
+      await file.truncate(this.size).catch(() => {});
+      throw e;
+    }
+    let offset = this.size;
+    items.forEach(({ key, entry }, i) => {
+      const length = lines[i]?.length ?? 0;
+      this.forget(key);
+      if (entry) {
+        this.records.set(key, { offset, length });
+        this.liveBytes += length;
+      }
+      offset += length;
+    });
+    this.size = offset;
+    this.batches++;
+  }
+
+  private forget(key: string): void {
+    const old = this.records.get(key);
+    if (!old) return;
+    this.records.delete(key);
+    this.liveBytes -= old.length;
+  }
+
+  /**
+   * Reads the journal's record boundaries: the last record of each key wins, removals drop it.
+   * A torn last line (a crash mid-write) is reported and cut off, so the next record starts clean.
+   */
+  private async scan(): Promise<void> {
+    const file = this.file as FileHandle;
+    let buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+    let position = 0;
+    for (;;) {
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, position);
+      if (bytesRead === 0) break;
+      const chunk = buffer.subarray(0, bytesRead);
+      let start = 0;
+      for (let nl = chunk.indexOf(NEWLINE); nl >= 0; nl = chunk.indexOf(NEWLINE, start)) {
+        this.scanned(chunk, start, nl + 1, position + start);
+        start = nl + 1;
+      }
+      if (start === 0) {
+        if (bytesRead < buffer.length) break; // no newline before the end: a torn line
+        buffer = Buffer.allocUnsafe(buffer.length * 2); // a record longer than the buffer
+        continue;
+      }
+      position += start;
+    }
+    this.size = position;
+    const { size } = await file.stat();
+    if (size > position) {
+      this.onError("load", JOURNAL, new Error(`torn last record (${size - position} bytes) cut off`));
+      await file.truncate(position);
+    }
+  }
+
+  private scanned(chunk: Buffer, start: number, end: number, offset: number): void {
+    const tab = chunk.indexOf(TAB, start);
+    if (tab < 0 || tab >= end) {
+      this.onError("load", JOURNAL, new Error(`record at byte ${offset} has no key`));
+      return;
+    }
+    const key = chunk.toString("utf8", start, tab);
+    this.forget(key);
+    // `KEY<TAB><NEWLINE>`: removed.
+    if (end - tab > 2) {
+      this.records.set(key, { offset, length: end - start });
+      this.liveBytes += end - start;
+    }
+  }
+
+  /**
+   * Every live record with its bytes, in journal order, read a chunk at a time. The bytes are a
+   * view of a buffer the next step reuses: use them before asking for the next record.
+   */
+  private async *inOrder(file: FileHandle): AsyncGenerator<[string, JournalRecord, Buffer]> {
+    const sorted = [...this.records].sort(([, a], [, b]) => a.offset - b.offset);
+    let buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+    let chunkStart = 0;
+    let chunkEnd = 0;
+    for (const [key, record] of sorted) {
+      const end = record.offset + record.length;
+      if (record.offset < chunkStart || end > chunkEnd) {
+        if (record.length > buffer.length) buffer = Buffer.allocUnsafe(record.length);
+        chunkStart = record.offset;
+        chunkEnd = chunkStart + (await readUpTo(file, buffer, chunkStart));
+        if (end > chunkEnd) throw new Error(`journal ends inside the record of ${key}`);
+      }
+      yield [key, record, buffer.subarray(record.offset - chunkStart, end - chunkStart)];
+    }
+  }
+
+  /**
+   * Rewrites the journal with the live records only and renames it over the old one. Runs between
+   * batches, so nothing is appended meanwhile; a failure leaves the old journal in use.
+   */
+  private async compact(): Promise<void> {
+    const file = this.file;
+    if (!file || Date.now() < this.compactAfter) return;
+    const path = join(this.dir, COMPACTING);
+    let fresh: FileHandle | undefined;
+    try {
+      fresh = await open(path, "w+", 0o600);
+      const moved: [JournalRecord, number][] = [];
+      const out = Buffer.allocUnsafe(CHUNK_BYTES);
+      let buffered = 0;
+      let size = 0;
+      for await (const [, record, bytes] of this.inOrder(file)) {
+        if (buffered + bytes.length > out.length) {
+          await writeAll(fresh, out.subarray(0, buffered), size);
+          size += buffered;
+          buffered = 0;
+        }
+        if (bytes.length > out.length) {
+          await writeAll(fresh, bytes, size);
+          moved.push([record, size]);
+          size += bytes.length;
+          continue;
+        }
+        bytes.copy(out, buffered);
+        moved.push([record, size + buffered]);
+        buffered += bytes.length;
+      }
+      await writeAll(fresh, out.subarray(0, buffered), size);
+      size += buffered;
+      await rename(path, join(this.dir, JOURNAL));
+      this.file = fresh;
+      this.size = size;
+      for (const [record, offset] of moved) record.offset = offset;
+      this.compactions++;
+      await file.close();
+    } catch (e) {
+      if (this.file !== fresh) {
+        await fresh?.close().catch(() => {});
+        await rm(path, { force: true }).catch(() => {});
+      }
+      // Appends go on to the old journal; no new attempt for a minute.
+      this.compactAfter = Date.now() + 60_000;
+      this.onError("compact", JOURNAL, e);
+    }
+  }
+
+  /** Entries of the one-file-per-ConfigMap format: handed over, appended, and their files removed. */
+  private async moveLegacyFiles(onEntry: (entry: RenderedEntry) => void): Promise<number> {
+    let count = 0;
+    for (const name of await readdir(this.dir)) {
+      if (/\.json\.\d+\.tmp$/.test(name)) {
+        await rm(join(this.dir, name), { force: true });
+        continue;
+      }
+      if (!name.endsWith(LEGACY_SUFFIX)) continue;
+      try {
+        const parsed: unknown = JSON.parse(await readFile(join(this.dir, name), "utf8"));
+        if (!isEntry(parsed)) throw new Error("not a cache entry");
+        // The journal is newer than any file left beside it.
+        if (!this.records.has(parsed.key)) {
+          onEntry(parsed);
+          count++;
+          await this.write(parsed);
+        }
+        await rm(join(this.dir, name), { force: true });
+      } catch (e) {
+        this.onError("load", name, e);
+      }
+    }
+    return count;
+  }
+}
+
+/** Fills `buffer` from `position` on, short only at the end of the file; returns the bytes read. */
+async function readUpTo(file: FileHandle, buffer: Buffer, position: number): Promise<number> {
+  let read = 0;
+  while (read < buffer.length) {
+    const { bytesRead } = await file.read(buffer, read, buffer.length - read, position + read);
+    if (bytesRead === 0) break;
+    read += bytesRead;
+  }
+  return read;
+}
+
+async function writeAll(file: FileHandle, bytes: Buffer, position: number): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) {
+    const r = await file.write(bytes, written, bytes.length - written, position + written);
+    written += r.bytesWritten;
   }
 }

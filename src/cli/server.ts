@@ -66,7 +66,7 @@ export async function runServer(args: string[]): Promise<number> {
   logger.info("shutting down");
   await app.close();
   await served.stop();
-  await cache.flush();
+  await cache.close();
   documentFile?.close();
   client.close();
   return 0;

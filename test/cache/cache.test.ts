@@ -1,8 +1,8 @@
-import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+import { appendFile, mkdtemp, readdir, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { DiskCache } from "../../src/cache/disk-cache.js";
+import { DiskCache, JOURNAL } from "../../src/cache/disk-cache.js";
 import { DocumentIndex } from "../../src/cache/document-index.js";
 import { entryFromConfigMap, type RenderedEntry } from "../../src/cache/rendered-entry.js";
 import { MemoryLookup } from "../../src/server/memory-lookup.js";
@@ -138,34 +138,43 @@ describe("DocumentIndex", () => {
 });
 
 describe("DiskCache", () => {
-  it("writes atomically, reloads, skips unchanged writes, removes, and ignores foreign files", async () => {
+  const journal = (dir: string) => join(dir, JOURNAL);
+  const reload = async (dir: string, errors: string[] = []) => {
+    const entries: RenderedEntry[] = [];
+    const cache = new DiskCache(dir, (op, key, err) => errors.push(`${op} ${key}: ${String(err)}`));
+    const count = await cache.load((e) => entries.push(e));
+    expect(count).toBe(entries.length);
+    return { cache, entries };
+  };
+
+  it("appends to one journal, reloads the last record of each key, skips unchanged writes, removes", async () => {
     const dir = await mkdtemp(join(tmpdir(), "ccts-cache-"));
     const errors: string[] = [];
     const cache = new DiskCache(dir, (op, key) => errors.push(`${op} ${key}`));
     await cache.load(() => {});
     await cache.write(entry("a", ["52:54:00:00:00:01"]));
     await cache.write(entry("b", ["52:54:00:00:00:02"]));
-    await cache.flush();
-    expect((await readdir(dir)).sort()).toEqual(["ns_ccts-machine-a.json", "ns_ccts-machine-b.json"]);
-    const mtimeBefore = await readFile(join(dir, "ns_ccts-machine-a.json"), "utf8");
+    await cache.write(entry("c", ["52:54:00:00:00:03"]));
+    expect(await readdir(dir)).toEqual([JOURNAL]);
+    expect((await stat(journal(dir))).mode & 0o777).toBe(0o600);
+    const before = (await stat(journal(dir))).size;
     await cache.write(entry("a", ["52:54:00:00:00:01"]));
+    expect((await stat(journal(dir))).size).toBe(before);
+    await cache.write(entry("c", ["52:54:00:00:00:03"], "h2", "#cloud-config\nhostname: c2\n"));
     await cache.remove("ns/ccts-machine-b");
-    await cache.flush();
-    expect(await readdir(dir)).toEqual(["ns_ccts-machine-a.json"]);
-    expect(await readFile(join(dir, "ns_ccts-machine-a.json"), "utf8")).toBe(mtimeBefore);
+    await cache.remove("ns/never-written");
+    await cache.close();
+    expect(cache.stats()).toMatchObject({ entries: 2 });
 
-    await writeFile(join(dir, "garbage.json"), "{not json");
-    await writeFile(join(dir, "other.json"), '{"some":"thing"}');
-    const reloaded: unknown[] = [];
-    const count = await new DiskCache(dir, (op, key) => errors.push(`${op} ${key}`)).load((e) =>
-      reloaded.push(e),
-    );
-    expect(reloaded).toEqual([entry("a", ["52:54:00:00:00:01"])]);
-    expect(count).toBe(1);
-    expect(errors.sort()).toEqual(["load garbage.json", "load other.json"]);
+    const { entries } = await reload(dir);
+    expect(entries).toEqual([
+      entry("a", ["52:54:00:00:00:01"]),
+      entry("c", ["52:54:00:00:00:03"], "h2", "#cloud-config\nhostname: c2\n"),
+    ]);
+    expect(errors).toEqual([]);
   });
 
-  it("writes at most four files at once when thousands of entries arrive together, and loses none", async () => {
+  it("appends entries that arrive together with one write, and loses none", async () => {
     const dir = await mkdtemp(join(tmpdir(), "ccts-cache-"));
     const cache = new DiskCache(dir);
     await cache.load(() => {});
@@ -179,34 +188,114 @@ describe("DiskCache", () => {
     for (const e of all) void cache.write(e);
     void cache.remove("ns/ccts-machine-m0");
     await cache.flush();
-    expect(cache.peakInFlight).toBe(4);
-    const reloaded: RenderedEntry[] = [];
-    await new DiskCache(dir).load((e) => reloaded.push(e));
-    expect(reloaded.length).toBe(1999);
-    expect(reloaded.find((e) => e.key === "ns/ccts-machine-m1999")).toEqual(all[1999]);
+    // ~600 KB of records: one batch (BATCH_BYTES is 1 MiB).
+    expect(cache.stats().batches).toBe(1);
+    const { entries } = await reload(dir);
+    expect(entries.length).toBe(1999);
+    expect(entries.find((e) => e.key === "ns/ccts-machine-m1999")).toEqual(all[1999]);
   });
 
-  it("tells when at most a given number of writes wait to start (a relist's backpressure)", async () => {
+  it("tells when at most a given number of records wait to be written (a relist's backpressure)", async () => {
     const dir = await mkdtemp(join(tmpdir(), "ccts-cache-"));
     const cache = new DiskCache(dir);
     await cache.load(() => {});
     for (let i = 0; i < 300; i++) void cache.write(entry(`w${i}`, ["52:54:00:00:10:01"], `h${i}`));
-    expect(await cache.caughtUp(100, 60_000)).toBe(true);
-    const written = (await readdir(dir)).filter((f) => f.endsWith(".json")).length;
-    // 300 queued, at most 100 waiting and 4 in flight: at least 196 done, and not all of them.
-    expect(written).toBeGreaterThanOrEqual(196);
-    expect(written).toBeLessThan(300);
     // Given no time, it says it is not caught up rather than wait.
-    expect(await cache.caughtUp(0, 0)).toBe(false);
+    expect(await cache.caughtUp(100, 0)).toBe(false);
+    expect(await cache.caughtUp(100, 60_000)).toBe(true);
     await cache.flush();
     expect(await cache.caughtUp(0, 0)).toBe(true);
+    expect((await reload(dir)).entries.length).toBe(300);
   });
 
-  it("leaves no temporary file behind", async () => {
+  it("rewrites the journal with the live records once replaced ones outweigh them", async () => {
     const dir = await mkdtemp(join(tmpdir(), "ccts-cache-"));
     const cache = new DiskCache(dir);
     await cache.load(() => {});
-    await cache.write(entry("big", ["52:54:00:00:00:03"], "h", `#cloud-config\n${"x: y\n".repeat(200_000)}`));
-    expect(await readdir(dir)).toEqual(["ns_ccts-machine-big.json"]);
+    const big = (name: string, round: number) =>
+      entry(
+        name,
+        ["52:54:00:00:20:01"],
+        `h${round}`,
+        `#cloud-config\n# ${round}\n${"x: y\n".repeat(20_000)}`,
+      );
+    // 20 entries of 100 KB, rewritten 20 times: 40 MB appended, 2 MB live.
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < 20; i++) void cache.write(big(`e${i}`, round));
+      await cache.flush();
+    }
+    await cache.remove("ns/ccts-machine-e0");
+    await cache.close();
+    expect(cache.compactions).toBeGreaterThanOrEqual(1);
+    const { liveBytes, garbageBytes } = cache.stats();
+    expect((await stat(journal(dir))).size).toBe(liveBytes + garbageBytes);
+    expect(garbageBytes).toBeLessThan(33 * 2 ** 20);
+    expect(await readdir(dir)).toEqual([JOURNAL]);
+    const { entries } = await reload(dir);
+    expect(entries.map((e) => e.key).sort()).toEqual(
+      Array.from({ length: 19 }, (_, i) => `ns/ccts-machine-e${i + 1}`).sort(),
+    );
+    expect(entries.every((e) => e.hash === "h19")).toBe(true);
+  });
+
+  it("cuts off a torn last record, reports it, and appends cleanly after it", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ccts-cache-"));
+    const cache = new DiskCache(dir);
+    await cache.load(() => {});
+    await cache.write(entry("a", ["52:54:00:00:00:01"]));
+    await cache.close();
+    // A crash in the middle of an append.
+    await appendFile(journal(dir), 'ns/ccts-machine-b\t{"key":"ns/ccts-machine-b","mac');
+    const errors: string[] = [];
+    const first = await reload(dir, errors);
+    expect(first.entries).toEqual([entry("a", ["52:54:00:00:00:01"])]);
+    expect(errors).toEqual([`load ${JOURNAL}: Error: torn last record (49 bytes) cut off`]);
+    await first.cache.write(entry("c", ["52:54:00:00:00:03"]));
+    await first.cache.close();
+    const errorsAfter: string[] = [];
+    expect((await reload(dir, errorsAfter)).entries.map((e) => e.key)).toEqual([
+      "ns/ccts-machine-a",
+      "ns/ccts-machine-c",
+    ]);
+    expect(errorsAfter).toEqual([]);
+  });
+
+  it("skips records it cannot read and reports them", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ccts-cache-"));
+    await writeFile(
+      journal(dir),
+      [
+        "no key here",
+        "ns/x\t{not json",
+        'ns/y\t{"some":"thing"}',
+        `ns/other\t${JSON.stringify(entry("z", ["52:54:00:00:00:09"]))}`,
+        `ns/ccts-machine-a\t${JSON.stringify(entry("a", ["52:54:00:00:00:01"]))}`,
+        "",
+      ].join("\n"),
+    );
+    const errors: string[] = [];
+    const { entries } = await reload(dir, errors);
+    expect(entries).toEqual([entry("a", ["52:54:00:00:00:01"])]);
+    expect(errors.map((e) => e.split(":")[0])).toEqual([
+      `load ${JOURNAL}`,
+      "load ns/x",
+      "load ns/y",
+      "load ns/other",
+    ]);
+  });
+
+  it("moves the entries of the one-file-per-ConfigMap format into the journal", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ccts-cache-"));
+    await writeFile(join(dir, "ns_ccts-machine-a.json"), JSON.stringify(entry("a", ["52:54:00:00:00:01"])));
+    await writeFile(join(dir, "ns_ccts-machine-b.json.1234.tmp"), "{");
+    await writeFile(join(dir, "garbage.json"), "{not json");
+    const errors: string[] = [];
+    const { cache, entries } = await reload(dir, errors);
+    await cache.close();
+    expect(entries).toEqual([entry("a", ["52:54:00:00:00:01"])]);
+    expect(errors.map((e) => e.split(":")[0])).toEqual(["load garbage.json"]);
+    // Foreign files stay; the moved entry's file and a temporary file are gone.
+    expect((await readdir(dir)).sort()).toEqual([JOURNAL, "garbage.json"]);
+    expect((await reload(dir)).entries).toEqual([entry("a", ["52:54:00:00:00:01"])]);
   });
 });

@@ -1,13 +1,14 @@
 // Cluster mode end to end on a private control plane (so the API server can be stopped without
 // disturbing other test files): the controller renders, `ccts server` processes serve, and both
 // live through an API server outage and a server restart during it.
-import { mkdtemp, readdir } from "node:fs/promises";
+import { copyFile, mkdtemp, readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Machine } from "../../src/api/types.js";
+import { DiskCache, JOURNAL } from "../../src/cache/disk-cache.js";
 import type { ConfigMapObject } from "../../src/controller/rendered-configmap.js";
 import { renderedConfigMapName } from "../../src/controller/rendered-configmap.js";
 import type { KubeClient } from "../../src/k8s/client.js";
@@ -25,6 +26,17 @@ let client: KubeClient;
 let controller: ControllerRuntime;
 const servers: Running[] = [];
 const { machines } = exampleObjects(ns);
+
+/** The keys a server's disk cache holds, read from a copy of its journal (the server keeps appending). */
+async function cachedKeys(cacheDir: string): Promise<string[]> {
+  const copy = await mkdtemp(join(tmpdir(), "ccts-cache-copy-"));
+  await copyFile(join(cacheDir, JOURNAL), join(copy, JOURNAL));
+  const keys: string[] = [];
+  const cache = new DiskCache(copy);
+  await cache.load((e) => keys.push(e.key));
+  await cache.close();
+  return keys;
+}
 
 async function startServer(
   cacheDir: string,
@@ -138,7 +150,8 @@ describe("ccts server in cluster mode", () => {
     let served = 0;
     for (const m of machines) served += Buffer.byteLength(await cloudConfig(a.base, m.spec.mac));
     expect(live).toBeGreaterThan(served);
-    expect((await readdir(cacheA)).every((f) => f.endsWith(".json"))).toBe(true);
+    // The document file is unlinked: the directory shows the disk cache's journal only.
+    expect(await readdir(cacheA)).toEqual([JOURNAL]);
   });
 
   it("keeps the documents in memory with --documents-in-memory", async () => {
@@ -275,16 +288,14 @@ describe("ccts server in cluster mode", () => {
 
   it("forgets a Machine that is deleted, in memory and in the cache", async () => {
     const victim: Machine = machines[4]!;
-    expect((await readdir(cacheA)).some((f) => f.includes(victim.metadata.name))).toBe(true);
+    const cacheKey = `${ns}/${renderedConfigMapName(victim.metadata.name)}`;
+    expect(await cachedKeys(cacheA)).toContain(cacheKey);
     await remove(client, "Machine", ns, victim.metadata.name);
     await waitFor(
       "server A to answer 404",
       async () => (await fetch(`${a.base}/cloud-config/${victim.spec.mac}`)).status === 404,
       30_000,
     );
-    await waitFor(
-      "the cache file to go",
-      async () => !(await readdir(cacheA)).some((f) => f.includes(victim.metadata.name)),
-    );
+    await waitFor("the cache entry to go", async () => !(await cachedKeys(cacheA)).includes(cacheKey));
   });
 });
