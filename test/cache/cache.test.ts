@@ -188,11 +188,30 @@ describe("DiskCache", () => {
     for (const e of all) void cache.write(e);
     void cache.remove("ns/ccts-machine-m0");
     await cache.flush();
-    // ~600 KB of records: one batch (BATCH_BYTES is 1 MiB).
+    // ~600 KB of records: one batch (the batch buffer holds 1 MiB).
     expect(cache.stats().batches).toBe(1);
     const { entries } = await reload(dir);
     expect(entries.length).toBe(1999);
     expect(entries.find((e) => e.key === "ns/ccts-machine-m1999")).toEqual(all[1999]);
+  });
+
+  it("appends a record larger than its batch buffer on its own, between the others", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ccts-cache-"));
+    const cache = new DiskCache(dir);
+    await cache.load(() => {});
+    const huge = entry("huge", ["52:54:00:00:30:01"], "h", `#cloud-config\n${"x: y\n".repeat(400_000)}`);
+    void cache.write(entry("before", ["52:54:00:00:30:02"]));
+    void cache.write(huge);
+    void cache.write(entry("after", ["52:54:00:00:30:03"]));
+    await cache.close();
+    expect(cache.stats().batches).toBe(3);
+    const { entries } = await reload(dir);
+    expect(entries.map((e) => e.key)).toEqual([
+      "ns/ccts-machine-before",
+      "ns/ccts-machine-huge",
+      "ns/ccts-machine-after",
+    ]);
+    expect(entries[1]).toEqual(huge);
   });
 
   it("tells when at most a given number of records wait to be written (a relist's backpressure)", async () => {
