@@ -1,7 +1,7 @@
 // Documents per ClusterDesc (not per Machine): the dnsmasq configuration of the provisioning
 // network. Pure, like renderMachine: (ClusterDesc, its Machines, a template) -> document or failure.
 import { readFileSync } from "node:fs";
-import { parseMac } from "../api/mac.js";
+import { machineMacs } from "../api/machine.js";
 import type { ClusterDesc, Machine } from "../api/types.js";
 import { clusterTemplateData, namespaceOf, ofCluster } from "./data.js";
 import { renderText, TemplateError } from "./engine.js";
@@ -123,13 +123,12 @@ export function renderDnsmasq(
 function interfaceMacs(cluster: ClusterDesc, machines: readonly Machine[]): string[] {
   const macs: string[] = [];
   for (const m of machines) {
-    if (!ofCluster(m, cluster)) continue;
-    for (const itf of m.spec.interfaces ?? []) {
-      try {
-        macs.push(parseMac(itf.mac));
-      } catch {
-        // Reported on that Machine's own render.
-      }
+    if (!ofCluster(m, cluster) || !m.spec.interfaces?.length) continue;
+    try {
+      // machineMacs: each of the Machine's MACs once, its boot MAC first.
+      macs.push(...machineMacs(m).slice(1));
+    } catch {
+      // Reported on that Machine's own render.
     }
   }
   return macs;
@@ -137,8 +136,9 @@ function interfaceMacs(cluster: ClusterDesc, machines: readonly Machine[]): stri
 
 /**
  * Boot MACs claimed more than once: by two Machines, or by one Machine's boot MAC and an
- * interface of any Machine (its own included). Interface MACs claimed only by interfaces are
- * not boot MACs and do not matter here.
+ * interface of another Machine. The same rule as the server's (a MAC on two Machines' ConfigMaps
+ * is served to neither; a Machine repeating its own boot MAC on an interface is served).
+ * Interface MACs claimed only by interfaces are not boot MACs and do not matter here.
  */
 function claimedTwice(bootMacs: string[], interfaceMacs: string[]): Set<string> {
   const boot = bootMacs.sort(); // in place: the caller hands over an array of its own

@@ -130,8 +130,18 @@ describe("renderDnsmasq + dnsmasq --test", () => {
     expect(
       hostsOf([m("e", "52:54:00:00:00:05", undefined, ["52:54:00:00:00:06"]), m("f", "52:54:00:00:00:06")]),
     ).toEqual(["dhcp-host=52:54:00:00:00:05"]);
-    // A Machine whose interface repeats its own boot MAC claims it twice.
-    expect(hostsOf([m("g", "52:54:00:00:00:07", undefined, ["52:54:00:00:00:07"])])).toEqual([]);
+    // A Machine whose interface repeats its own boot MAC keeps its reservation: the server serves
+    // it too (one MAC label on one ConfigMap).
+    expect(hostsOf([m("g", "52:54:00:00:00:07", undefined, ["52:54:00:00:00:07"])])).toEqual([
+      "dhcp-host=52:54:00:00:00:07",
+    ]);
+    // Even written differently, and beside another Machine claiming it on an interface.
+    expect(
+      hostsOf([
+        m("g", "52:54:00:00:00:07", undefined, ["52-54-00-00-00-07"]),
+        m("k", "52:54:00:00:00:0d", undefined, ["52:54:00:00:00:07"]),
+      ]),
+    ).toEqual(["dhcp-host=52:54:00:00:00:0d"]);
     // Two interfaces sharing a MAC that is nobody's boot MAC take no reservation away.
     expect(
       hostsOf([
