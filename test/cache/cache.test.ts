@@ -321,4 +321,17 @@ describe("DiskCache", () => {
     expect((await readdir(dir)).sort()).toEqual([JOURNAL, "garbage.json"]);
     expect((await reload(dir)).entries).toEqual([entry("a", ["52:54:00:00:00:01"])]);
   });
+
+  it("moves thousands of old-format files in a few batched writes", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ccts-cache-"));
+    for (let i = 0; i < 1000; i++)
+      await writeFile(join(dir, `ns_ccts-machine-m${i}.json`), JSON.stringify(entry(`m${i}`, [], `h${i}`)));
+    const { cache, entries } = await reload(dir);
+    await cache.close();
+    expect(entries.length).toBe(1000);
+    // One write per file would be 1,000; reading ahead by 100 entries makes it about ten.
+    expect(cache.stats().batches).toBeLessThanOrEqual(20);
+    expect(await readdir(dir)).toEqual([JOURNAL]);
+    expect((await reload(dir)).entries.length).toBe(1000);
+  });
 });
