@@ -36,6 +36,12 @@ export async function runServer(args: string[]): Promise<number> {
   const documentFile = values["documents-in-memory"] ? undefined : await openDocumentFile(cacheDir, logger);
   const registry = new Registry();
   if (documentFile) documentFileMetrics(documentFile, registry);
+  fileBytesGauge(
+    registry,
+    "ccts_disk_cache_bytes",
+    "Bytes of the disk cache's journal: live (latest record per ConfigMap) and garbage (replaced or removed, until compacted).",
+    () => cache.stats(),
+  );
   const lookup = new MemoryLookup();
   const index = new DocumentIndex(lookup, documentFile);
   // Serve what the cache holds before the API server is even asked: it may be down.
@@ -92,13 +98,28 @@ async function openDocumentFile(dir: string, logger: Logger): Promise<DocumentFi
 }
 
 function documentFileMetrics(file: DocumentFile, registry: Registry): void {
+  fileBytesGauge(
+    registry,
+    "ccts_document_file_bytes",
+    "Bytes of the server's document file: live (served) and garbage (replaced, until compacted).",
+    () => file.stats(),
+  );
+}
+
+/** A gauge of a file's live and garbage bytes (a file that appends and compacts now and then). */
+function fileBytesGauge(
+  registry: Registry,
+  name: string,
+  help: string,
+  stats: () => { liveBytes: number; garbageBytes: number },
+): void {
   new Gauge({
-    name: "ccts_document_file_bytes",
-    help: "Bytes of the server's document file: live (served) and garbage (replaced, until compacted).",
+    name,
+    help,
     labelNames: ["state"] as const,
     registers: [registry],
     collect() {
-      const { liveBytes, garbageBytes } = file.stats();
+      const { liveBytes, garbageBytes } = stats();
       this.set({ state: "live" }, liveBytes);
       this.set({ state: "garbage" }, garbageBytes);
     },

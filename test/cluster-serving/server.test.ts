@@ -1,7 +1,7 @@
 // Cluster mode end to end on a private control plane (so the API server can be stopped without
 // disturbing other test files): the controller renders, `ccts server` processes serve, and both
 // live through an API server outage and a server restart during it.
-import { copyFile, mkdtemp, readdir } from "node:fs/promises";
+import { copyFile, mkdtemp, readdir, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -152,6 +152,16 @@ describe("ccts server in cluster mode", () => {
     expect(live).toBeGreaterThan(served);
     // The document file is unlinked: the directory shows the disk cache's journal only.
     expect(await readdir(cacheA)).toEqual([JOURNAL]);
+    // The journal's size, as its metric tells it (live: at least the served cloud-configs).
+    await waitFor("the disk cache metric to match the journal's size", async () => {
+      const m = await (await fetch(`${a.base}/metrics`)).text();
+      const bytes = (state: string) =>
+        Number(new RegExp(`^ccts_disk_cache_bytes\\{state="${state}"\\} (\\d+)$`, "m").exec(m)?.[1]);
+      return (
+        bytes("live") > served &&
+        bytes("live") + bytes("garbage") === (await stat(join(cacheA, JOURNAL))).size
+      );
+    });
   });
 
   it("keeps the documents in memory with --documents-in-memory", async () => {
