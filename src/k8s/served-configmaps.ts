@@ -21,7 +21,7 @@ type Rendered = RenderedConfigMapLike & {
   metadata: { name: string; namespace?: string; resourceVersion?: string };
 };
 
-const RELIST_PAGE = 100;
+const RELIST_PAGE = 50;
 /** The longest a relist waits for the disk cache per page: a slow disk must not stop serving. */
 const RELIST_WAIT_MS = 5000;
 
@@ -57,10 +57,12 @@ export class ServedConfigMaps {
           metadata: { name, namespace, resourceVersion },
         }),
         // A relist of 10,000 ConfigMaps (a new replica, an empty cache) arrives in seconds; pages of
-        // 100, each written to the disk cache before the next is asked for, keep its peak RSS near
-        // the steady state's (measured: 358 MB with pages of 500 and no wait; see bench/README.md).
-        // The faster the pages come, the higher the peak: 10,000 ConfigMaps joined in 1.7-2.2 s
-        // peaked at 148-162 MiB, in 2.2-2.4 s at 139-145, in 2.7-3.4 s at 128-132.
+        // 50, each written to the disk cache before the next is asked for (so each also waits for
+        // the cache's 20-ms batch window), keep its peak RSS near the steady state's (measured: 358
+        // MB with pages of 500 and no wait; see bench/README.md). The faster the pages come, the
+        // higher the peak, whatever their size: 10,000 ConfigMaps joined in 1.7-2.2 s peaked at
+        // 148-162 MiB, in 2.0-2.4 s at 128-145 (pages of 100, or of 50 without the window), in
+        // 3.4-3.8 s at 126-135 (pages of 100), in 5.6-6.9 s at 117-122 (pages of 50).
         pageSize: RELIST_PAGE,
         afterPage: async () => {
           if (!(await this.cache.caughtUp(0, RELIST_WAIT_MS)))
