@@ -283,6 +283,26 @@ describe("DiskCache", () => {
     expect(errorsAfter).toEqual([]);
   });
 
+  it("reports a write the journal cannot take, keeps going, and tries the entry again later", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ccts-cache-"));
+    const errors: string[] = [];
+    const cache = new DiskCache(dir, (op, key, err) =>
+      errors.push(`${op} ${key}: ${(err as Error).message}`),
+    );
+    await cache.load(() => {});
+    await cache.write(entry("a", ["52:54:00:00:00:01"]));
+    // The descriptor goes away underneath (as a disk that fails every write would): each write fails.
+    await (cache as unknown as { file: { close(): Promise<void> } }).file.close();
+    await cache.write(entry("b", ["52:54:00:00:00:02"]));
+    expect(errors).toEqual([expect.stringMatching(/^write ns\/ccts-machine-b: /)]);
+    expect(cache.stats()).toMatchObject({ entries: 1 });
+    // Not remembered as written: the same entry is tried (and reported) again, not skipped.
+    await cache.write(entry("b", ["52:54:00:00:00:02"]));
+    expect(errors.length).toBe(2);
+    // What was written before is intact.
+    expect((await reload(dir)).entries).toEqual([entry("a", ["52:54:00:00:00:01"])]);
+  });
+
   it("skips records it cannot read and reports them", async () => {
     const dir = await mkdtemp(join(tmpdir(), "ccts-cache-"));
     await writeFile(
