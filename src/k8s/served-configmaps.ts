@@ -45,43 +45,53 @@ export class ServedConfigMaps {
       labelSelector: string,
       toEntry: (obj: Rendered) => RenderedEntry,
       what: string,
-    ) => ({
-      toEntry,
-      informer: new Informer<Rendered>({
-        client,
-        path,
-        labelSelector,
-        // The index and the disk cache take what they need from each event; the informer keeps
-        // only what a relist needs to tell what changed or went.
-        cached: ({ metadata: { name, namespace, resourceVersion } }) => ({
-          metadata: { name, namespace, resourceVersion },
+    ) => {
+      /** The disk cache did not keep up with the last page: do not wait for it again until it has. */
+      let diskBehind = false;
+      return {
+        toEntry,
+        informer: new Informer<Rendered>({
+          client,
+          path,
+          labelSelector,
+          // The index and the disk cache take what they need from each event; the informer keeps
+          // only what a relist needs to tell what changed or went.
+          cached: ({ metadata: { name, namespace, resourceVersion } }) => ({
+            metadata: { name, namespace, resourceVersion },
+          }),
+          // A relist of 10,000 ConfigMaps (a new replica, an empty cache) arrives in seconds; pages of
+          // 50, each written to the disk cache before the next is asked for (so each also waits for
+          // the cache's 20-ms batch window), keep its peak RSS near the steady state's (measured: 358
+          // MB with pages of 500 and no wait; see bench/README.md). The faster the pages come, the
+          // higher the peak, whatever their size: 10,000 ConfigMaps joined in 1.7-2.2 s peaked at
+          // 148-162 MiB, in 2.0-2.4 s at 128-145 (pages of 100, or of 50 without the window), in
+          // 3.4-3.8 s at 126-135 (pages of 100), in 5.6-6.9 s at 117-122 (pages of 50).
+          pageSize: RELIST_PAGE,
+          afterPage: async () => {
+            // A stalled volume costs one wait, not one per page (200 pages of 5 s).
+            const caughtUp = await this.cache.caughtUp(0, diskBehind ? 0 : RELIST_WAIT_MS);
+            if (!caughtUp && !diskBehind)
+              logger.warn(
+                { waitedMs: RELIST_WAIT_MS },
+                "disk cache behind; listing on without waiting for it",
+              );
+            diskBehind = !caughtUp;
+          },
+          onEvent: (type, obj) => {
+            const entry = toEntry(obj);
+            if (type === "DELETED") {
+              this.index.remove(entry.key);
+              void this.cache.remove(entry.key);
+            } else {
+              this.index.upsert(entry);
+              void this.cache.write(entry);
+            }
+          },
+          onError: (err, retryInMs) =>
+            logger.warn({ err: String(err), retryInMs }, `${what} watch failed; serving what is known`),
         }),
-        // A relist of 10,000 ConfigMaps (a new replica, an empty cache) arrives in seconds; pages of
-        // 50, each written to the disk cache before the next is asked for (so each also waits for
-        // the cache's 20-ms batch window), keep its peak RSS near the steady state's (measured: 358
-        // MB with pages of 500 and no wait; see bench/README.md). The faster the pages come, the
-        // higher the peak, whatever their size: 10,000 ConfigMaps joined in 1.7-2.2 s peaked at
-        // 148-162 MiB, in 2.0-2.4 s at 128-145 (pages of 100, or of 50 without the window), in
-        // 3.4-3.8 s at 126-135 (pages of 100), in 5.6-6.9 s at 117-122 (pages of 50).
-        pageSize: RELIST_PAGE,
-        afterPage: async () => {
-          if (!(await this.cache.caughtUp(0, RELIST_WAIT_MS)))
-            logger.warn({ waitedMs: RELIST_WAIT_MS }, "disk cache behind; listing on");
-        },
-        onEvent: (type, obj) => {
-          const entry = toEntry(obj);
-          if (type === "DELETED") {
-            this.index.remove(entry.key);
-            void this.cache.remove(entry.key);
-          } else {
-            this.index.upsert(entry);
-            void this.cache.write(entry);
-          }
-        },
-        onError: (err, retryInMs) =>
-          logger.warn({ err: String(err), retryInMs }, `${what} watch failed; serving what is known`),
-      }),
-    });
+      };
+    };
     this.informers = [
       watch(
         paths.configMaps({ namespace }),
