@@ -6,7 +6,8 @@ import { MacError } from "../api/mac.js";
 import { machineMacs, objectKey } from "../api/machine.js";
 import type { ClusterDesc, Condition, Machine, MachineStatus } from "../api/types.js";
 import { containsPrivateKey } from "../pki/x509.js";
-import { renderMachine, resolveTemplates } from "../render/index.js";
+import { contentHash, renderMachine, resolveTemplates } from "../render/index.js";
+import { compareText } from "../render/sorted.js";
 import type { ClusterPKI, MachineCertificate, SecretObject } from "./certificates.js";
 import {
   CA_OUTPUT,
@@ -199,20 +200,25 @@ async function renderOutcome(deps: ReconcileDeps, machine: Machine): Promise<Out
   // Documents holding a private key go to a Secret; no ConfigMap ever carries one.
   const privateDocs = result.documents.filter((d) => containsPrivateKey(d.content));
   const publicDocs = result.documents.filter((d) => !containsPrivateKey(d.content));
+  let hash = result.hash;
   if (caPem && !publicDocs.some((d) => d.output === CA_OUTPUT)) {
-    publicDocs.push({
+    const caDocument = {
       output: CA_OUTPUT,
       format: "text",
       contentType: "application/x-pem-file",
       content: caPem,
-    });
+    } as const;
+    publicDocs.push(caDocument);
+    // The content hash names everything served: the server's ETags and disk cache, and the
+    // controller's cache of what it wrote, go by it, and a new CA changes no rendered document.
+    hash = contentHash([...result.documents, caDocument].sort((a, b) => compareText(a.output, b.output)));
   }
   const macs = machineMacs(machine);
   const contested = macs.filter((mac) => state.claimants(mac).some((k) => k !== key));
   const served = macs.filter((mac) => !contested.includes(mac));
-  const desired = renderedConfigMap(machine, publicDocs, result.hash, served);
+  const desired = renderedConfigMap(machine, publicDocs, hash, served);
   const privateSecret = privateDocs.length
-    ? documentsSecret(machine, privateDocs, result.hash, deps.documentsNamespace)
+    ? documentsSecret(machine, privateDocs, hash, deps.documentsNamespace)
     : undefined;
   if (contested.length) {
     const others = [...new Set(contested.flatMap((mac) => state.claimants(mac)).filter((k) => k !== key))];

@@ -11,6 +11,7 @@ import { promisify } from "node:util";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { ANNOTATION_CONTENT_HASH } from "../../src/api/constants.js";
 import type { ClusterDesc, Machine } from "../../src/api/types.js";
 import { DiskCache } from "../../src/cache/disk-cache.js";
 import { DocumentIndex } from "../../src/cache/document-index.js";
@@ -324,6 +325,8 @@ describe("cluster CA and machine certificates", () => {
       await runtime.queue.idle();
     }
     expect(decoded(await secret("ccts-machine-byo-1-tls"), "tls.crt")).toBe(before);
+    const documents = () => get<ConfigMapObject>(client, "ConfigMap", ns, "ccts-machine-byo-1");
+    const hashBefore = (await documents())?.metadata.annotations?.[ANNOTATION_CONTENT_HASH];
     await mergePatch(client, "Secret", ns, "user-ca", { data });
     await waitFor("byo-1's certificate from the new CA", async () => {
       const now = decoded(await secret("ccts-machine-byo-1-tls"), "tls.crt");
@@ -332,6 +335,13 @@ describe("cluster CA and machine certificates", () => {
     const leaf = await pem("byo-1-new.pem", decoded(await secret("ccts-machine-byo-1-tls"), "tls.crt"));
     expect(await openssl(["verify", "-CAfile", cert, leaf])).toMatch(/: OK/);
     expect(decoded(await secret("ccts-machine-byo-1-tls"), "ca.crt")).toBe(certPem);
+    // The served ca.pem is the new CA, and the content hash (the server's ETags and disk cache
+    // go by it) changed with it, though no template reads the CA.
+    await waitFor(
+      "byo-1's ca.pem from the new CA",
+      async () => (await documents())?.data?.["ca.pem"] === certPem,
+    );
+    expect((await documents())?.metadata.annotations?.[ANNOTATION_CONTENT_HASH]).not.toBe(hashBefore);
   });
 
   it("reports a named CA Secret that does not exist", async () => {
