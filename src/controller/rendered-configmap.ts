@@ -61,8 +61,17 @@ export interface ConfigMapObject {
   kind: "ConfigMap";
   metadata: OwnedObjectMeta;
   data?: Record<string, string>;
-  /** Only in the controller's cache (see withDocumentDigests): digest of the data it left out. */
-  dataDigest?: string;
+  /**
+   * Only in the controller's cache, which keeps metadata only (see renderedConfigMapEntry): the
+   * data is what the controller's last apply wrote, so the content-hash annotation describes it.
+   */
+  dataUntouched?: boolean;
+}
+
+/** One entry of metadata.managedFields, as far as it is read here. */
+export interface FieldsEntry {
+  manager?: string;
+  fieldsV1?: Record<string, unknown>;
 }
 
 function shortHash(s: string): string {
@@ -196,25 +205,31 @@ export function dataDigest(data: Record<string, string> | undefined): string {
 }
 
 /**
- * What the controller's cache keeps of a ConfigMap: of a rendered one (ours) what reconcile reads
- * (the metadata sameRendered compares, the document names) and one digest of the documents
- * instead of their text; any other ConfigMap (templates) whole. At 10,000 Machines the digest per
- * document, the content-types text per ConfigMap and the unread metadata were ~19 MB. Labels and
- * owner references equal to those of `previous` (the ConfigMap's last version in the cache) are
- * that version's objects, and the document names one object for every ConfigMap with the same
- * outputs: a fan-out replaces all 10,000 entries, and these parts were ~5.7 of their 9.2 MiB.
+ * What the controller's cache keeps of a rendered ConfigMap, from its metadata alone (the
+ * controller watches rendered ConfigMaps as PartialObjectMetadata: a fan-out's 10,000 watch events
+ * of ~9 KB each were parsed only to be digested). Kept: what reconcile compares (sameRendered) and
+ * reads (the document names, from the content-types annotation); whether the data is still what
+ * this controller applied is told by the managedFields (see dataUntouchedBy). Labels and owner
+ * references equal to those of `previous` (the ConfigMap's last version in the cache) are that
+ * version's objects, and the document names one object for every ConfigMap with the same outputs:
+ * a fan-out replaces all 10,000 entries, and these parts were ~5.7 of their 9.2 MiB.
  */
-export function withDocumentDigests<T extends ConfigMapObject>(cm: T, previous?: T): T {
-  if (cm.metadata.labels?.[LABEL_MANAGED_BY] !== MANAGED_BY || !cm.data) return cm;
-  const { name, namespace, resourceVersion, labels, annotations, ownerReferences } = cm.metadata;
+export function renderedConfigMapEntry(
+  object: { metadata: OwnedObjectMeta },
+  previous: ConfigMapObject | undefined,
+  managedFields: FieldsEntry[] | undefined,
+  fieldManager: string,
+): ConfigMapObject {
+  const { name, namespace, resourceVersion, labels, annotations, ownerReferences } = object.metadata;
   const owner = ownerReferences?.[0];
   const before = previous?.metadata;
   const sharing = (values: Record<string, string> | undefined, keys: string[]) =>
     values &&
     Object.fromEntries(Object.entries(values).map(([k, v]) => [k, keys.includes(k) ? shared(v) : v]));
+  const names = outputNames(annotations?.[ANNOTATION_CONTENT_TYPES]);
   return {
-    apiVersion: cm.apiVersion,
-    kind: cm.kind,
+    apiVersion: "v1",
+    kind: "ConfigMap",
     metadata: {
       name,
       namespace,
@@ -236,10 +251,49 @@ export function withDocumentDigests<T extends ConfigMapObject>(cm: T, previous?:
               },
             ]),
     },
-    // The names stay (status lists a Machine's outputs from them); the texts are in the digest.
-    data: documentNames(Object.keys(cm.data)),
-    dataDigest: dataDigest(cm.data),
-  } as ConfigMapObject as T;
+    // The names stay (status lists a Machine's outputs from them); the texts were never fetched.
+    data: documentNames(names ?? []),
+    dataUntouched: names !== undefined && dataUntouchedBy(fieldManager, names, managedFields),
+  };
+}
+
+/** The output names of a content-types annotation (`{"output": "type", ...}`); undefined if unreadable. */
+function outputNames(contentTypes: string | undefined): string[] | undefined {
+  try {
+    const parsed: unknown = JSON.parse(contentTypes ?? "");
+    return parsed && typeof parsed === "object" && !Array.isArray(parsed) ? Object.keys(parsed) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * True when the managedFields say the data holds exactly `names` as `fieldManager` last applied
+ * them: that manager owns every one of those keys and no other, and no other manager owns a data
+ * key. Any other writer of a document (kubectl edit, patch, another apply) takes or shares its
+ * ownership; a removed key leaves the manager's set. So an edit the content-hash annotation does
+ * not show is still seen. Two managers with the same value count as a change (one write too many,
+ * never a repair missed).
+ */
+export function dataUntouchedBy(
+  fieldManager: string,
+  names: readonly string[],
+  managedFields: readonly FieldsEntry[] | undefined,
+): boolean {
+  const ours = new Set<string>();
+  for (const entry of managedFields ?? []) {
+    const keys = dataKeys(entry.fieldsV1);
+    if (entry.manager !== fieldManager) {
+      if (keys.length > 0) return false;
+    } else for (const k of keys) ours.add(k);
+  }
+  return ours.size === names.length && names.every((n) => ours.has(`f:${n}`));
+}
+
+/** The data keys an entry's fieldsV1 owns (`f:<key>`; "." is the map itself, no key). */
+function dataKeys(fieldsV1: Record<string, unknown> | undefined): string[] {
+  const data = fieldsV1?.["f:data"];
+  return data && typeof data === "object" ? Object.keys(data).filter((k) => k !== ".") : [];
 }
 
 function sameEntries(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
@@ -275,7 +329,9 @@ function documentNames(names: string[]): Record<string, string> {
 
 /**
  * True when `existing` already carries what `desired` would write (so the write can be skipped).
- * `existing` comes from the controller's cache (withDocumentDigests) or is a whole ConfigMap.
+ * `existing` comes from the controller's cache (renderedConfigMapEntry) or is a whole ConfigMap.
+ * A cache entry's documents are the ones its content-hash and content-types annotations describe
+ * while they are untouched; those annotations are compared here like the rest.
  */
 export function sameRendered(existing: ConfigMapObject | undefined, desired: ConfigMapObject): boolean {
   if (!existing) return false;
@@ -288,6 +344,6 @@ export function sameRendered(existing: ConfigMapObject | undefined, desired: Con
     JSON.stringify(macsFromLabels(a.labels)) === JSON.stringify(macsFromLabels(b.labels)) &&
     a.labels?.[LABEL_CLUSTER] === b.labels?.[LABEL_CLUSTER] &&
     a.ownerReferences?.[0]?.uid === b.ownerReferences?.[0]?.uid &&
-    (existing.dataDigest ?? dataDigest(existing.data)) === dataDigest(desired.data)
+    (existing.dataUntouched ?? dataDigest(existing.data) === dataDigest(desired.data))
   );
 }

@@ -35,6 +35,9 @@ export interface RequestOptions {
  */
 export const METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
 
+/** The same for a list: its items are the objects' metadata (PartialObjectMetadataList). */
+export const METADATA_ONLY_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
+
 /** The byte that ends each JSON object of a watch stream. */
 const NEWLINE = 0x0a;
 
@@ -146,15 +149,17 @@ export class KubeClient {
 
   /**
    * A streaming GET (a watch): calls onObject for every JSON line (decoded) until the server ends the
-   * response, the signal aborts, or the connection fails. Resolves on a clean end.
+   * response, the signal aborts, or the connection fails. Resolves on a clean end. `accept`: the
+   * events' objects whole (default) or their metadata only (METADATA_ONLY).
    */
   async stream(
     path: string,
     query: RequestOptions["query"],
     onObject: (obj: unknown) => void,
     signal: AbortSignal,
+    accept?: string,
   ): Promise<void> {
-    const res = await this.open("GET", path, { query, signal });
+    const res = await this.open("GET", path, { query, signal, accept });
     const status = res.statusCode ?? 0;
     if (status !== 200) {
       const chunks: Buffer[] = [];

@@ -20,14 +20,18 @@ import {
 import { clusterChanged, machineChanged, templateConfigMapChanged } from "../controller/fanout.js";
 import { WorkQueue } from "../controller/queue.js";
 import { reconcileMachine } from "../controller/reconcile.js";
-import { type ConfigMapObject, MANAGED_BY, withDocumentDigests } from "../controller/rendered-configmap.js";
+import {
+  type ConfigMapObject,
+  MANAGED_BY,
+  renderedConfigMapEntry,
+} from "../controller/rendered-configmap.js";
 import { WriteMemory } from "../controller/write-memory.js";
 import { resolveTemplates } from "../render/index.js";
 import type { KubeClient } from "./client.js";
 import { Informer } from "./informer.js";
 import { MachineCache, withSharedStrings } from "./machine-cache.js";
 import { paths } from "./paths.js";
-import { ApiWrites } from "./writes.js";
+import { ApiWrites, FIELD_MANAGER } from "./writes.js";
 
 /** The shortest renewal horizon (ControllerOptions.renewalHorizonMs). */
 export const DAY_MS = 86_400_000;
@@ -132,23 +136,32 @@ export class ControllerRuntime {
       },
       onError: onError("ClusterDesc"),
     });
-    const configMaps = new Informer<ConfigMapObject>({
+    // Rendered ConfigMaps (ours) are watched as metadata only: their documents are never read
+    // back, and a fan-out brings one watch event per Machine. Templates are read whole.
+    const renderedConfigMaps = new Informer<ConfigMapObject>({
       client: o.client,
       path: paths.configMaps(scope),
-      cached: withDocumentDigests,
+      labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}`,
+      metadataOnly: true,
+      cached: (cm, previous, managedFields) =>
+        renderedConfigMapEntry(cm, previous, managedFields, FIELD_MANAGER),
       onEvent: (type, obj) => {
+        // A rendered ConfigMap changed or deleted by someone else: put back what it should hold.
         const ns = obj.metadata.namespace;
-        if (obj.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY) {
-          // A rendered ConfigMap changed or deleted by someone else: put back what it should hold.
-          if (this.isOwnEcho(type, `cm:${ns}/${obj.metadata.name}`, obj)) return;
-          this.memory.forgetConfigMap(`${ns}/${obj.metadata.name}`);
-          const owner = obj.metadata.ownerReferences?.[0];
-          if (owner?.kind === "ClusterDesc") this.enqueue([clusterKey(ns, owner.name)]);
-          else if (owner) this.enqueue([`${ns}/${owner.name}`]);
-          return;
-        }
-        this.enqueue(templateConfigMapChanged(this.cache, ns, obj.metadata.name));
+        if (this.isOwnEcho(type, `cm:${ns}/${obj.metadata.name}`, obj)) return;
+        this.memory.forgetConfigMap(`${ns}/${obj.metadata.name}`);
+        const owner = obj.metadata.ownerReferences?.[0];
+        if (owner?.kind === "ClusterDesc") this.enqueue([clusterKey(ns, owner.name)]);
+        else if (owner) this.enqueue([`${ns}/${owner.name}`]);
       },
+      onError: onError("rendered ConfigMap"),
+    });
+    const templateConfigMaps = new Informer<ConfigMapObject>({
+      client: o.client,
+      path: paths.configMaps(scope),
+      labelSelector: `${LABEL_MANAGED_BY}!=${MANAGED_BY}`,
+      onEvent: (_type, obj) =>
+        this.enqueue(templateConfigMapChanged(this.cache, obj.metadata.namespace, obj.metadata.name)),
       onError: onError("ConfigMap"),
     });
     const onSecretEvent = (type: string, obj: SecretObject) => {
@@ -190,7 +203,14 @@ export class ControllerRuntime {
             onError: onError("documents Secret"),
           })
         : undefined;
-    this.cache = new MachineCache(machines, clusterDescs, configMaps, secrets, documentSecrets);
+    this.cache = new MachineCache(
+      machines,
+      clusterDescs,
+      renderedConfigMaps,
+      templateConfigMaps,
+      secrets,
+      documentSecrets,
+    );
 
     const apiWrites = new ApiWrites(o.client);
     const recordingWrites = {
@@ -326,8 +346,16 @@ export class ControllerRuntime {
   }
 
   private get informers() {
-    const { machines, clusterDescs, configMaps, secrets, documentSecrets } = this.cache;
-    return [machines, clusterDescs, configMaps, secrets, ...(documentSecrets ? [documentSecrets] : [])];
+    const { machines, clusterDescs, renderedConfigMaps, templateConfigMaps, secrets, documentSecrets } =
+      this.cache;
+    return [
+      machines,
+      clusterDescs,
+      renderedConfigMaps,
+      templateConfigMaps,
+      secrets,
+      ...(documentSecrets ? [documentSecrets] : []),
+    ];
   }
 
   /** Starts the informers and waits until every cache has synced. */

@@ -89,7 +89,10 @@ export class MachineCache implements ClusterState, FanoutIndex {
   constructor(
     readonly machines: Informer<Machine>,
     readonly clusterDescs: Informer<ClusterDesc>,
-    readonly configMaps: Informer<ConfigMapObject>,
+    /** ConfigMaps the controller renders, from their metadata (see renderedConfigMapEntry). */
+    readonly renderedConfigMaps: Informer<ConfigMapObject>,
+    /** Every other ConfigMap, whole (templates). */
+    readonly templateConfigMaps: Informer<ConfigMapObject>,
     readonly secrets: Informer<SecretObject>,
     /** Documents Secrets in a namespace the other informers do not watch (--documents-namespace). */
     readonly documentSecrets?: Informer<SecretObject>,
@@ -133,7 +136,7 @@ export class MachineCache implements ClusterState, FanoutIndex {
   }
 
   configMap(namespace: string, name: string): ConfigMapObject | undefined {
-    return this.configMaps.get(namespace, name);
+    return this.renderedConfigMaps.get(namespace, name) ?? this.templateConfigMaps.get(namespace, name);
   }
 
   /**

@@ -349,6 +349,15 @@ describe("controller", () => {
       "the edit to be undone",
       async () => (await renderedCM("worker-1"))?.data?.["cloud-config"] === good.data?.["cloud-config"],
     );
+    // A document removed: the annotations still describe it, the managedFields no longer do.
+    await client.request("PATCH", `/api/v1/namespaces/${ns}/configmaps/${good.metadata.name}`, {
+      contentType: "application/json-patch+json",
+      body: [{ op: "remove", path: "/data/cloud-config" }],
+    });
+    await waitFor(
+      "the removed document to be put back",
+      async () => (await renderedCM("worker-1"))?.data?.["cloud-config"] === good.data?.["cloud-config"],
+    );
     await remove(client, "ConfigMap", ns, good.metadata.name);
     await waitFor(
       "the ConfigMap to be recreated",

@@ -6,9 +6,11 @@ import {
 } from "../../src/api/constants.js";
 import {
   type ConfigMapObject,
+  dataUntouchedBy,
+  type FieldsEntry,
   MANAGED_BY,
+  renderedConfigMapEntry,
   sameRendered,
-  withDocumentDigests,
 } from "../../src/controller/rendered-configmap.js";
 
 const rendered = (data: Record<string, string>, hash = "h1"): ConfigMapObject => ({
@@ -36,76 +38,109 @@ const rendered = (data: Record<string, string>, hash = "h1"): ConfigMapObject =>
   data,
 });
 
+/** managedFields as the API server keeps them after an apply of `data`'s keys by `manager`. */
+const appliedBy = (manager: string, keys: string[]): FieldsEntry => ({
+  manager,
+  fieldsV1: {
+    "f:data": Object.fromEntries(keys.map((k) => [`f:${k}`, {}])),
+    "f:metadata": { "f:labels": {} },
+  },
+});
+const MANAGER = "ccts-controller";
+const entry = (cm: ConfigMapObject, previous?: ConfigMapObject, fields?: FieldsEntry[]) =>
+  renderedConfigMapEntry(cm, previous, fields ?? [appliedBy(MANAGER, Object.keys(cm.data ?? {}))], MANAGER);
+
 describe("the controller's cached copy of a rendered ConfigMap", () => {
   const docs = { "cloud-config": "#cloud-config\nhostname: a\n", ipxe: "#!ipxe\nboot\n" };
 
-  it("keeps the metadata and document names, not the texts", () => {
-    const cached = withDocumentDigests(rendered(docs));
+  it("keeps the metadata and the document names (from the content-types annotation), not the texts", () => {
+    const { data: _texts, ...metadataOnly } = rendered(docs);
+    const cached = entry(metadataOnly as ConfigMapObject, undefined, [appliedBy(MANAGER, Object.keys(docs))]);
     expect(cached.data).toEqual({ "cloud-config": "", ipxe: "" });
-    expect(cached.dataDigest).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+    expect(cached.dataUntouched).toBe(true);
     expect(cached.metadata.resourceVersion).toBe("7");
     expect(cached.metadata.ownerReferences?.[0]).toMatchObject({ kind: "Machine", name: "a", uid: "u1" });
-    expect(JSON.stringify(cached)).not.toContain("hostname");
+    expect(JSON.stringify(entry(rendered(docs)))).not.toContain("hostname");
   });
 
   it("keeps the previous version's labels and owner reference while they are unchanged", () => {
-    const first = withDocumentDigests(rendered(docs));
+    const first = entry(rendered(docs));
     const second = rendered(docs, "h2");
     second.metadata.resourceVersion = "8";
-    const next = withDocumentDigests(second, first);
+    const next = entry(second, first);
     expect(next.metadata.labels).toBe(first.metadata.labels);
     expect(next.metadata.ownerReferences).toBe(first.metadata.ownerReferences);
     expect(next.metadata.annotations?.[ANNOTATION_CONTENT_HASH]).toBe("h2");
     expect(next.metadata.resourceVersion).toBe("8");
     const moved = rendered(docs);
     moved.metadata.labels = { ...moved.metadata.labels, "mac.ccts.io/52-54-00-00-00-02": "true" };
-    const third = withDocumentDigests(moved, next);
+    const third = entry(moved, next);
     expect(third.metadata.labels).not.toBe(next.metadata.labels);
     expect(third.metadata.labels).toEqual(moved.metadata.labels);
     const reowned = rendered(docs);
     reowned.metadata.ownerReferences = [{ ...reowned.metadata.ownerReferences![0]!, uid: "u2" }];
-    expect(withDocumentDigests(reowned, next).metadata.ownerReferences?.[0]?.uid).toBe("u2");
+    expect(entry(reowned, next).metadata.ownerReferences?.[0]?.uid).toBe("u2");
   });
 
   it("shares one frozen object of document names between ConfigMaps with the same outputs", () => {
-    const a = withDocumentDigests(rendered(docs));
+    const a = entry(rendered(docs));
     const other = rendered(docs);
     other.metadata.name = "ccts-machine-b";
-    const b = withDocumentDigests(other);
+    const b = entry(other);
     expect(b.data).toBe(a.data);
     expect(Object.isFrozen(a.data)).toBe(true);
-    expect(withDocumentDigests(rendered({ ipxe: docs.ipxe })).data).toEqual({ ipxe: "" });
+    expect(entry(rendered({ ipxe: docs.ipxe })).data).toEqual({ ipxe: "" });
   });
 
-  it("compares the same as the whole ConfigMap would", () => {
-    const cached = withDocumentDigests(rendered(docs));
+  it("compares untouched documents by their content hash and names, a whole ConfigMap by its data", () => {
+    const cached = entry(rendered(docs));
     expect(sameRendered(cached, rendered(docs))).toBe(true);
-    // Order of the documents does not matter; their names, texts and the render hash do.
     expect(sameRendered(cached, rendered({ ipxe: docs.ipxe, "cloud-config": docs["cloud-config"] }))).toBe(
       true,
     );
-    expect(sameRendered(cached, rendered({ ...docs, ipxe: "#!ipxe\n" }))).toBe(false);
-    expect(sameRendered(cached, rendered({ "cloud-config": docs["cloud-config"], ipxe2: docs.ipxe }))).toBe(
-      false,
-    );
+    // A new render changes the hash; a document more or less changes the names.
+    expect(sameRendered(cached, rendered({ ...docs, ipxe: "#!ipxe\n" }, "h2"))).toBe(false);
     expect(sameRendered(cached, rendered({ "cloud-config": docs["cloud-config"] }))).toBe(false);
-    expect(sameRendered(cached, rendered(docs, "h2"))).toBe(false);
-    // Text moved between names keeps the same bytes overall: still a change.
-    expect(sameRendered(cached, rendered({ "cloud-config": docs.ipxe, ipxe: docs["cloud-config"] }))).toBe(
-      false,
-    );
-    // A whole ConfigMap (no digest) compares by its data.
+    expect(sameRendered(cached, rendered({ ...docs, extra: "x" }))).toBe(false);
+    // Documents someone else wrote are written again, whatever the annotations say.
+    const edited = entry(rendered(docs), undefined, [
+      appliedBy(MANAGER, ["ipxe"]),
+      appliedBy("kubectl-edit", ["cloud-config"]),
+    ]);
+    expect(edited.dataUntouched).toBe(false);
+    expect(sameRendered(edited, rendered(docs))).toBe(false);
+    // A whole ConfigMap (no such flag) compares by its data.
     expect(sameRendered(rendered(docs), rendered(docs))).toBe(true);
     expect(sameRendered(rendered(docs), rendered({ ...docs, ipxe: "x" }))).toBe(false);
   });
 
-  it("keeps other ConfigMaps (templates) whole", () => {
-    const template: ConfigMapObject = {
-      apiVersion: "v1",
-      kind: "ConfigMap",
-      metadata: { name: "templates", namespace: "ns" },
-      data: { "cloud-config.hbs": "{{hostname}}" },
-    };
-    expect(withDocumentDigests(template)).toBe(template);
+  it("finds an edit the annotations do not show in the managedFields", () => {
+    const names = ["cloud-config", "ipxe"];
+    expect(dataUntouchedBy(MANAGER, names, [appliedBy(MANAGER, names)])).toBe(true);
+    // The map itself (".") owned by another manager is no document of theirs.
+    const created = { manager: "kubectl-create", fieldsV1: { "f:data": { ".": {} } } };
+    expect(dataUntouchedBy(MANAGER, names, [appliedBy(MANAGER, names), created])).toBe(true);
+    // Our Apply and an older Update of ours together own the documents.
+    expect(
+      dataUntouchedBy(MANAGER, names, [appliedBy(MANAGER, ["ipxe"]), appliedBy(MANAGER, ["cloud-config"])]),
+    ).toBe(true);
+    // Changed or shared by another writer; a document removed (left our set); one added by us before.
+    expect(
+      dataUntouchedBy(MANAGER, names, [appliedBy(MANAGER, names), appliedBy("kubectl-patch", ["ipxe"])]),
+    ).toBe(false);
+    expect(dataUntouchedBy(MANAGER, names, [appliedBy(MANAGER, ["ipxe"])])).toBe(false);
+    expect(dataUntouchedBy(MANAGER, names, [appliedBy(MANAGER, [...names, "old"])])).toBe(false);
+    // No bookkeeping at all (cleared by someone): nothing is known, write.
+    expect(dataUntouchedBy(MANAGER, names, undefined)).toBe(false);
+    expect(dataUntouchedBy(MANAGER, names, [])).toBe(false);
+  });
+
+  it("writes again a ConfigMap whose content-types annotation is unreadable", () => {
+    const broken = rendered(docs);
+    broken.metadata.annotations = { ...broken.metadata.annotations, [ANNOTATION_CONTENT_TYPES]: "{" };
+    const cached = entry(broken);
+    expect(cached.data).toEqual({});
+    expect(cached.dataUntouched).toBe(false);
+    expect(sameRendered(cached, rendered(docs))).toBe(false);
   });
 });

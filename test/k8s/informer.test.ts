@@ -6,7 +6,7 @@ import type { KubeClient } from "../../src/k8s/client.js";
 import { Informer } from "../../src/k8s/informer.js";
 import { paths } from "../../src/k8s/paths.js";
 import { testNamespace } from "../control-plane/namespace.js";
-import { kubeClient } from "../support/kube.js";
+import { kubeClient, mergePatch } from "../support/kube.js";
 import { waitFor } from "../support/wait.js";
 
 let client: KubeClient;
@@ -82,5 +82,59 @@ describe("Informer cache", () => {
     expect(calls[0]!.previousRv).toBeUndefined();
     expect(calls[1]!.previousRv).toBe(calls[0]!.rv);
     expect(calls[1]!.rv).not.toBe(calls[0]!.rv);
+  });
+});
+
+describe("Informer of metadata only", () => {
+  it("lists and watches objects without their content, and hands cached() their managedFields", async () => {
+    type Cm = { kind?: string; data?: unknown; metadata: { name: string; namespace?: string } };
+    const configMaps = paths.configMaps({ namespace: ns });
+    await client.request("PATCH", `${configMaps}/meta`, {
+      query: { fieldManager: "test-apply", force: true },
+      contentType: "application/apply-patch+yaml",
+      body: {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: "meta", labels: { test: "metadata" } },
+        data: { doc: "listed" },
+      },
+    });
+    const seen: { kind?: string; data?: unknown; managers: string[] }[] = [];
+    const informer = new Informer<Cm>({
+      client,
+      path: configMaps,
+      labelSelector: "test=metadata",
+      metadataOnly: true,
+      onEvent: () => {},
+      cached: (obj, _previous, managedFields) => {
+        seen.push({ kind: obj.kind, data: obj.data, managers: (managedFields ?? []).map((f) => f.manager!) });
+        return obj;
+      },
+    });
+    informer.start();
+    await informer.synced();
+    await mergePatch(client, "ConfigMap", ns, "meta", { data: { doc: "watched" } });
+    await waitFor("the patch's event", async () => seen.length >= 2);
+    await informer.stop();
+    expect(seen.map((s) => s.kind)).toEqual(["PartialObjectMetadata", "PartialObjectMetadata"]);
+    expect(seen.map((s) => s.data)).toEqual([undefined, undefined]);
+    expect(seen[0]!.managers).toEqual(["test-apply"]);
+    expect(seen[1]!.managers).toContain("test-apply");
+    expect(seen[1]!.managers.length).toBe(2);
+    expect(informer.get(ns, "meta")?.metadata).not.toHaveProperty("managedFields");
+  });
+
+  it("syncs on an empty list (the API server leaves out `items`)", async () => {
+    const informer = new Informer<{ metadata: { name: string } }>({
+      client,
+      path: paths.configMaps({ namespace: ns }),
+      labelSelector: "test=none",
+      metadataOnly: true,
+      onEvent: () => {},
+    });
+    informer.start();
+    await informer.synced();
+    await informer.stop();
+    expect(informer.size).toBe(0);
   });
 });
