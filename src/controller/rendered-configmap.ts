@@ -189,8 +189,8 @@ export function renderedConfigMap(
 let last: { data: Record<string, string>; digest: string } | undefined;
 
 /**
- * One digest of a ConfigMap's data (names and texts): what the controller's cache keeps of it,
- * and what WriteMemory remembers of a written ConfigMap's documents.
+ * One digest of a ConfigMap's data (names and texts): what WriteMemory remembers of a written
+ * ConfigMap's documents, and how a whole ConfigMap is compared (sameRendered).
  */
 export function dataDigest(data: Record<string, string> | undefined): string {
   if (data && last?.data === data) return last.digest;

@@ -47,7 +47,6 @@ export interface InformerOptions<T extends KubeObject> {
 export interface ManagedFieldsEntry {
   manager?: string;
   operation?: string;
-  fieldsType?: string;
   fieldsV1?: Record<string, unknown>;
 }
 

@@ -191,6 +191,28 @@ describe("controller", () => {
     expect(runtime.writes).toEqual(before);
   });
 
+  it("writes nothing when started again on the ConfigMaps it rendered (it reads their managedFields)", async () => {
+    await runtime.queue.idle();
+    // A second controller: no memory of the first one's writes, only what it lists.
+    const metrics = new Registry();
+    const restarted = new ControllerRuntime({
+      client,
+      namespace: ns,
+      logger: pino({ level: "silent" }),
+      metrics,
+    });
+    try {
+      await restarted.startInformers();
+      restarted.startReconciling();
+      await restarted.queue.idle();
+      const reconciles = (await metrics.getSingleMetric("ccts_controller_reconcile_total")!.get()).values;
+      expect(reconciles.reduce((n, v) => n + v.value, 0)).toBeGreaterThanOrEqual(example().machines.length);
+      expect(restarted.writes.configmap).toBe(0);
+    } finally {
+      await restarted.stop();
+    }
+  });
+
   it("re-renders every Machine of a ClusterDesc when it changes, with one write per Machine", async () => {
     await runtime.queue.idle();
     const before = { ...runtime.writes };
