@@ -342,7 +342,8 @@ export function sameRendered(existing: ConfigMapObject | undefined, desired: Con
     a.annotations?.[ANNOTATION_CONTENT_TYPES] === b.annotations?.[ANNOTATION_CONTENT_TYPES] &&
     a.annotations?.[ANNOTATION_ADDRESSES] === b.annotations?.[ANNOTATION_ADDRESSES] &&
     JSON.stringify(macsFromLabels(a.labels)) === JSON.stringify(macsFromLabels(b.labels)) &&
-    a.labels?.[LABEL_CLUSTER] === b.labels?.[LABEL_CLUSTER] &&
+    // Every label it writes (a managed-by label removed by hand: the server no longer saw it).
+    Object.entries(b.labels ?? {}).every(([k, v]) => a.labels?.[k] === v) &&
     a.ownerReferences?.[0]?.uid === b.ownerReferences?.[0]?.uid &&
     (existing.dataUntouched ?? dataDigest(existing.data) === dataDigest(desired.data))
   );

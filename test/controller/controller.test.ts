@@ -371,6 +371,15 @@ describe("controller", () => {
       "the edit to be undone",
       async () => (await renderedCM("worker-1"))?.data?.["cloud-config"] === good.data?.["cloud-config"],
     );
+    // Its managed-by label removed: the server stops serving it, the controller sees it go.
+    await mergePatch(client, "ConfigMap", ns, good.metadata.name, {
+      metadata: { labels: { "app.kubernetes.io/managed-by": null } },
+    });
+    await waitFor(
+      "the managed-by label to be put back",
+      async () =>
+        (await renderedCM("worker-1"))?.metadata.labels?.["app.kubernetes.io/managed-by"] === "ccts",
+    );
     // A document removed: the annotations still describe it, the managedFields no longer do.
     await client.request("PATCH", `/api/v1/namespaces/${ns}/configmaps/${good.metadata.name}`, {
       contentType: "application/json-patch+json",

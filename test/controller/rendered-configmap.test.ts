@@ -109,6 +109,14 @@ describe("the controller's cached copy of a rendered ConfigMap", () => {
     ]);
     expect(edited.dataUntouched).toBe(false);
     expect(sameRendered(edited, rendered(docs))).toBe(false);
+    // A label it writes removed or changed by hand.
+    const unlabelled = rendered(docs);
+    unlabelled.metadata.labels = { "mac.ccts.io/52-54-00-00-00-01": "true" };
+    expect(sameRendered(entry(unlabelled), rendered(docs))).toBe(false);
+    // A label someone else added is theirs: no write for it.
+    const extra = rendered(docs);
+    extra.metadata.labels = { ...extra.metadata.labels, team: "infra" };
+    expect(sameRendered(entry(extra), rendered(docs))).toBe(true);
     // A whole ConfigMap (no such flag) compares by its data.
     expect(sameRendered(rendered(docs), rendered(docs))).toBe(true);
     expect(sameRendered(rendered(docs), rendered({ ...docs, ipxe: "x" }))).toBe(false);
