@@ -151,7 +151,13 @@ export class ClusterPKI {
     const known = this.cas.get(key);
     if (known && (cached === undefined ? !named : known.rv === cached.metadata.resourceVersion))
       return known.result;
-    if (cached) return this.remember(key, cached, secretName);
+    // A Secret the controller did not make is cached as metadata only: its data is fetched.
+    if (cached)
+      return this.remember(
+        key,
+        cached.data ? cached : ((await this.secrets.get(ns, secretName)) ?? cached),
+        secretName,
+      );
     if (named) {
       return {
         ok: false,

@@ -187,9 +187,22 @@ export class ControllerRuntime {
     const secrets = new Informer<SecretObject>({
       client: o.client,
       path: paths.secrets(scope),
+      labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}`,
       cached: withoutUnreadSecretData,
       onEvent: onSecretEvent,
       onError: onError("Secret"),
+    });
+    // Every other Secret (of the namespace, or of the cluster) as metadata only: the controller
+    // reads two of them at most (a named CA, git credentials), fetched when their version changes,
+    // and keeps none of the rest of the cluster's secrets in memory.
+    const otherSecrets = new Informer<SecretObject>({
+      client: o.client,
+      path: paths.secrets(scope),
+      labelSelector: `${LABEL_MANAGED_BY}!=${MANAGED_BY}`,
+      metadataOnly: true,
+      cached: ({ metadata }) => ({ apiVersion: "v1", kind: "Secret", metadata }),
+      onEvent: onSecretEvent,
+      onError: onError("Secret (metadata)"),
     });
     // Watching one namespace, the documents namespace needs a watch of its own (only our Secrets).
     const documentSecrets =
@@ -209,6 +222,7 @@ export class ControllerRuntime {
       renderedConfigMaps,
       templateConfigMaps,
       secrets,
+      otherSecrets,
       documentSecrets,
     );
 
@@ -346,15 +360,15 @@ export class ControllerRuntime {
   }
 
   private get informers() {
-    const { machines, clusterDescs, renderedConfigMaps, templateConfigMaps, secrets, documentSecrets } =
-      this.cache;
+    const c = this.cache;
     return [
-      machines,
-      clusterDescs,
-      renderedConfigMaps,
-      templateConfigMaps,
-      secrets,
-      ...(documentSecrets ? [documentSecrets] : []),
+      c.machines,
+      c.clusterDescs,
+      c.renderedConfigMaps,
+      c.templateConfigMaps,
+      c.secrets,
+      c.otherSecrets,
+      ...(c.documentSecrets ? [c.documentSecrets] : []),
     ];
   }
 

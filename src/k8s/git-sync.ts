@@ -35,6 +35,7 @@ import { renderMachine } from "../render/index.js";
 import type { TemplateSource } from "../render/types.js";
 import type { KubeClient } from "./client.js";
 import { paths } from "./paths.js";
+import { ApiWrites } from "./writes.js";
 
 export const GIT_FIELD_MANAGER = "ccts-git-sync";
 export const CONDITION_TEMPLATES_SYNCED = "TemplatesSynced";
@@ -212,7 +213,10 @@ export class GitSync {
 
     let credentials: GitCredentials | undefined;
     if (git.secretRef?.name) {
-      const secret = this.o.cache.secret(ns, git.secretRef.name);
+      // The cache holds Secrets ccts did not make as metadata only: the data is fetched.
+      const secret = this.o.cache.secret(ns, git.secretRef.name)
+        ? await new ApiWrites(this.o.client).getSecret(ns, git.secretRef.name)
+        : undefined;
       if (!secret) {
         return this.report(cluster, t, fetchTime, {
           reason: "FetchFailed",

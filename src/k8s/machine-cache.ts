@@ -93,13 +93,20 @@ export class MachineCache implements ClusterState, FanoutIndex {
     readonly renderedConfigMaps: Informer<ConfigMapObject>,
     /** Every other ConfigMap, whole (templates). */
     readonly templateConfigMaps: Informer<ConfigMapObject>,
+    /** Secrets the controller writes (certificates, generated CAs, documents), without unread data. */
     readonly secrets: Informer<SecretObject>,
+    /** Every other Secret, metadata only: whoever needs one's data fetches it. */
+    readonly otherSecrets: Informer<SecretObject>,
     /** Documents Secrets in a namespace the other informers do not watch (--documents-namespace). */
     readonly documentSecrets?: Informer<SecretObject>,
   ) {}
 
   secret(namespace: string, name: string): SecretObject | undefined {
-    return this.secrets.get(namespace, name) ?? this.documentSecrets?.get(namespace, name);
+    return (
+      this.secrets.get(namespace, name) ??
+      this.documentSecrets?.get(namespace, name) ??
+      this.otherSecrets.get(namespace, name)
+    );
   }
 
   /** Keeps the indexes current; call from the Machine informer's event handler before fan-out. */

@@ -344,6 +344,26 @@ describe("cluster CA and machine certificates", () => {
     expect((await documents())?.metadata.annotations?.[ANNOTATION_CONTENT_HASH]).not.toBe(hashBefore);
   });
 
+  it("keeps no data of the Secrets it did not make, the named CA's included", async () => {
+    await create(client, {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "unrelated", namespace: ns },
+      stringData: { password: "not for ccts" },
+    });
+    const cached = await waitFor("the unrelated Secret in the cache", async () =>
+      runtime.cache.secret(ns, "unrelated"),
+    );
+    expect(cached.data).toBeUndefined();
+    expect(JSON.stringify(cached)).not.toContain("not for ccts");
+    // The named CA was read (byo-1 is Rendered with a certificate from it) but is not kept.
+    expect(await reason("byo-1")).toBe("Rendered");
+    expect(runtime.cache.secret(ns, "user-ca")?.metadata.name).toBe("user-ca");
+    expect(runtime.cache.secret(ns, "user-ca")?.data).toBeUndefined();
+    // Its own Secrets it keeps, without the documents and CA copies it never reads.
+    expect(runtime.cache.secret(ns, "ccts-machine-byo-1-tls")?.data?.["tls.crt"]).toBeDefined();
+  });
+
   it("reports a named CA Secret that does not exist", async () => {
     const { cluster } = exampleObjects(ns);
     await create(client, {
