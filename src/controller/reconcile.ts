@@ -6,8 +6,7 @@ import { MacError } from "../api/mac.js";
 import { machineMacs, objectKey } from "../api/machine.js";
 import type { ClusterDesc, Condition, Machine, MachineStatus } from "../api/types.js";
 import { containsPrivateKey } from "../pki/x509.js";
-import { contentHash, renderMachine, resolveTemplates } from "../render/index.js";
-import { compareText } from "../render/sorted.js";
+import { contentHashWith, renderMachine, resolveTemplates } from "../render/index.js";
 import type { ClusterPKI, MachineCertificate, SecretObject } from "./certificates.js";
 import {
   CA_OUTPUT,
@@ -211,7 +210,7 @@ async function renderOutcome(deps: ReconcileDeps, machine: Machine): Promise<Out
     publicDocs.push(caDocument);
     // The content hash names everything served: the server's ETags and disk cache, and the
     // controller's cache of what it wrote, go by it, and a new CA changes no rendered document.
-    hash = contentHash([...result.documents, caDocument].sort((a, b) => compareText(a.output, b.output)));
+    hash = contentHashWith(result.hash, caDocument);
   }
   const macs = machineMacs(machine);
   const contested = macs.filter((mac) => state.claimants(mac).some((k) => k !== key));

@@ -8,6 +8,6 @@ export { templateData } from "./data.js";
 export { compileCacheSize, compileCount } from "./engine.js";
 export { CONTENT_TYPES, formatOf, validateOutput } from "./format.js";
 export { HELPER_NAMES } from "./helpers.js";
-export { contentHash, DEFAULT_MAX_BYTES, renderMachine } from "./render.js";
+export { contentHash, contentHashWith, DEFAULT_MAX_BYTES, renderMachine } from "./render.js";
 export { BUILTIN_DIR, builtinTemplates, resolveTemplates, templateConfigMapNames } from "./templates.js";
 export type * from "./types.js";

@@ -1,5 +1,5 @@
 // renderMachine: one machine's documents from its declarations and templates, or the reason why not.
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import type { Machine } from "../api/types.js";
 import { InvalidMachineError, machineKey, templateData } from "./data.js";
 import { renderText, TemplateError } from "./engine.js";
@@ -57,12 +57,24 @@ function failure(
 /** Content hash over the documents, sorted by output name (they are). */
 export function contentHash(documents: readonly RenderedDocument[]): string {
   const h = createHash("sha256");
-  for (const d of documents) {
-    h.update(`${d.output}\0${d.contentType}\0${Buffer.byteLength(d.content)}\0`);
-    h.update(d.content);
-    h.update("\0");
-  }
+  for (const d of documents) addDocument(h, d);
   return h.digest("hex").slice(0, HASH_LENGTH);
+}
+
+/**
+ * The content hash of documents with one more, from their hash (the controller adds the cluster's
+ * ca.pem to every Machine's documents): the documents are not hashed a second time.
+ */
+export function contentHashWith(hash: string, extra: RenderedDocument): string {
+  const h = createHash("sha256").update(`${hash}\0`);
+  addDocument(h, extra);
+  return h.digest("hex").slice(0, HASH_LENGTH);
+}
+
+function addDocument(h: Hash, d: RenderedDocument): void {
+  h.update(`${d.output}\0${d.contentType}\0${Buffer.byteLength(d.content)}\0`);
+  h.update(d.content);
+  h.update("\0");
 }
 
 /**

@@ -6,6 +6,8 @@ import {
   builtinTemplates,
   CONTENT_TYPES,
   compileCount,
+  contentHash,
+  contentHashWith,
   DEFAULT_MAX_BYTES,
   formatOf,
   renderMachine,
@@ -469,5 +471,24 @@ describe("template resolution", () => {
       ),
     ).toEqual({ error: 'ClusterDesc default/lab: output "a" is declared twice' });
     expect("error" in resolveTemplates(ref({ output: "../x", inline: "" }), none)).toBe(true);
+  });
+});
+
+describe("contentHashWith", () => {
+  const doc = (content: string) => ({
+    output: "ca.pem",
+    format: "text" as const,
+    contentType: "application/x-pem-file",
+    content,
+  });
+  it("names the documents and one more: another extra, or other documents, give another hash", () => {
+    const base = contentHash([{ ...doc("a"), output: "cloud-config" }]);
+    const other = contentHash([{ ...doc("b"), output: "cloud-config" }]);
+    const withCa = contentHashWith(base, doc("CA 1"));
+    expect(withCa).toMatch(/^[0-9a-f]{20}$/);
+    expect(contentHashWith(base, doc("CA 1"))).toBe(withCa);
+    expect(withCa).not.toBe(base);
+    expect(contentHashWith(base, doc("CA 2"))).not.toBe(withCa);
+    expect(contentHashWith(other, doc("CA 1"))).not.toBe(withCa);
   });
 });
