@@ -193,8 +193,8 @@ export class ControllerRuntime {
       onError: onError("Secret"),
     });
     // Every other Secret (of the namespace, or of the cluster) as metadata only: the controller
-    // reads two of them at most (a named CA, git credentials), fetched when their version changes,
-    // and keeps none of the rest of the cluster's secrets in memory.
+    // reads two kinds of them (a named CA, fetched when its version changes; git credentials,
+    // fetched at each sync) and keeps none of the cluster's other secrets in memory.
     const otherSecrets = new Informer<SecretObject>({
       client: o.client,
       path: paths.secrets(scope),
