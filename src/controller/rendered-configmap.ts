@@ -182,26 +182,16 @@ export function renderedConfigMap(
 }
 
 /**
- * The last digest computed and its data object: a reconcile compares and then, in the same
- * synchronous step, writes the same object. One entry, not a WeakMap per object: entries of a
- * process-wide weak table outlive young-generation GCs (see render/strict.ts).
- */
-let last: { data: Record<string, string>; digest: string } | undefined;
-
-/**
  * One digest of a ConfigMap's data (names and texts): what WriteMemory remembers of a written
  * ConfigMap's documents, and how a whole ConfigMap is compared (sameRendered).
  */
 export function dataDigest(data: Record<string, string> | undefined): string {
-  if (data && last?.data === data) return last.digest;
   const hash = createHash("sha256");
   for (const name of Object.keys(data ?? {}).sort()) {
     const text = data![name]!;
     hash.update(`${name}\0${Buffer.byteLength(text)}\0`).update(text);
   }
-  const digest = hash.digest("base64");
-  if (data) last = { data, digest };
-  return digest;
+  return hash.digest("base64");
 }
 
 /**
