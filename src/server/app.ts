@@ -1,10 +1,11 @@
 // The HTTP app that hands boot documents to machines by MAC. buildApp wires routes, limits,
 // metrics and the access log; it never listens (the caller does). The hot path of a document
 // request is a MAC parse, a Map lookup and the write of a Buffer prepared when the document was
-// learned: nothing is rendered or serialised per request.
+// learned: nothing is rendered or serialised per request. Plain document requests are answered
+// before Fastify by the fast path (fast-path.ts); documentRoute registers a route with both.
 import { realpathSync } from "node:fs";
 import { realpath } from "node:fs/promises";
-import { STATUS_CODES } from "node:http";
+import { createServer, STATUS_CODES } from "node:http";
 import { sep } from "node:path";
 import fastifyStatic from "@fastify/static";
 import Fastify, {
@@ -12,6 +13,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  type FastifyServerFactory,
   LogController,
 } from "fastify";
 import type { Logger, LoggerOptions } from "pino";
@@ -20,7 +22,8 @@ import { tryParseMac } from "../api/mac.js";
 import type { ConfigDriveBuilder } from "../boot/configdrive.js";
 import { addressAllowed } from "./authorization.js";
 import { registerBootRoutes } from "./boot-routes.js";
-import type { DocumentLookup, MachineDocuments, ServedDocument } from "./lookup.js";
+import { type AccessLine, DocumentFastPath, notModified } from "./fast-path.js";
+import type { DocumentLookup, DocumentPick as Pick, ServedDocument } from "./lookup.js";
 import { contentDocument } from "./memory-lookup.js";
 import { type AppMetrics, createMetrics } from "./metrics.js";
 import { type ServerLimits, serverOptions } from "./options.js";
@@ -66,8 +69,6 @@ const bootIpxe = contentDocument(BOOT_IPXE, TEXT);
 const emptyVendorData = contentDocument("", TEXT);
 const emptyNetworkConfig = contentDocument("", "application/yaml; charset=utf-8");
 
-type Pick = (docs: MachineDocuments) => readonly [output: string, doc: ServedDocument] | undefined;
-
 function output(name: string, fallback?: string): Pick {
   return (docs) => {
     const doc = docs.documents.get(name);
@@ -91,23 +92,46 @@ function sendText(reply: FastifyReply, status: number, text: string): FastifyRep
   return reply.code(status).type(TEXT).send(`${text}\n`);
 }
 
-/** If-None-Match against a strong ETag, with the weak comparison RFC 9110 prescribes for it. */
-function notModified(ifNoneMatch: string | undefined, etag: string): boolean {
-  if (ifNoneMatch === undefined) return false;
-  if (ifNoneMatch.trim() === "*") return true;
-  for (const part of ifNoneMatch.split(",")) {
-    const tag = part.trim();
-    if (tag === etag || (tag.startsWith("W/") && tag.slice(2) === etag)) return true;
-  }
-  return false;
-}
-
 function isLoggerInstance(x: unknown): x is Logger {
   return typeof x === "object" && x !== null && typeof (x as Logger).child === "function";
 }
 
 function shorten(s: string, max = 200): string {
   return s.length > max ? `${s.slice(0, max)}…` : s;
+}
+
+/** The one access-log line of an answered request (never bodies). */
+function logAccess(log: FastifyBaseLogger, line: AccessLine): void {
+  log.info(
+    {
+      reqId: line.reqId,
+      method: line.method,
+      url: shorten(line.url),
+      status: line.status,
+      responseTime: Math.round(line.ms * 1000) / 1000,
+      remoteAddress: line.remoteAddress,
+    },
+    "request",
+  );
+}
+
+/**
+ * The HTTP/1 server Fastify would make (its lib/server.js: same options, timeouts), with the
+ * document fast path as the request listener's first step.
+ */
+function serverWith(
+  fastPath: DocumentFastPath,
+  options: ReturnType<typeof serverOptions>,
+): FastifyServerFactory {
+  return (handler) => {
+    const server = createServer(options.http ?? {}, (req, res) => {
+      if (!fastPath.answer(req, res)) handler(req, res);
+    });
+    if (options.keepAliveTimeout !== undefined) server.keepAliveTimeout = options.keepAliveTimeout;
+    if (options.requestTimeout !== undefined) server.requestTimeout = options.requestTimeout;
+    server.setTimeout(options.connectionTimeout);
+    return server;
+  };
 }
 
 const MALFORMED_MAC =
@@ -117,8 +141,31 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const { lookup } = deps;
   const metrics: AppMetrics = createMetrics(deps.metrics);
   const logging = deps.logger ?? false;
+  const limiter =
+    deps.rateLimit && deps.rateLimit.perSecond > 0 ? new RateLimiter(deps.rateLimit) : undefined;
+  // One request-id sequence for Fastify and the fast path; Fastify's default ids look the same.
+  let requests = 0;
+  const nextRequestId = () => `req-${(requests++).toString(36)}`;
+  let closing = false;
+  // Its routes are added by documentRoute below. Behind a trusted proxy the client is the one
+  // X-Forwarded-For names, which only Fastify reads: no fast path there.
+  const fastPath = deps.trustProxy
+    ? undefined
+    : new DocumentFastPath({
+        lookup,
+        metrics,
+        limiter,
+        authorizeByAddress: deps.authorizeByAddress ?? false,
+        logAnswered: (line) => logAccess(app.log, line),
+        nextRequestId,
+        closing: () => closing,
+        logError: (err) => app.log.error({ err }, "request failed after its answer was sent"),
+      });
+  const options = serverOptions(deps.limits);
   const app = Fastify({
-    ...serverOptions(deps.limits),
+    ...options,
+    ...(fastPath && { serverFactory: serverWith(fastPath, options) }),
+    genReqId: nextRequestId,
     trustProxy: deps.trustProxy ?? false,
     ...(isLoggerInstance(logging) ? { loggerInstance: logging as FastifyBaseLogger } : { logger: logging }),
     // Fastify's two lines per request are replaced by one access-log line in onResponse.
@@ -134,11 +181,15 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   }) as unknown as FastifyInstance;
 
   app.setNotFoundHandler((_request, reply) => sendText(reply, 404, "not found"));
+  // Fastify answers 503 once closing (return503OnClosing); the fast path must stop answering too,
+  // or busy keep-alive connections would keep the server from closing.
+  app.addHook("preClose", (done) => {
+    closing = true;
+    done();
+  });
 
   // Probes and scrapes come from the kubelet and Prometheus: never limited.
   const unlimited = new Set(["/healthz", "/readyz", "/metrics"]);
-  const limiter =
-    deps.rateLimit && deps.rateLimit.perSecond > 0 ? new RateLimiter(deps.rateLimit) : undefined;
   if (limiter) {
     app.addHook("onRequest", (request, reply, done) => {
       if (unlimited.has(request.routeOptions.url ?? "") || limiter.take(request.ip)) return done();
@@ -159,17 +210,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     const status = reply.statusCode;
     const ms = reply.elapsedTime;
     metrics.answered(route, status, ms / 1000);
-    request.log.info(
-      {
-        reqId: request.id,
-        method: request.method,
-        url: shorten(request.url),
-        status,
-        responseTime: Math.round(ms * 1000) / 1000,
-        remoteAddress: request.ip,
-      },
-      "request",
-    );
+    logAccess(request.log, {
+      reqId: request.id,
+      method: request.method,
+      url: request.url,
+      status,
+      ms,
+      remoteAddress: request.ip,
+    });
     done();
   });
 
@@ -207,8 +255,25 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   type MacParams = { Params: { mac: string } };
   type MacQuery = { Querystring: { mac?: string | string[] } };
 
+  /**
+   * A per-MAC document route: `:mac` in the pattern, or `?mac=` for a pattern without it. The fast
+   * path answers its plain requests; Fastify answers the rest (and every HEAD) the same way.
+   */
+  function documentRoute(pattern: string, pick: Pick): void {
+    fastPath?.add({ pattern, pick });
+    if (pattern.includes(":mac")) {
+      app.get<MacParams>(pattern, (req, reply) => serve(req, reply, req.params.mac, pick));
+      return;
+    }
+    app.get<MacQuery>(pattern, (req, reply) => {
+      const mac = req.query.mac;
+      if (mac === undefined) return sendText(reply, 400, "missing query parameter mac");
+      return serve(req, reply, mac, pick);
+    });
+  }
+
   const cloudConfig = output("cloud-config");
-  app.get<MacParams>("/cloud-config/:mac", (req, reply) => serve(req, reply, req.params.mac, cloudConfig));
+  documentRoute("/cloud-config/:mac", cloudConfig);
   app.get<{ Params: { file: string } }>("/cloud-configs/:file", (req, reply) => {
     const { file } = req.params;
     if (!file.endsWith(".yaml")) return sendText(reply, 404, "not found");
@@ -217,17 +282,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   app.get("/boot.ipxe", (req, reply) => sendDocument(req, reply, "boot.ipxe", bootIpxe));
 
-  for (const [path, name] of [
-    ["/ipxe", "ipxe"],
-    ["/install.sh", "install.sh"],
-  ] as const) {
-    const pick = output(name);
-    app.get<MacQuery>(path, (req, reply) => {
-      const mac = req.query.mac;
-      if (mac === undefined) return sendText(reply, 400, "missing query parameter mac");
-      return serve(req, reply, mac, pick);
-    });
-  }
+  documentRoute("/ipxe", output("ipxe"));
+  documentRoute("/install.sh", output("install.sh"));
 
   const nocloud: Record<string, Pick> = {
     "meta-data": output("meta-data"),
@@ -235,9 +291,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     "vendor-data": orEmpty("vendor-data", emptyVendorData),
     "network-config": orEmpty("network-config", emptyNetworkConfig),
   };
-  for (const [name, pick] of Object.entries(nocloud)) {
-    app.get<MacParams>(`/nocloud/:mac/${name}`, (req, reply) => serve(req, reply, req.params.mac, pick));
-  }
+  for (const [name, pick] of Object.entries(nocloud)) documentRoute(`/nocloud/:mac/${name}`, pick);
 
   app.get<{ Params: { mac: string; output: string } }>("/machines/:mac/:output", (req, reply) =>
     serve(req, reply, req.params.mac, output(req.params.output)),
@@ -261,6 +315,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     lookup,
     machineFor,
     serve,
+    documentRoute,
     output,
     sendDocument,
     sendText,

@@ -5,15 +5,15 @@
 import { createHash } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ConfigDriveBuilder, ConfigDriveLayoutError, configDriveLayout } from "../boot/configdrive.js";
-import type { DocumentLookup, MachineDocuments, ServedDocument } from "./lookup.js";
-
-type Pick = (docs: MachineDocuments) => readonly [output: string, doc: ServedDocument] | undefined;
+import type { DocumentLookup, MachineDocuments, DocumentPick as Pick, ServedDocument } from "./lookup.js";
 
 export interface BootRouteContext {
   lookup: DocumentLookup;
   /** The machine a request names (any MAC notation), or undefined once the error answer is sent. */
   machineFor(request: FastifyRequest, reply: FastifyReply, rawMac: unknown): MachineDocuments | undefined;
   serve(request: FastifyRequest, reply: FastifyReply, rawMac: unknown, pick: Pick): FastifyReply;
+  /** Registers a per-MAC document route (`:mac` in the path or `?mac=`), fast path included. */
+  documentRoute(pattern: string, pick: Pick): void;
   output(name: string, fallback?: string): Pick;
   sendDocument(request: FastifyRequest, reply: FastifyReply, name: string, doc: ServedDocument): FastifyReply;
   sendText(reply: FastifyReply, status: number, text: string): FastifyReply;
@@ -33,10 +33,7 @@ export function registerBootRoutes(app: FastifyInstance, ctx: BootRouteContext):
   const { sendText } = ctx;
 
   // Ignition (Flatcar, Fedora CoreOS): kernel argument ignition.config.url=http://SERVER/ignition/MAC.
-  const ignition = ctx.output(IGNITION_OUTPUT);
-  app.get<{ Params: { mac: string } }>("/ignition/:mac", (req, reply) =>
-    ctx.serve(req, reply, req.params.mac, ignition),
-  );
+  ctx.documentRoute("/ignition/:mac", ctx.output(IGNITION_OUTPUT));
 
   // OpenStack ConfigDrive: an ISO9660 image labelled config-2, for a BMC's virtual media.
   const builder = ctx.configDrive ?? new ConfigDriveBuilder();

@@ -40,3 +40,8 @@ export interface MachineDocuments {
   /** Addresses the Machine declares (spec.ip, interfaces[].ip), for the opt-in authorization. */
   addresses?: readonly string[];
 }
+
+/** Which document of a machine a route answers with: [output name, document], or none. */
+export type DocumentPick = (
+  docs: MachineDocuments,
+) => readonly [output: string, doc: ServedDocument] | undefined;

@@ -1,0 +1,162 @@
+// The hot path of a boot-document request, answered before Fastify sees it. A request that
+// names a known machine's document by a plain URL (`GET /cloud-config/<mac>`, `GET /ipxe?mac=<mac>`,
+// ...) is answered here with the same status, headers, body, access-log line and metrics Fastify's
+// route would produce; every other request (HEAD, unknown or malformed MAC, an odd URL, a limited
+// or unauthorised client, a closing server) goes on to Fastify, which answers it as before. Under
+// a boot storm nearly every request is the first kind, and Fastify's per-request objects, hooks
+// and reply handling were half the server's time per request (bench/README.md).
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { tryParseMac } from "../api/mac.js";
+import { addressAllowed } from "./authorization.js";
+import type { DocumentLookup, DocumentPick, ServedDocument } from "./lookup.js";
+import type { AppMetrics } from "./metrics.js";
+import type { RateLimiter } from "./rate-limit.js";
+
+/** A per-MAC document route: its Fastify pattern and where in the URL the MAC is. */
+export interface DocumentRoute {
+  /** `/cloud-config/:mac` (MAC in the path) or `/ipxe` (MAC in the query, `?mac=`). */
+  pattern: string;
+  pick: DocumentPick;
+}
+
+/** What the fast path shares with the Fastify app it sits in front of. */
+export interface FastPathContext {
+  lookup: DocumentLookup;
+  metrics: AppMetrics;
+  limiter: RateLimiter | undefined;
+  authorizeByAddress: boolean;
+  /** Writes the access-log line of an answered request (the same line the Fastify hook writes). */
+  logAnswered(line: AccessLine): void;
+  /** The request id Fastify would have given this request (one sequence for both paths). */
+  nextRequestId(): string;
+  /** True once the app is closing: Fastify then answers 503 and closes the connection. */
+  closing(): boolean;
+  /** Logs an error thrown after the answer was written (before that, Fastify answers 500). */
+  logError(err: unknown): void;
+}
+
+export interface AccessLine {
+  reqId: string;
+  method: string;
+  url: string;
+  status: number;
+  ms: number;
+  remoteAddress: string | undefined;
+}
+
+interface PathRoute {
+  pattern: string;
+  prefix: string;
+  suffix: string;
+  pick: DocumentPick;
+}
+
+/** If-None-Match against a strong ETag, with the weak comparison RFC 9110 prescribes for it. */
+export function notModified(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (ifNoneMatch === undefined) return false;
+  if (ifNoneMatch.trim() === "*") return true;
+  for (const part of ifNoneMatch.split(",")) {
+    const tag = part.trim();
+    if (tag === etag || (tag.startsWith("W/") && tag.slice(2) === etag)) return true;
+  }
+  return false;
+}
+
+/**
+ * The request listener's first step. The app adds its document routes as it registers them (the
+ * server, and with it this object, exists before the first route); `answer` is true when it
+ * answered the request, false when Fastify must.
+ */
+export class DocumentFastPath {
+  /** Routes with `?mac=`, by path. */
+  private readonly byPath = new Map<string, DocumentRoute>();
+  /** Routes with `:mac` in the path (no query string). */
+  private readonly withMacInPath: PathRoute[] = [];
+
+  constructor(private readonly ctx: FastPathContext) {}
+
+  add(route: DocumentRoute): void {
+    const at = route.pattern.indexOf(":mac");
+    if (at < 0) this.byPath.set(route.pattern, route);
+    else {
+      const suffix = route.pattern.slice(at + ":mac".length);
+      this.withMacInPath.push({ ...route, prefix: route.pattern.slice(0, at), suffix });
+    }
+  }
+
+  private match(url: string): [route: DocumentRoute, rawMac: string] | undefined {
+    const query = url.indexOf("?");
+    if (query >= 0) {
+      const route = this.byPath.get(url.slice(0, query));
+      const rest = url.slice(query + 1);
+      if (route === undefined || !rest.startsWith("mac=") || rest.includes("&")) return undefined;
+      return [route, rest.slice("mac=".length)];
+    }
+    for (const route of this.withMacInPath) {
+      if (!url.startsWith(route.prefix) || !url.endsWith(route.suffix)) continue;
+      const raw = url.slice(route.prefix.length, url.length - route.suffix.length);
+      if (raw.length > 0 && !raw.includes("/")) return [route, raw];
+    }
+    return undefined;
+  }
+
+  answer(req: IncomingMessage, res: ServerResponse): boolean {
+    try {
+      return this.tryAnswer(req, res);
+    } catch (err) {
+      // Nothing written yet: Fastify takes the request, meets the same error and answers 500.
+      if (!res.headersSent) return false;
+      this.ctx.logError(err);
+      return true;
+    }
+  }
+
+  private tryAnswer(req: IncomingMessage, res: ServerResponse): boolean {
+    const { ctx } = this;
+    if (req.method !== "GET" || ctx.closing()) return false;
+    const start = performance.now();
+    const url = req.url ?? "";
+    const matched = this.match(url);
+    if (matched === undefined) return false;
+    const [route, rawMac] = matched;
+    const mac = tryParseMac(rawMac);
+    if (mac === undefined) return false;
+    const docs = ctx.lookup.machine(mac);
+    if (docs === undefined) return false;
+    const ip = req.socket.remoteAddress;
+    if (ctx.authorizeByAddress && (ip === undefined || !addressAllowed(ip, docs.addresses))) return false;
+    const picked = route.pick(docs);
+    if (picked === undefined) return false;
+    // Last: a token is taken only for a request answered here (Fastify's hook takes its own).
+    if (ctx.limiter && (ip === undefined || !ctx.limiter.take(ip))) return false;
+
+    const [name, doc] = picked;
+    const status = writeDocument(req, res, doc);
+    ctx.metrics.document(name);
+    const ms = performance.now() - start;
+    ctx.metrics.answered(route.pattern, status, ms / 1000);
+    ctx.logAnswered({ reqId: ctx.nextRequestId(), method: "GET", url, status, ms, remoteAddress: ip });
+    return true;
+  }
+}
+
+/** 200 with the document, or 304 when the client has it: the headers Fastify's reply sends. */
+function writeDocument(req: IncomingMessage, res: ServerResponse, doc: ServedDocument): number {
+  if (notModified(req.headers["if-none-match"], doc.etag)) {
+    res.writeHead(304, ["etag", doc.etag, "cache-control", "no-cache"]);
+    res.end();
+    return 304;
+  }
+  res.writeHead(200, [
+    "etag",
+    doc.etag,
+    "cache-control",
+    "no-cache",
+    "content-type",
+    doc.contentType,
+    "content-length",
+    String(doc.body.length),
+  ]);
+  res.end(doc.body);
+  return 200;
+}
