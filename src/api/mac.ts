@@ -51,8 +51,12 @@ function bytesFrom(input: string): string[] {
   throw new MacError(input, "expected aa:bb:cc:dd:ee:ff, aa-bb-cc-dd-ee-ff, aabb.ccdd.eeff or aabbccddeeff");
 }
 
+/** A 6-byte MAC already in canonical form: the common case (iPXE, cloud-init, the bench), no work. */
+const CANONICAL_EUI48 = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/;
+
 /** Parses any accepted notation; returns the canonical form or throws MacError. */
 export function parseMac(input: string): string {
+  if (CANONICAL_EUI48.test(input)) return input;
   const bytes = bytesFrom(input);
   if (!VALID_LENGTHS.has(bytes.length)) {
     throw new MacError(input, `${bytes.length} bytes; a MAC has 6 (or 8 or 20 for EUI-64 and InfiniBand)`);
