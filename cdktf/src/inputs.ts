@@ -18,6 +18,7 @@ export interface Inputs {
   controllerConcurrency: TerraformVariable;
   controllerResync: TerraformVariable;
   serverRateLimit: TerraformVariable;
+  serverTrustedProxies: TerraformVariable;
   extraEnv: TerraformVariable;
   installCrds: TerraformVariable;
   bootstrapImage: TerraformVariable;
@@ -28,6 +29,7 @@ export interface Inputs {
   haproxyBackends: TerraformVariable;
   haproxyServiceType: TerraformVariable;
   haproxyNodePort: TerraformVariable;
+  haproxyExternalTrafficPolicy: TerraformVariable;
   managementAddress: TerraformVariable;
   kubeHost: TerraformVariable;
   kubeToken: TerraformVariable;
@@ -143,14 +145,31 @@ export function defineInputs(scope: Construct): Inputs {
         },
       ],
     }),
+    // Behind HAProxy the server sees HAProxy as every machine's client: a per-client limit there
+    // throttles the whole fleet in a boot storm unless server_trusted_proxies names HAProxy's Pods.
     serverRateLimit: v("server_rate_limit", {
       type: "number",
-      default: 20,
-      description: "ccts server --rate-limit (requests/s per client; 0 turns it off).",
+      default: 0,
+      description:
+        "ccts server --rate-limit (requests/s per client; 0 turns it off). Needs server_trusted_proxies and haproxy_external_traffic_policy = Local to tell machines apart.",
       validation: [
         {
           condition: expr("var.server_rate_limit >= 0"),
           errorMessage: "server_rate_limit must not be negative.",
+        },
+      ],
+    }),
+    serverTrustedProxies: v("server_trusted_proxies", {
+      type: "list(string)",
+      default: [],
+      description:
+        "ccts server --trusted-proxies: addresses or CIDRs (the Pod network) whose X-Forwarded-For names the client; empty: none.",
+      validation: [
+        {
+          condition: expr(
+            `alltrue([for p in var.server_trusted_proxies : can(regex("^[0-9A-Fa-f:.]+(/[0-9]+)?$", p))])`,
+          ),
+          errorMessage: "server_trusted_proxies entries must be addresses or CIDRs.",
         },
       ],
     }),
@@ -231,6 +250,13 @@ export function defineInputs(scope: Construct): Inputs {
           errorMessage: "haproxy_node_port must be in 30000-32767 (or null).",
         },
       ],
+    }),
+    haproxyExternalTrafficPolicy: v("haproxy_external_traffic_policy", {
+      type: "string",
+      default: "Cluster",
+      description:
+        "externalTrafficPolicy of the HAProxy Service (NodePort/LoadBalancer). Local keeps the machine's source address (no SNAT) but answers only on nodes running an HAProxy Pod.",
+      validation: [oneOf("haproxy_external_traffic_policy", ["Cluster", "Local"])],
     }),
     managementAddress: v("management_address", {
       type: "string",

@@ -334,6 +334,9 @@ export class CctsStack extends TerraformStack {
                   String(SERVER_PORT),
                   "--rate-limit",
                   inp.serverRateLimit.stringValue,
+                  // Empty: no proxy is trusted (the flag takes a comma-separated list).
+                  "--trusted-proxies",
+                  expr('join(",", var.server_trusted_proxies)'),
                 ],
                 // The image's Node options with a 2 MiB young generation (deploy/base/server.yaml).
                 env: [...env(false), { name: "NODE_OPTIONS", value: SERVER_NODE_OPTIONS }],
@@ -517,6 +520,10 @@ export class CctsStack extends TerraformStack {
       metadata: { name: HAPROXY, namespace, labels: labels("haproxy") },
       spec: {
         type: inp.haproxyServiceType.stringValue,
+        // Local: HAProxy sees each machine's own address, not a node's (kube-proxy's SNAT).
+        externalTrafficPolicy: expr(
+          'var.haproxy_service_type == "ClusterIP" ? null : var.haproxy_external_traffic_policy',
+        ) as never,
         selector: selector("haproxy"),
         port: [
           {

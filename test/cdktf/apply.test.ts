@@ -182,6 +182,8 @@ beforeAll(async () => {
     TF_VAR_extra_env: '{ CCTS_SITE = "e2e" }',
     TF_VAR_haproxy_backends: '["10.0.0.5:8080", "10.0.0.6:8080"]',
     TF_VAR_haproxy_node_port: "31080",
+    TF_VAR_haproxy_external_traffic_policy: "Local",
+    TF_VAR_server_trusted_proxies: '["10.244.0.0/16"]',
     TF_VAR_management_address: "192.0.2.10",
     // For the destroy provisioner's kubectl exec.
     KUBECTL: cp.kubectl,
@@ -222,6 +224,8 @@ describe("cdktf stack through OpenTofu, state in Consul", () => {
         TF_VAR_log_level: "loud",
         TF_VAR_haproxy_backends: '["no-port"]',
         TF_VAR_haproxy_node_port: "80",
+        TF_VAR_haproxy_external_traffic_policy: "Nearest",
+        TF_VAR_server_trusted_proxies: '["pods"]',
       },
     });
     expect(bad.code).not.toBe(0);
@@ -230,6 +234,8 @@ describe("cdktf stack through OpenTofu, state in Consul", () => {
       "log_level must be one of",
       "haproxy_backends entries must be HOST:PORT",
       "haproxy_node_port must be in 30000-32767",
+      "haproxy_external_traffic_policy must be one of",
+      "server_trusted_proxies entries must be addresses or CIDRs",
     ]) {
       expect(bad.out.replace(/\s+/g, " ")).toContain(msg);
     }
@@ -294,6 +300,12 @@ describe("cdktf stack through OpenTofu, state in Consul", () => {
     expect(srv.spec.template.spec.containers[0].args).toEqual(
       expect.arrayContaining(["--documents-namespace", "ccts-documents"]),
     );
+    expect(srv.spec.template.spec.containers[0].args.slice(-4)).toEqual([
+      "--rate-limit",
+      "0",
+      "--trusted-proxies",
+      "10.244.0.0/16",
+    ]);
 
     const cfg = await kget(["-n", NS, "get", "configmap", "ccts-haproxy-config"]);
     expect(cfg.data["haproxy.cfg"]).toContain(
@@ -305,6 +317,7 @@ describe("cdktf stack through OpenTofu, state in Consul", () => {
       expect(hdep.spec.template.metadata.labels[k]).toBe(v);
     expect(hsvc.spec.type).toBe("NodePort");
     expect(hsvc.spec.ports[0].nodePort).toBe(31080);
+    expect(hsvc.spec.externalTrafficPolicy).toBe("Local");
 
     const out = await tofu(["output", "-json"]);
     const o = JSON.parse(out.out);

@@ -158,6 +158,9 @@ describe("wiring", () => {
     expect(svc.spec.type).toBe("${var.haproxy_service_type}");
     expect(svc.wait_for_load_balancer).toBe(false);
     expect(svc.spec.port[0]).toMatchObject({ port: 8080, target_port: "http" });
+    expect(svc.spec.external_traffic_policy).toBe(
+      '${var.haproxy_service_type == "ClusterIP" ? null : var.haproxy_external_traffic_policy}',
+    );
     // biome-ignore lint/suspicious/noExplicitAny: untyped JSON
     const cfgVol = dep.spec.template.spec.volume.find((v: any) => v.name === "config");
     expect(cfgVol.config_map.name).toBe(ref("kubernetes_config_map_v1", "haproxy_config"));
@@ -193,7 +196,12 @@ describe("wiring", () => {
     const args = ctl.spec.template.spec.container[0].args;
     expect(args).toContain("${var.controller_concurrency}");
     expect(args).toContain("${var.controller_resync}");
-    expect(srv.spec.template.spec.container[0].args).toContain("${var.server_rate_limit}");
+    const serverArgs: string[] = srv.spec.template.spec.container[0].args;
+    expect(serverArgs).toContain("${var.server_rate_limit}");
+    expect(serverArgs.slice(serverArgs.indexOf("--trusted-proxies"))).toEqual([
+      "--trusted-proxies",
+      '${join(",", var.server_trusted_proxies)}',
+    ]);
   });
 
   it("gives the server the Node options the benchmark measures it with, as deploy/ does", async () => {
@@ -359,6 +367,10 @@ describe("variables and outputs", () => {
     expect(v.extra_env).toMatchObject({ type: "map(string)", default: {} });
     expect(v.haproxy_backends).toMatchObject({ type: "list(string)", default: [] });
     expect(v.documents_namespace.default).toBe("ccts-documents");
+    // Behind HAProxy the server cannot tell machines apart by default: no per-client limit there.
+    expect(v.server_rate_limit.default).toBe(0);
+    expect(v.server_trusted_proxies).toMatchObject({ type: "list(string)", default: [] });
+    expect(v.haproxy_external_traffic_policy.default).toBe("Cluster");
     for (const name of [
       "namespace",
       "documents_namespace",
@@ -372,6 +384,8 @@ describe("variables and outputs", () => {
       "haproxy_backends",
       "haproxy_service_type",
       "haproxy_node_port",
+      "haproxy_external_traffic_policy",
+      "server_trusted_proxies",
     ]) {
       const val = v[name].validation;
       expect(val, name).toHaveLength(1);
