@@ -10,7 +10,7 @@ export const HTTP_FLAGS = {
   assets: { type: "string" },
   "authorize-by-address": { type: "boolean", default: false },
   "trusted-proxies": { type: "string" },
-  "rate-limit": { type: "string", default: "20" },
+  "rate-limit": { type: "string" },
   "rate-burst": { type: "string", default: "100" },
 } as const;
 
@@ -31,8 +31,15 @@ function count(value: string | undefined, flag: string): number {
   return n;
 }
 
-/** The listen address and the AppDeps that come from the command line. */
-export function httpSettings(values: HttpFlagValues): {
+/**
+ * The listen address and the AppDeps that come from the command line. `defaultRateLimit` is the
+ * command's own: `serve` runs on a host and sees each machine's address (20/s); `server` runs
+ * behind a Service or a proxy, which may show it a node or the proxy for every machine (0: off).
+ */
+export function httpSettings(
+  values: HttpFlagValues,
+  defaultRateLimit: number,
+): {
   listen: { port: number; host: string };
   app: Pick<AppDeps, "assetsDir" | "authorizeByAddress" | "trustProxy" | "rateLimit">;
 } {
@@ -47,7 +54,7 @@ export function httpSettings(values: HttpFlagValues): {
       authorizeByAddress: values["authorize-by-address"] ?? false,
       trustProxy: trusted && trusted.length > 0 ? trusted : false,
       rateLimit: {
-        perSecond: count(values["rate-limit"], "--rate-limit"),
+        perSecond: count(values["rate-limit"] ?? String(defaultRateLimit), "--rate-limit"),
         burst: Math.max(1, count(values["rate-burst"], "--rate-burst")),
       },
     },

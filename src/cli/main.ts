@@ -27,8 +27,9 @@ Usage:
 HTTP flags (serve, server):
   --port 8080 --host 0.0.0.0     where to listen
   --assets DIR                   serve DIR under /assets/ (kernels, initrds)
-  --rate-limit 20 --rate-burst 100
-                                 per-client token bucket (requests/s, burst); --rate-limit 0 turns it off
+  --rate-limit N --rate-burst 100
+                                 per-client token bucket (requests/s, burst); 0 turns it off;
+                                 default 20 for serve, 0 for server (behind a Service or proxy)
   --trusted-proxies A,B          proxies (addresses or CIDRs) whose X-Forwarded-For names the client
   --authorize-by-address         serve a machine's documents only to the addresses it declares
 `;

@@ -8,7 +8,7 @@ import { parse, required } from "./usage.js";
 /** Resolves when the server has shut down after SIGINT/SIGTERM. */
 export async function runServe(args: string[]): Promise<number> {
   const { values } = parse(args, { dir: { type: "string" }, ...HTTP_FLAGS });
-  const http = httpSettings(values);
+  const http = httpSettings(values, 20);
   const logger = processLogger();
   const store = new FolderStore(resolve(required(values.dir, "--dir")), { logger });
   await store.load();

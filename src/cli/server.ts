@@ -26,7 +26,9 @@ export async function runServer(args: string[]): Promise<number> {
     "documents-in-memory": { type: "boolean", default: false },
     ...HTTP_FLAGS,
   });
-  const http = httpSettings(values);
+  // Behind a NodePort (kube-proxy's SNAT) or a proxy, one address stands for many machines: no
+  // per-client limit unless asked for (README, Protecting the server).
+  const http = httpSettings(values, 0);
   const logger = processLogger();
   const cacheDir = resolve(required(values["cache-dir"], "--cache-dir"));
   const cache = new DiskCache(cacheDir, (op, key, err) =>
