@@ -2,7 +2,6 @@
 // controller and the server as child processes (so their memory can be read), then the fan-out of
 // one ClusterDesc edit against the raw rate of the same API server for the same ConfigMap writes.
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type * as ClientModule from "../../src/k8s/client.ts";
@@ -17,7 +16,7 @@ import {
   type ServingConfig,
   type ServingResult,
 } from "./serving.ts";
-import { nowMs, percentile, pool, round, sleep, waitUntil } from "./util.ts";
+import { cpuSeconds, nowMs, percentile, pool, round, sleep, waitUntil } from "./util.ts";
 
 // The compiled client (dist/), typed by its source: Node runs this file by type stripping, which
 // cannot follow src/'s `.js` import specifiers.
@@ -154,17 +153,6 @@ function controlPlaneCpuSeconds(dir: string, which = /(^|\/)(kube-apiserver|etcd
     if (which.test(command ?? "")) total += cpuSeconds(Number(pid));
   }
   return total;
-}
-
-/** CPU seconds (user + system) a process has used, from /proc/PID/stat. */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 /**
@@ -574,6 +562,7 @@ export async function clusterBench(
     const comparison = await compareWithNginx(
       cfg.serving,
       serverPort,
+      server.pid,
       macs,
       macs.map((_, i) => machineName(i)),
       join(tmp, "serving"),

@@ -24,6 +24,13 @@ function servingRows(s: ServingResult): Target[] {
       met: s.ratio >= 0.6 && s.ccts.best.errors === 0,
     },
     {
+      figure: `serving (${mode}): server CPU per request, all measured runs`,
+      value: `${s.cpuPerRequest.cctsUs} us (${s.cpuPerRequest.ratio}x nginx's efficiency)`,
+      reference: `nginx ${s.cpuPerRequest.nginxUs} us`,
+      target: "(diagnostic)",
+      met: undefined,
+    },
+    {
       figure: `serving (${mode}) at max: p50 / p99`,
       value: `${ms(s.ccts.best.p50Ms)} / ${ms(s.ccts.best.p99Ms)}`,
       reference: `nginx ${ms(s.nginx.best.p50Ms)} / ${ms(s.nginx.best.p99Ms)}`,

@@ -6,7 +6,7 @@ import { machineName, writeFolder } from "./generate.ts";
 import { startNginx } from "./nginx.ts";
 import { CLI, freePort, type Proc, run, startCcts } from "./procs.ts";
 import { bootStorm, type StormResult } from "./storm.ts";
-import { pool, round, waitUntil } from "./util.ts";
+import { cpuSeconds, pool, round, waitUntil } from "./util.ts";
 import { type WrkResult, writeScripts, wrk } from "./wrk.ts";
 
 export interface ServingConfig {
@@ -28,6 +28,8 @@ export interface LoadFigures {
   p999Ms: number;
   errors: number;
   requests: number;
+  /** CPU (user + system, all threads) the server used per request in this run, microseconds. */
+  cpuUsPerRequest?: number;
 }
 
 /** A diagnostic run, with the cores the other processes (cluster mode) used meanwhile. */
@@ -99,6 +101,11 @@ export interface Comparison {
   nginx: { runs: LoadFigures[]; best: LoadFigures; at80: LoadFigures & { targetRps: number } };
   ccts: { runs: LoadFigures[]; best: LoadFigures; at80: LoadFigures & { targetRps: number } };
   ratio: number;
+  /**
+   * CPU per request over all measured runs (total CPU / total requests), each server's own: less
+   * sensitive than req/s to how fast the shared machine is at the moment. ratio = nginx ÷ ccts.
+   */
+  cpuPerRequest: { nginxUs: number; cctsUs: number; ratio: number };
   storm: { ccts: StormResult; nginx: StormResult; windowMs: number };
   /**
    * Cores the other processes of the run (cluster mode: controller, kube-apiserver, etcd,
@@ -119,6 +126,7 @@ export type OthersCpu = () => number;
 export async function compareWithNginx(
   cfg: ServingConfig,
   cctsPort: number,
+  cctsPid: number,
   macs: readonly string[],
   hostnames: readonly string[],
   tmp: string,
@@ -152,22 +160,35 @@ export async function compareWithNginx(
     const nginxRuns: LoadFigures[] = [];
     const cctsRuns: LoadFigures[] = [];
     const othersCores = { nginx: [] as number[], ccts: [] as number[] };
-    const measured = async (url: string, cores: number[]) => {
+    // CPU seconds and requests of every measured run, per server.
+    const totals = { nginx: { cpu: 0, requests: 0 }, ccts: { cpu: 0, requests: 0 } };
+    const measured = async (url: string, pid: number, cores: number[], total: typeof totals.ccts) => {
       const c0 = othersCpu?.();
+      const cpu0 = cpuSeconds(pid);
       const result = figures(await wrk({ ...same, url, seconds: cfg.seconds }));
+      const cpu = cpuSeconds(pid) - cpu0;
       if (c0 !== undefined && othersCpu) cores.push(round((othersCpu() - c0) / cfg.seconds, 3));
-      return result;
+      total.cpu += cpu;
+      total.requests += result.requests;
+      return { ...result, cpuUsPerRequest: round((cpu / result.requests) * 1e6, 1) };
     };
     for (let r = 0; r < cfg.rounds; r++) {
-      nginxRuns.push(await measured(ngx, othersCores.nginx));
-      cctsRuns.push(await measured(ccts, othersCores.ccts));
+      nginxRuns.push(await measured(ngx, nginx.pid, othersCores.nginx, totals.nginx));
+      cctsRuns.push(await measured(ccts, cctsPid, othersCores.ccts, totals.ccts));
       const others = othersCpu
         ? ` (other processes: ${othersCores.nginx.at(-1)} / ${othersCores.ccts.at(-1)} cores)`
         : "";
+      const [n, c] = [nginxRuns.at(-1)!, cctsRuns.at(-1)!];
       say(
-        `round ${r + 1}: nginx ${nginxRuns.at(-1)!.rps} req/s, ccts ${cctsRuns.at(-1)!.rps} req/s${others}`,
+        `round ${r + 1}: nginx ${n.rps} req/s (${n.cpuUsPerRequest} us CPU each), ccts ${c.rps} req/s (${c.cpuUsPerRequest} us)${others}`,
       );
     }
+    const perRequestUs = (t: typeof totals.ccts) => round((t.cpu / t.requests) * 1e6, 1);
+    const cpuPerRequest = {
+      nginxUs: perRequestUs(totals.nginx),
+      cctsUs: perRequestUs(totals.ccts),
+      ratio: round(totals.nginx.cpu / totals.nginx.requests / (totals.ccts.cpu / totals.ccts.requests), 3),
+    };
     const best = (runs: LoadFigures[]) => runs.reduce((a, b) => (b.rps > a.rps ? b : a));
     const nginxBest = best(nginxRuns);
     const cctsBest = best(cctsRuns);
@@ -200,6 +221,7 @@ export async function compareWithNginx(
       nginx: { runs: nginxRuns, best: nginxBest, at80: { ...nginxAt80, targetRps: nginxTarget } },
       ccts: { runs: cctsRuns, best: cctsBest, at80: { ...cctsAt80, targetRps: cctsTarget } },
       ratio: round(cctsBest.rps / nginxBest.rps, 3),
+      cpuPerRequest,
       storm: { ccts: stormCcts, nginx: stormNginx, windowMs: cfg.stormWindowMs },
       ...(othersCpu ? { othersCores } : {}),
     };
@@ -248,7 +270,7 @@ export async function servingBench(
   const serve = await startServe("ccts-serve", folder, port, flags, logDir);
   const loadSeconds = (Date.now() - t0) / 1000;
   try {
-    const comparison = await compareWithNginx(cfg, port, macs, hostnames, tmp, logDir, (s) =>
+    const comparison = await compareWithNginx(cfg, port, serve.pid, macs, hostnames, tmp, logDir, (s) =>
       say(`serving (embedded): ${s}`),
     );
     return {
