@@ -1,7 +1,7 @@
 // The document fast path in front of Fastify: which requests it answers (alone, on a real
 // socket, with a fallback that marks what it passed on), and that through buildApp every answer is
 // the one Fastify's own route gives (the same request injected, which skips the fast path).
-import { createServer, request, type Server } from "node:http";
+import { Agent, createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
 import { pino } from "pino";
@@ -244,7 +244,7 @@ describe("through buildApp", () => {
     const r = await start();
     let answered = 0;
     let last = 0;
-    const agent = new (await import("node:http")).Agent({ keepAlive: true, maxSockets: 1 });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     let stop = false;
     const client = (async () => {
       while (!stop) {
