@@ -10,12 +10,12 @@
 // Nothing is skipped: if build.sh cannot build the tools, the test fails with its output.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import yaml from "js-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ControlPlane, startControlPlane } from "../control-plane/harness.ts";
+import { freePort } from "../support/ports.ts";
 import { cdktfDir, synth, type TfJson } from "./synth.ts";
 
 const NS = "ccts-e2e";
@@ -46,17 +46,6 @@ function sh(
         resolve({ code: error ? Number(error.code) : 0, out: `${stdout}${stderr}` });
       },
     );
-  });
-}
-
-async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const a = srv.address();
-      srv.close(() => (typeof a === "object" && a ? resolve(a.port) : reject(new Error("no port"))));
-    });
   });
 }
 

@@ -37,10 +37,10 @@ import {
 } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { request } from "node:https";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort } from "../support/ports.ts";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 export const repoRoot = join(here, "..", "..");
@@ -112,18 +112,6 @@ export function runKubectl(
       },
     );
     child.stdin?.end(opts.input ?? "");
-  });
-}
-
-async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
-    });
   });
 }
 
