@@ -22,7 +22,7 @@ import { tryParseMac } from "../api/mac.js";
 import type { ConfigDriveBuilder } from "../boot/configdrive.js";
 import { addressAllowed } from "./authorization.js";
 import { registerBootRoutes } from "./boot-routes.js";
-import { type AccessLine, DocumentFastPath, notModified } from "./fast-path.js";
+import { type AccessLine, clientAddress, DocumentFastPath, notModified } from "./fast-path.js";
 import type { DocumentLookup, DocumentPick as Pick, ServedDocument } from "./lookup.js";
 import { contentDocument } from "./memory-lookup.js";
 import { type AppMetrics, createMetrics } from "./metrics.js";
@@ -147,24 +147,22 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   let requests = 0;
   const nextRequestId = () => `req-${(requests++).toString(36)}`;
   let closing = false;
-  // Its routes are added by documentRoute below. Behind a trusted proxy the client is the one
-  // X-Forwarded-For names, which only Fastify reads: no fast path there.
-  const fastPath = deps.trustProxy
-    ? undefined
-    : new DocumentFastPath({
-        lookup,
-        metrics,
-        limiter,
-        authorizeByAddress: deps.authorizeByAddress ?? false,
-        logAnswered: (line) => logAccess(app.log, line),
-        nextRequestId,
-        closing: () => closing,
-        logError: (err) => app.log.error({ err }, "request failed after its answer was sent"),
-      });
+  // Its routes are added by documentRoute below.
+  const fastPath = new DocumentFastPath({
+    lookup,
+    metrics,
+    limiter,
+    authorizeByAddress: deps.authorizeByAddress ?? false,
+    clientAddress: clientAddress(deps.trustProxy),
+    logAnswered: (line) => logAccess(app.log, line),
+    nextRequestId,
+    closing: () => closing,
+    logError: (err) => app.log.error({ err }, "request failed after its answer was sent"),
+  });
   const options = serverOptions(deps.limits);
   const app = Fastify({
     ...options,
-    ...(fastPath && { serverFactory: serverWith(fastPath, options) }),
+    serverFactory: serverWith(fastPath, options),
     genReqId: nextRequestId,
     trustProxy: deps.trustProxy ?? false,
     ...(isLoggerInstance(logging) ? { loggerInstance: logging as FastifyBaseLogger } : { logger: logging }),
@@ -260,7 +258,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
    * path answers its plain requests; Fastify answers the rest (and every HEAD) the same way.
    */
   function documentRoute(pattern: string, pick: Pick): void {
-    fastPath?.add({ pattern, pick });
+    fastPath.add({ pattern, pick });
     if (pattern.includes(":mac")) {
       app.get<MacParams>(pattern, (req, reply) => serve(req, reply, req.params.mac, pick));
       return;

@@ -6,6 +6,7 @@
 // a boot storm nearly every request is the first kind, and Fastify's per-request objects, hooks
 // and reply handling cost ~20% of the server's CPU per request (54 -> 44 us, bench/README.md).
 import type { IncomingMessage, ServerResponse } from "node:http";
+import proxyAddr from "@fastify/proxy-addr";
 import { tryParseMac } from "../api/mac.js";
 import { addressAllowed } from "./authorization.js";
 import type { DocumentLookup, DocumentPick, ServedDocument } from "./lookup.js";
@@ -25,6 +26,8 @@ export interface FastPathContext {
   metrics: AppMetrics;
   limiter: RateLimiter | undefined;
   authorizeByAddress: boolean;
+  /** The client's address, as Fastify's `request.ip` gives it (see clientAddress). */
+  clientAddress(req: IncomingMessage): string | undefined;
   /** Writes the access-log line of an answered request (the same line the Fastify hook writes). */
   logAnswered(line: AccessLine): void;
   /** The request id Fastify would have given this request (one sequence for both paths). */
@@ -49,6 +52,24 @@ interface PathRoute {
   prefix: string;
   suffix: string;
   pick: DocumentPick;
+}
+
+/**
+ * The client address of a request the way Fastify's `request.ip` computes it for the app's
+ * trustProxy (its lib/request.js, with the same @fastify/proxy-addr): the socket's peer, or, when
+ * that peer is a trusted proxy, the last untrusted address of X-Forwarded-For.
+ */
+export function clientAddress(
+  trustProxy: boolean | string | string[] | undefined,
+): (req: IncomingMessage) => string | undefined {
+  if (!trustProxy) return (req) => req.socket.remoteAddress;
+  const trust =
+    trustProxy === true
+      ? () => true
+      : proxyAddr.compile(
+          typeof trustProxy === "string" ? trustProxy.split(",").map((s) => s.trim()) : trustProxy,
+        );
+  return (req) => proxyAddr.all(req, trust).at(-1);
 }
 
 /** If-None-Match against a strong ETag, with the weak comparison RFC 9110 prescribes for it. */
@@ -123,7 +144,7 @@ export class DocumentFastPath {
     if (mac === undefined) return false;
     const docs = ctx.lookup.machine(mac);
     if (docs === undefined) return false;
-    const ip = req.socket.remoteAddress;
+    const ip = ctx.clientAddress(req);
     if (ctx.authorizeByAddress && (ip === undefined || !addressAllowed(ip, docs.addresses))) return false;
     const picked = route.pick(docs);
     if (picked === undefined) return false;

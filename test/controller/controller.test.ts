@@ -325,7 +325,10 @@ describe("controller", () => {
     const later: ClusterDesc = { ...cluster, metadata: { name: "later", namespace: ns } };
     await create(client, later);
     await waitReason("orphan", "Rendered");
-    expect((await renderedCM("orphan"))?.data?.["cloud-config"]).toContain("orphan");
+    // The status and the ConfigMap are written concurrently: either may land first.
+    await waitFor("orphan's ConfigMap", async () =>
+      (await renderedCM("orphan"))?.data?.["cloud-config"]?.includes("orphan"),
+    );
   });
 
   it("serves a duplicated MAC to neither Machine, and clears when the duplicate goes", async () => {

@@ -6,7 +6,12 @@ import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { type AccessLine, DocumentFastPath, type FastPathContext } from "../../src/server/fast-path.js";
+import {
+  type AccessLine,
+  clientAddress,
+  DocumentFastPath,
+  type FastPathContext,
+} from "../../src/server/fast-path.js";
 import type { DocumentPick } from "../../src/server/lookup.js";
 import { createMetrics } from "../../src/server/metrics.js";
 import { RateLimiter } from "../../src/server/rate-limit.js";
@@ -38,6 +43,7 @@ async function fastPathAlone(overrides: Partial<FastPathContext> = {}) {
     metrics,
     limiter: undefined,
     authorizeByAddress: false,
+    clientAddress: clientAddress(false),
     logAnswered: (line) => lines.push(line),
     nextRequestId: () => `req-${ids++}`,
     closing: () => false,
@@ -155,6 +161,30 @@ describe("DocumentFastPath alone", () => {
     expect((await rawGet(authorizing.port, `/cloud-config/${MAC_B}`)).status).toBe(200);
   });
 
+  it("behind a trusted proxy, the client is the one X-Forwarded-For names", async () => {
+    const lookup = fixtureLookup();
+    lookup.set(MAC_B, { ...lookup.machine(MAC_B)!, addresses: ["192.0.2.7"] });
+    const trusted = await fastPathAlone({
+      lookup,
+      authorizeByAddress: true,
+      clientAddress: clientAddress(["127.0.0.1"]),
+    });
+    const via = (xff: string) => rawGet(trusted.port, `/cloud-config/${MAC_B}`, { "x-forwarded-for": xff });
+    expect((await via("192.0.2.7")).status).toBe(200);
+    expect((await via("192.0.2.7, 192.0.2.99")).status).toBe(FALLBACK); // the last hop is the client
+    expect(trusted.lines.map((l) => l.remoteAddress)).toEqual(["192.0.2.7"]);
+    await new Promise((done) => server!.close(done));
+
+    // The same header from a peer that is not trusted is ignored.
+    const untrusted = await fastPathAlone({
+      lookup,
+      authorizeByAddress: true,
+      clientAddress: clientAddress(["10.0.0.0/8"]),
+    });
+    const res = await rawGet(untrusted.port, `/cloud-config/${MAC_B}`, { "x-forwarded-for": "192.0.2.7" });
+    expect(res.status).toBe(FALLBACK);
+  });
+
   it("an error before the answer passes the request on; one after it is logged", async () => {
     const lookup = fixtureLookup();
     const throwing = { machine: () => lookup.machine(MAC_UNKNOWN) ?? explode(), ready: () => true };
@@ -207,6 +237,38 @@ describe("through buildApp", () => {
           `${path} ${JSON.stringify(headers)}`,
         ).toEqual({ status: injected.statusCode, headers: content(injected.headers), body: injected.body });
       }
+    } finally {
+      await r.app.close();
+    }
+  });
+
+  it("behind a trusted proxy, answers and logs as Fastify does for every X-Forwarded-For", async () => {
+    const lookup = fixtureLookup();
+    lookup.set(MAC_B, { ...lookup.machine(MAC_B)!, addresses: ["192.0.2.7"] });
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        for (const l of chunk.toString().split("\n")) if (l) lines.push(JSON.parse(l));
+        done();
+      },
+    });
+    const r = await start({
+      lookup,
+      trustProxy: ["127.0.0.1"],
+      authorizeByAddress: true,
+      logger: pino({ level: "info" }, sink),
+    });
+    try {
+      for (const xff of ["192.0.2.7", "192.0.2.8", "192.0.2.7, 192.0.2.8", "10.0.0.1, 192.0.2.7", "junk"]) {
+        const headers = { "x-forwarded-for": xff };
+        const socket = await rawGet(r.port, `/cloud-config/${MAC_B}`, headers);
+        const injected = await r.app.inject({ method: "GET", url: `/cloud-config/${MAC_B}`, headers });
+        expect([socket.status, socket.body], xff).toEqual([injected.statusCode, injected.body]);
+      }
+      const addresses = lines.filter((l) => l.msg === "request").map((l) => l.remoteAddress);
+      // Each request twice (socket, then inject): the same client address both times.
+      for (let i = 0; i < addresses.length; i += 2) expect(addresses[i]).toBe(addresses[i + 1]);
+      expect(addresses.slice(0, 2)).toEqual(["192.0.2.7", "192.0.2.7"]);
     } finally {
       await r.app.close();
     }
