@@ -179,8 +179,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   }) as unknown as FastifyInstance;
 
   app.setNotFoundHandler((_request, reply) => sendText(reply, 404, "not found"));
-  // Fastify answers 503 once closing (return503OnClosing); the fast path must stop answering too,
-  // or busy keep-alive connections would keep the server from closing.
+  // Fastify answers 503 once closing (return503OnClosing); the fast path then stops answering
+  // too, so a closing server tells every client to go elsewhere.
   app.addHook("preClose", (done) => {
     closing = true;
     done();
