@@ -86,8 +86,8 @@ export async function reconcileMachine(
   const outcome = await renderOutcome(deps, machine);
 
   // A failed render never touches the last good documents; a duplicate MAC rewrites the
-  // ConfigMap without that MAC's label. The writes of one reconcile do not depend on each other,
-  // so they go out together: a fan-out is bound by API round trips, not by our CPU.
+  // ConfigMap without that MAC's label. The documents' writes go out together; the status after
+  // them (below), so a status that says Rendered names documents that are stored.
   const writes: Promise<unknown>[] = [];
   const wroteConfigMap = !!outcome.desired && !sameRendered(existing, outcome.desired);
   if (wroteConfigMap) writes.push(deps.writes.applyConfigMap(outcome.desired!));
@@ -119,10 +119,11 @@ export async function reconcileMachine(
     secret: privateOutputs.length > 0 ? secretName(namespace, secretRef) : undefined,
     certificate: outcome.certificate?.status ?? machine.status?.certificate,
   };
-  if (!sameStatus(machine.status, status)) writes.push(deps.writes.patchMachineStatus(machine, status));
   // All settle before an error propagates (the queue retries the whole reconcile).
   const failed = (await Promise.allSettled(writes)).find((r) => r.status === "rejected");
   if (failed) throw failed.reason;
+  // One more round trip only when the status changes: not in a fan-out, where only content does.
+  if (!sameStatus(machine.status, status)) await deps.writes.patchMachineStatus(machine, status);
 
   const before = machine.status?.conditions?.find((c) => c.type === CONDITION_RENDERED);
   if (!ok && (before?.reason !== outcome.reason || before?.message !== outcome.message)) {

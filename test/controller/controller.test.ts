@@ -27,6 +27,8 @@ const machine = (name: string) => get<Machine>(client, "Machine", ns, name);
 const renderedCM = (name: string) =>
   get<ConfigMapObject>(client, "ConfigMap", ns, renderedConfigMapName(name));
 const rendered = (m: Machine | undefined) => m?.status?.conditions?.find((c) => c.type === "Rendered");
+const reconcileErrors = async () =>
+  Number(/ccts_controller_reconcile_errors_total (\d+)/.exec(await runtimeMetrics.metrics())?.[1] ?? 0);
 
 async function waitReason(name: string, reason: string, timeoutMs = 10_000): Promise<Machine> {
   return waitFor(
@@ -325,11 +327,72 @@ describe("controller", () => {
     const later: ClusterDesc = { ...cluster, metadata: { name: "later", namespace: ns } };
     await create(client, later);
     await waitReason("orphan", "Rendered");
-    // The status and the ConfigMap are written concurrently: either may land first.
-    await waitFor("orphan's ConfigMap", async () =>
-      (await renderedCM("orphan"))?.data?.["cloud-config"]?.includes("orphan"),
-    );
+    // The status is written after the documents: once it says Rendered, they are stored.
+    expect((await renderedCM("orphan"))?.data?.["cloud-config"]).toContain("orphan");
   });
+
+  it("never says Rendered while its documents could not be stored", async () => {
+    const name = "refused";
+    const policy = `ccts-test-refuse-${ns}`;
+    // A ValidatingAdmissionPolicy of the real API server refuses this Machine's ConfigMap.
+    const objects = `
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: { name: ${policy} }
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+      - { apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["configmaps"] }
+  validations:
+    - expression: "object.metadata.name != '${renderedConfigMapName(name)}'"
+      message: refused by the test
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: { name: ${policy} }
+spec:
+  policyName: ${policy}
+  validationActions: [Deny]
+  matchResources:
+    namespaceSelector: { matchLabels: { kubernetes.io/metadata.name: ${ns} } }
+`;
+    const applied = await kubectl(["apply", "-f", "-"], { input: objects });
+    expect(applied.code, applied.stderr).toBe(0);
+    try {
+      // The policy takes effect asynchronously: probe with the very name until it is refused.
+      const probe = {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: renderedConfigMapName(name), namespace: ns },
+      };
+      await waitFor("the policy to refuse the ConfigMap", async () => {
+        try {
+          await create(client, probe);
+        } catch {
+          return true;
+        }
+        await remove(client, "ConfigMap", ns, probe.metadata.name);
+        return false;
+      });
+      const errorsBefore = await reconcileErrors();
+      const { machines } = example();
+      await create(client, {
+        ...machines[0]!,
+        metadata: { name, namespace: ns },
+        spec: { ...machines[0]!.spec, mac: "52:54:00:99:00:09", hostname: name },
+      });
+      // The controller rendered, was refused the ConfigMap and will retry.
+      await waitFor("a refused write", async () => (await reconcileErrors()) > errorsBefore);
+      expect(rendered(await machine(name))?.status).not.toBe("True");
+      expect(await renderedCM(name)).toBeUndefined();
+    } finally {
+      await kubectl(["delete", "validatingadmissionpolicybinding,validatingadmissionpolicy", policy]);
+    }
+    // Once the documents can be stored, the retry stores them and only then says so.
+    await waitReason(name, "Rendered", 40_000);
+    expect((await renderedCM(name))?.data?.["cloud-config"]).toContain(name);
+  }, 60_000);
 
   it("serves a duplicated MAC to neither Machine, and clears when the duplicate goes", async () => {
     const worker2 = (await machine("worker-2"))!;
