@@ -98,12 +98,15 @@ export class GitSync {
   private timer: NodeJS.Timeout | undefined;
   private readonly log: Logger;
   private readonly now: () => Date;
+  /** Reads a credentials Secret's data (the cache holds other Secrets as metadata only). */
+  private readonly api: ApiWrites;
   /** Writes done, for tests and metrics. */
   readonly writes = { configmap: 0, status: 0, event: 0 };
 
   constructor(private readonly o: GitSyncOptions) {
     this.log = o.logger.child({ component: "git-sync" });
     this.now = o.now ?? (() => new Date());
+    this.api = new ApiWrites(o.client);
   }
 
   start(): void {
@@ -215,7 +218,7 @@ export class GitSync {
     if (git.secretRef?.name) {
       // The cache holds Secrets ccts did not make as metadata only: the data is fetched.
       const secret = this.o.cache.secret(ns, git.secretRef.name)
-        ? await new ApiWrites(this.o.client).getSecret(ns, git.secretRef.name)
+        ? await this.api.getSecret(ns, git.secretRef.name)
         : undefined;
       if (!secret) {
         return this.report(cluster, t, fetchTime, {
