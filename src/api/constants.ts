@@ -35,7 +35,8 @@ export type FailureReason =
   | "TemplateNotFound"
   | "DuplicateMAC"
   | "CANotFound"
-  | "InvalidCA";
+  | "InvalidCA"
+  | "WriteRefused";
 
 /** Roles a Machine may carry that the built-in templates and derived data understand. */
 export const KNOWN_ROLES = ["master", "etcd", "worker", "ingress"] as const;

@@ -34,7 +34,19 @@ export interface ClusterState {
   claimants(mac: string): string[];
 }
 
-/** Write port: the API server. */
+/**
+ * A write the API server refused for what it is (invalid, forbidden, denied by an admission
+ * policy, namespace missing): retrying the same object will not help until someone acts, so the
+ * Machine's status says so. Transient failures (unreachable, throttled, conflicts) are other errors.
+ */
+export class RefusedWrite extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RefusedWrite";
+  }
+}
+
+/** Write port: the API server. Document writes reject with a RefusedWrite when refused for good. */
 export interface ClusterWrites {
   /** Server-side applies the ConfigMap; resolves to its new resourceVersion. */
   applyConfigMap(cm: ConfigMapObject): Promise<string | undefined>;
@@ -97,6 +109,35 @@ export async function reconcileMachine(
     writes.push(deps.writes.deleteSecret(secretRef.namespace, secretRef.name));
   }
 
+  // All settle before an error propagates (the queue retries the whole reconcile).
+  const failed = (await Promise.allSettled(writes)).find((r) => r.status === "rejected");
+  if (failed) {
+    if (failed.reason instanceof RefusedWrite) {
+      // Said in status and an event; the documents stored before stay served.
+      const message = `the API server refused the documents: ${failed.reason.message}; the last stored documents are served`;
+      const refused = { ...outcome, reason: "WriteRefused" as const, message, desired: undefined };
+      await report(deps, machine, existing, refused).catch(() => {}); // the refusal is the error to retry
+    }
+    throw failed.reason;
+  }
+  await report(deps, machine, existing, outcome);
+  return {
+    reason: outcome.reason,
+    message: outcome.message,
+    wroteConfigMap,
+    renewAfter: outcome.certificate?.renewAfter,
+  };
+}
+
+/** Status (patched only when it changed) and an event when the reason or message changed. */
+async function report(
+  deps: ReconcileDeps,
+  machine: Machine,
+  existing: ConfigMapObject | undefined,
+  outcome: Outcome,
+): Promise<void> {
+  const namespace = machine.metadata.namespace ?? "default";
+  const secretRef = documentsSecretRef({ namespace, name: machine.metadata.name }, deps.documentsNamespace);
   const rendered = outcome.desired ?? existing;
   const ok = outcome.reason === "Rendered";
   const privateOutputs = outcome.desired
@@ -119,9 +160,6 @@ export async function reconcileMachine(
     secret: privateOutputs.length > 0 ? secretName(namespace, secretRef) : undefined,
     certificate: outcome.certificate?.status ?? machine.status?.certificate,
   };
-  // All settle before an error propagates (the queue retries the whole reconcile).
-  const failed = (await Promise.allSettled(writes)).find((r) => r.status === "rejected");
-  if (failed) throw failed.reason;
   // One more round trip only when the status changes: not in a fan-out, where only content does.
   if (!sameStatus(machine.status, status)) await deps.writes.patchMachineStatus(machine, status);
 
@@ -136,12 +174,6 @@ export async function reconcileMachine(
       `${outcome.message} (was ${before.reason}: ${before.message})`,
     );
   }
-  return {
-    reason: outcome.reason,
-    message: outcome.message,
-    wroteConfigMap,
-    renewAfter: outcome.certificate?.renewAfter,
-  };
 }
 
 interface Outcome {

@@ -4,11 +4,19 @@ import { randomBytes } from "node:crypto";
 import { API_VERSION, KIND_MACHINE } from "../api/constants.js";
 import type { ClusterDesc, Machine, MachineStatus } from "../api/types.js";
 import type { SecretObject } from "../controller/certificates.js";
+import { RefusedWrite } from "../controller/reconcile.js";
 import type { ConfigMapObject } from "../controller/rendered-configmap.js";
 import { ApiError, type KubeClient, METADATA_ONLY } from "./client.js";
 import { paths } from "./paths.js";
 
 export const FIELD_MANAGER = "ccts-controller";
+
+/**
+ * Answers that refuse the object for good: bad request, forbidden (RBAC, admission policies and
+ * webhooks, a terminating namespace), namespace not found, too large, invalid. Not 401, 408, 409,
+ * 429 or 5xx: those pass with time or a retry.
+ */
+const REFUSALS = new Set([400, 403, 404, 413, 422]);
 const APPLY = "application/apply-patch+yaml";
 
 export class ApiWrites {
@@ -17,19 +25,27 @@ export class ApiWrites {
     private readonly component = "ccts-controller",
   ) {}
 
-  /** Server-side apply of one object; resolves to the resourceVersion the server gave it. */
+  /**
+   * Server-side apply of one object; resolves to the resourceVersion the server gave it. A refusal
+   * of the object itself rejects with a RefusedWrite (reconcile reports it in the Machine's status).
+   */
   private async apply(collection: string, obj: ConfigMapObject | SecretObject): Promise<string | undefined> {
-    const written = await this.client.request<{ metadata: { resourceVersion?: string } }>(
-      "PATCH",
-      paths.one(collection, obj.metadata.name),
-      {
-        query: { fieldManager: FIELD_MANAGER, force: true },
-        contentType: APPLY,
-        accept: METADATA_ONLY,
-        body: obj,
-      },
-    );
-    return written?.metadata.resourceVersion;
+    try {
+      const written = await this.client.request<{ metadata: { resourceVersion?: string } }>(
+        "PATCH",
+        paths.one(collection, obj.metadata.name),
+        {
+          query: { fieldManager: FIELD_MANAGER, force: true },
+          contentType: APPLY,
+          accept: METADATA_ONLY,
+          body: obj,
+        },
+      );
+      return written?.metadata.resourceVersion;
+    } catch (e) {
+      if (e instanceof ApiError && REFUSALS.has(e.status)) throw new RefusedWrite(e.message, { cause: e });
+      throw e;
+    }
   }
 
   applyConfigMap(cm: ConfigMapObject): Promise<string | undefined> {

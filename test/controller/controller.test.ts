@@ -331,10 +331,21 @@ describe("controller", () => {
     expect((await renderedCM("orphan"))?.data?.["cloud-config"]).toContain("orphan");
   });
 
-  it("never says Rendered while its documents could not be stored", async () => {
+  it("says WriteRefused while the API server refuses its documents, and serves the last stored", async () => {
     const name = "refused";
     const policy = `ccts-test-refuse-${ns}`;
-    // A ValidatingAdmissionPolicy of the real API server refuses this Machine's ConfigMap.
+    const marker = "refuse-me";
+    const { machines } = example();
+    const spec = { ...machines[0]!.spec, mac: "52:54:00:99:00:09" };
+    await create(client, {
+      ...machines[0]!,
+      metadata: { name, namespace: ns },
+      spec: { ...spec, hostname: name },
+    });
+    await waitReason(name, "Rendered");
+    const stored = (await renderedCM(name))!;
+
+    // A ValidatingAdmissionPolicy of the real API server refuses ConfigMaps that carry the marker.
     const objects = `
 apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingAdmissionPolicy
@@ -345,7 +356,7 @@ spec:
     resourceRules:
       - { apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["configmaps"] }
   validations:
-    - expression: "object.metadata.name != '${renderedConfigMapName(name)}'"
+    - expression: "!has(object.data) || !object.data.exists(k, object.data[k].contains('${marker}'))"
       message: refused by the test
 ---
 apiVersion: admissionregistration.k8s.io/v1
@@ -360,13 +371,14 @@ spec:
     const applied = await kubectl(["apply", "-f", "-"], { input: objects });
     expect(applied.code, applied.stderr).toBe(0);
     try {
-      // The policy takes effect asynchronously: probe with the very name until it is refused.
+      // The policy takes effect asynchronously: probe with a throwaway ConfigMap until it is refused.
       const probe = {
         apiVersion: "v1",
         kind: "ConfigMap",
-        metadata: { name: renderedConfigMapName(name), namespace: ns },
+        metadata: { name: "probe", namespace: ns },
+        data: { x: marker },
       };
-      await waitFor("the policy to refuse the ConfigMap", async () => {
+      await waitFor("the policy to refuse a ConfigMap", async () => {
         try {
           await create(client, probe);
         } catch {
@@ -376,22 +388,31 @@ spec:
         return false;
       });
       const errorsBefore = await reconcileErrors();
-      const { machines } = example();
-      await create(client, {
-        ...machines[0]!,
-        metadata: { name, namespace: ns },
-        spec: { ...machines[0]!.spec, mac: "52:54:00:99:00:09", hostname: name },
-      });
-      // The controller rendered, was refused the ConfigMap and will retry.
-      await waitFor("a refused write", async () => (await reconcileErrors()) > errorsBefore);
-      expect(rendered(await machine(name))?.status).not.toBe("True");
-      expect(await renderedCM(name)).toBeUndefined();
+      await mergePatch(client, "Machine", ns, name, { spec: { hostname: marker } });
+      const refused = rendered(await waitReason(name, "WriteRefused"));
+      expect(refused?.status).toBe("False");
+      expect(refused?.message).toContain("refused by the test");
+      expect(refused?.message).toContain("the last stored documents are served");
+      expect(await reconcileErrors()).toBeGreaterThan(errorsBefore); // and retried
+      const kept = await renderedCM(name);
+      expect(kept?.data).toEqual(stored.data);
+      expect((await machine(name))?.status?.configMap).toBe(stored.metadata.name);
+      const event = await waitFor("a Warning event", async () =>
+        (await listEvents(client, ns)).find(
+          (e) => e.involvedObject.name === name && e.reason === "WriteRefused",
+        ),
+      );
+      expect(event.type).toBe("Warning");
+      expect(event.message).toContain("refused by the test");
     } finally {
       await kubectl(["delete", "validatingadmissionpolicybinding,validatingadmissionpolicy", policy]);
     }
-    // Once the documents can be stored, the retry stores them and only then says so.
+    // Once the documents can be stored, the retry stores them and only then says Rendered.
     await waitReason(name, "Rendered", 40_000);
-    expect((await renderedCM(name))?.data?.["cloud-config"]).toContain(name);
+    expect((await renderedCM(name))?.data?.["cloud-config"]).toContain(marker);
+    await waitFor("a recovery event", async () =>
+      (await listEvents(client, ns)).find((e) => e.involvedObject.name === name && e.reason === "Recovered"),
+    );
   }, 60_000);
 
   it("serves a duplicated MAC to neither Machine, and clears when the duplicate goes", async () => {
