@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ConfigDriveBuilder, ConfigDriveLayoutError, configDriveLayout } from "../boot/configdrive.js";
+import { notModified } from "./conditional.js";
 import type { DocumentLookup, MachineDocuments, DocumentPick as Pick, ServedDocument } from "./lookup.js";
 
 export interface BootRouteContext {
@@ -63,10 +64,7 @@ export function registerBootRoutes(app: FastifyInstance, ctx: BootRouteContext):
       .digest("hex")
       .slice(0, 32)}"`;
     reply.header("etag", etag).header("cache-control", "no-cache");
-    const inm = req.headers["if-none-match"];
-    if (inm?.split(",").some((t) => [etag, `W/${etag}`, "*"].includes(t.trim()))) {
-      return reply.code(304).send();
-    }
+    if (notModified(req.headers["if-none-match"], etag)) return reply.code(304).send();
     let iso: Buffer;
     try {
       iso = await builder.get(etag, () => files);

@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import proxyAddr from "@fastify/proxy-addr";
 import { tryParseMac } from "../api/mac.js";
 import { addressAllowed } from "./authorization.js";
+import { notModified } from "./conditional.js";
 import type { DocumentLookup, DocumentPick, ServedDocument } from "./lookup.js";
 import type { AppMetrics } from "./metrics.js";
 import type { RateLimiter } from "./rate-limit.js";
@@ -70,17 +71,6 @@ export function clientAddress(
           typeof trustProxy === "string" ? trustProxy.split(",").map((s) => s.trim()) : trustProxy,
         );
   return (req) => proxyAddr.all(req, trust).at(-1);
-}
-
-/** If-None-Match against a strong ETag, with the weak comparison RFC 9110 prescribes for it. */
-export function notModified(ifNoneMatch: string | undefined, etag: string): boolean {
-  if (ifNoneMatch === undefined) return false;
-  if (ifNoneMatch.trim() === "*") return true;
-  for (const part of ifNoneMatch.split(",")) {
-    const tag = part.trim();
-    if (tag === etag || (tag.startsWith("W/") && tag.slice(2) === etag)) return true;
-  }
-  return false;
 }
 
 /**
