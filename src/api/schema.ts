@@ -345,7 +345,8 @@ export const clusterDescSchema: KindSchema = {
           },
           templates: {
             type: "array",
-            description: "Templates to render, one per output document. Empty: the built-in set.",
+            description:
+              "Templates to render, one per output document. Empty: the built-in set. An entry with output dnsmasq.conf replaces the built-in dnsmasq configuration of the ClusterDesc (not a Machine output); declared alone, the Machines keep the built-in set.",
             maxItems: 64,
             items: {
               type: "object",

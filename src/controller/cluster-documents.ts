@@ -11,7 +11,7 @@ import {
   LABEL_MANAGED_BY,
 } from "../api/constants.js";
 import type { ClusterDesc, Machine } from "../api/types.js";
-import { renderDnsmasq } from "../render/index.js";
+import { renderDnsmasq, resolveTemplates } from "../render/index.js";
 import type { RenderedDocument } from "../render/types.js";
 import type { ClusterState } from "./reconcile.js";
 import {
@@ -27,6 +27,11 @@ import {
 export const KIND_CLUSTER_DOCUMENTS = "cluster-documents";
 /** Queue keys of ClusterDescs carry this prefix; plain keys are Machines. */
 export const CLUSTER_KEY_PREFIX = "cluster:";
+
+/** Queue key of a ClusterDesc's own documents. */
+export function clusterDocumentsKey(namespace: string | undefined, name: string): string {
+  return `${CLUSTER_KEY_PREFIX}${namespace ?? "default"}/${name}`;
+}
 
 export function clusterDocumentsName(cluster: string): string {
   return fitName(`ccts-cluster-${cluster}`, 253);
@@ -55,6 +60,8 @@ export interface ClusterDocumentsPorts {
 export interface LastClusterRender {
   cluster: ClusterDesc;
   members: readonly Machine[];
+  /** The dnsmasq template's text (a ClusterDesc's own, from a ConfigMap or git, or the built-in). */
+  template: string;
   desired: ConfigMapObject;
 }
 
@@ -116,20 +123,34 @@ async function desiredClusterDocuments(
   cluster: ClusterDesc,
   members: readonly Machine[],
 ): Promise<ConfigMapObject | undefined> {
+  const namespace = cluster.metadata.namespace ?? "default";
+  const resolved = resolveTemplates(cluster, (cm) => ports.state.configMap(namespace, cm)?.data);
+  if ("error" in resolved) return failed(ports, key, cluster, "TemplateNotFound", resolved.error);
+  const template = resolved.dnsmasq.text;
   const last = ports.lastRender.get(key);
-  if (last && last.cluster === cluster && last.members === members) return last.desired;
-  const result = renderDnsmasq(cluster, members);
-  if (!result.ok) {
-    ports.lastRender.delete(key);
-    if (ports.lastFailure.get(key) !== result.failure.message) {
-      ports.lastFailure.set(key, result.failure.message);
-      await ports.clusterEvent(cluster, "Warning", result.failure.reason, result.failure.message);
-    }
-    return undefined;
-  }
+  if (last && last.cluster === cluster && last.members === members && last.template === template)
+    return last.desired;
+  const result = renderDnsmasq(cluster, members, resolved.dnsmasq);
+  if (!result.ok) return failed(ports, key, cluster, result.failure.reason, result.failure.message);
   if (ports.lastFailure.delete(key))
     await ports.clusterEvent(cluster, "Normal", "Recovered", "dnsmasq.conf renders again");
   const desired = clusterDocumentsConfigMap(cluster, result.documents, result.hash);
-  ports.lastRender.set(key, { cluster, members, desired });
+  ports.lastRender.set(key, { cluster, members, template, desired });
   return desired;
+}
+
+/** A failed render: no ConfigMap to write (the last good one stays), one event per new failure. */
+async function failed(
+  ports: ClusterDocumentsPorts,
+  key: string,
+  cluster: ClusterDesc,
+  reason: string,
+  message: string,
+): Promise<undefined> {
+  ports.lastRender.delete(key);
+  if (ports.lastFailure.get(key) !== message) {
+    ports.lastFailure.set(key, message);
+    await ports.clusterEvent(cluster, "Warning", reason, message);
+  }
+  return undefined;
 }

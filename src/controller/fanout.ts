@@ -3,6 +3,7 @@
 import { machineMacs, objectKey } from "../api/machine.js";
 import type { ClusterDesc, Machine } from "../api/types.js";
 import { templateConfigMapNames } from "../render/index.js";
+import { clusterDocumentsKey } from "./cluster-documents.js";
 
 export interface FanoutIndex {
   members(namespace: string, cluster: string): Machine[];
@@ -67,10 +68,13 @@ export function clusterChanged(index: FanoutIndex, cluster: ClusterDesc): string
   return index.members(cluster.metadata.namespace ?? "default", cluster.metadata.name).map(objectKey);
 }
 
-/** Machines of every ClusterDesc in the namespace that takes templates from this ConfigMap. */
+/**
+ * Every ClusterDesc in the namespace that takes templates from this ConfigMap: its Machines and
+ * its own documents (a `dnsmasq.conf` template may come from the ConfigMap).
+ */
 export function templateConfigMapChanged(index: FanoutIndex, namespace: string, configMap: string): string[] {
   return index
     .clusters(namespace)
     .filter((c) => templateConfigMapNames(c).includes(configMap))
-    .flatMap((c) => clusterChanged(index, c));
+    .flatMap((c) => [...clusterChanged(index, c), clusterDocumentsKey(namespace, c.metadata.name)]);
 }

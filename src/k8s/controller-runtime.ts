@@ -14,6 +14,7 @@ import {
 } from "../controller/certificates.js";
 import {
   CLUSTER_KEY_PREFIX,
+  clusterDocumentsKey,
   type LastClusterRender,
   reconcileClusterDocuments,
 } from "../controller/cluster-documents.js";
@@ -109,7 +110,7 @@ export class ControllerRuntime {
         this.enqueue(
           [old, next]
             .filter((m) => m !== undefined)
-            .map((m) => clusterKey(m.metadata.namespace, m.spec.clusterDesc)),
+            .map((m) => clusterDocumentsKey(m.metadata.namespace, m.spec.clusterDesc)),
           clusterDocumentsDelayMs,
         );
         this.enqueue(
@@ -131,7 +132,7 @@ export class ControllerRuntime {
         if (old && old.metadata.generation === obj.metadata.generation && _type !== "DELETED") return;
         this.enqueue([
           ...clusterChanged(this.cache, obj),
-          clusterKey(obj.metadata.namespace, obj.metadata.name),
+          clusterDocumentsKey(obj.metadata.namespace, obj.metadata.name),
         ]);
       },
       onError: onError("ClusterDesc"),
@@ -151,7 +152,7 @@ export class ControllerRuntime {
         if (this.isOwnEcho(type, `cm:${ns}/${obj.metadata.name}`, obj)) return;
         this.memory.forgetConfigMap(`${ns}/${obj.metadata.name}`);
         const owner = obj.metadata.ownerReferences?.[0];
-        if (owner?.kind === "ClusterDesc") this.enqueue([clusterKey(ns, owner.name)]);
+        if (owner?.kind === "ClusterDesc") this.enqueue([clusterDocumentsKey(ns, owner.name)]);
         else if (owner) this.enqueue([`${ns}/${owner.name}`]);
       },
       onError: onError("rendered ConfigMap"),
@@ -405,7 +406,9 @@ export class ControllerRuntime {
       }
     }
     this.enqueue(
-      [...this.cache.clusterDescs.list()].map((c) => clusterKey(c.metadata.namespace, c.metadata.name)),
+      [...this.cache.clusterDescs.list()].map((c) =>
+        clusterDocumentsKey(c.metadata.namespace, c.metadata.name),
+      ),
     );
   }
 
@@ -415,11 +418,6 @@ export class ControllerRuntime {
     await this.queue.shutDown();
     await Promise.all(this.informers.map((i) => i.stop()));
   }
-}
-
-/** Queue key of a ClusterDesc's own documents. */
-function clusterKey(namespace: string | undefined, name: string): string {
-  return `${CLUSTER_KEY_PREFIX}${namespace ?? "default"}/${name}`;
 }
 
 function metricsFor(registry: Registry) {

@@ -1,6 +1,5 @@
 // Documents per ClusterDesc (not per Machine): the dnsmasq configuration of the provisioning
 // network. Pure, like renderMachine: (ClusterDesc, its Machines, a template) -> document or failure.
-import { readFileSync } from "node:fs";
 import { machineMacs } from "../api/machine.js";
 import type { ClusterDesc, Machine } from "../api/types.js";
 import { clusterTemplateData, namespaceOf, ofCluster } from "./data.js";
@@ -9,28 +8,14 @@ import { CONTENT_TYPES } from "./format.js";
 import { contentHash } from "./render.js";
 import { compareText, indexIn } from "./sorted.js";
 import { strictView } from "./strict.js";
-import { BUILTIN_DIR } from "./templates.js";
+import { builtinDnsmasqTemplate } from "./templates.js";
 import type { RenderedDocument, TemplateSource } from "./types.js";
 
-/** Output name of the dnsmasq configuration. */
-export const DNSMASQ_OUTPUT = "dnsmasq.conf";
-
-/** templates/builtin/cluster/: templates rendered once per ClusterDesc (not per-machine outputs). */
-export const CLUSTER_TEMPLATE_DIR = `${BUILTIN_DIR}cluster/`;
-
-let builtinDnsmasq: TemplateSource | undefined;
-
-/** The built-in dnsmasq template (templates/builtin/cluster/dnsmasq.conf.hbs), read once. */
-export function builtinDnsmasqTemplate(): TemplateSource {
-  builtinDnsmasq ??= Object.freeze({
-    output: DNSMASQ_OUTPUT,
-    origin: `builtin:cluster/${DNSMASQ_OUTPUT}`,
-    text: readFileSync(`${CLUSTER_TEMPLATE_DIR}${DNSMASQ_OUTPUT}.hbs`, "utf8"),
-  });
-  return builtinDnsmasq;
-}
-
-export type ClusterRenderFailureReason = "TemplateError" | "InvalidOutput" | "DuplicateIP";
+export type ClusterRenderFailureReason =
+  | "TemplateError"
+  | "InvalidOutput"
+  | "DuplicateIP"
+  | "TemplateNotFound";
 
 export interface ClusterRenderFailure {
   reason: ClusterRenderFailureReason;

@@ -1,5 +1,6 @@
 // Which templates a ClusterDesc renders: its spec.templates (ConfigMap keys or inline text), or
-// the built-in set in templates/builtin/<output>.hbs when it names none.
+// the built-in set in templates/builtin/<output>.hbs when it names none. `dnsmasq.conf` is the
+// ClusterDesc's own document (templates/builtin/cluster/), rendered once for all its Machines.
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { ClusterDesc } from "../api/types.js";
@@ -10,7 +11,24 @@ import type { TemplateSource } from "./types.js";
 /** templates/builtin/ at the repository (package) root, from src/render/ and dist/render/ alike. */
 export const BUILTIN_DIR = fileURLToPath(new URL("../../templates/builtin/", import.meta.url));
 
+/** Output name of the dnsmasq configuration, rendered per ClusterDesc (src/render/cluster.ts). */
+export const DNSMASQ_OUTPUT = "dnsmasq.conf";
+
+/** templates/builtin/cluster/: templates rendered once per ClusterDesc (not per-machine outputs). */
+export const CLUSTER_TEMPLATE_DIR = `${BUILTIN_DIR}cluster/`;
+
 let builtin: readonly TemplateSource[] | undefined;
+let builtinDnsmasq: TemplateSource | undefined;
+
+/** The built-in dnsmasq template (templates/builtin/cluster/dnsmasq.conf.hbs), read once. */
+export function builtinDnsmasqTemplate(): TemplateSource {
+  builtinDnsmasq ??= Object.freeze({
+    output: DNSMASQ_OUTPUT,
+    origin: `builtin:cluster/${DNSMASQ_OUTPUT}`,
+    text: readFileSync(`${CLUSTER_TEMPLATE_DIR}${DNSMASQ_OUTPUT}.hbs`, "utf8"),
+  });
+  return builtinDnsmasq;
+}
 
 /** The built-in template set, read from disk once, sorted by output name. */
 export function builtinTemplates(): readonly TemplateSource[] {
@@ -37,11 +55,37 @@ function clusterKey(cluster: ClusterDesc): string {
 }
 
 /**
- * Resolves spec.templates to template texts. `configMaps(name)` returns the data of a ConfigMap
- * in the ClusterDesc's namespace, or undefined when there is none. An empty or absent
- * spec.templates yields the built-in set.
+ * A ClusterDesc's templates: one per Machine output, and its dnsmasq configuration's. A template
+ * named `dnsmasq.conf` replaces the built-in dnsmasq template and is not a Machine output.
+ */
+export interface ResolvedTemplates {
+  /** Rendered for each Machine. */
+  templates: TemplateSource[];
+  /** Rendered once for the ClusterDesc: a template named `dnsmasq.conf`, else the built-in one. */
+  dnsmasq: TemplateSource;
+}
+
+/**
+ * Resolves spec.templates (or the templates from git) to template texts. `configMaps(name)`
+ * returns the data of a ConfigMap in the ClusterDesc's namespace, or undefined when there is none.
+ * An empty or absent spec.templates yields the built-in set.
  */
 export function resolveTemplates(
+  cluster: ClusterDesc,
+  configMaps: (name: string) => Record<string, string> | undefined,
+): ResolvedTemplates | { error: string } {
+  const resolved = declaredTemplates(cluster, configMaps);
+  if ("error" in resolved) return resolved;
+  const dnsmasq = resolved.templates.find((t) => t.output === DNSMASQ_OUTPUT);
+  const perMachine = dnsmasq ? resolved.templates.filter((t) => t !== dnsmasq) : resolved.templates;
+  return {
+    // Declaring only dnsmasq.conf keeps the built-in Machine outputs.
+    templates: perMachine.length > 0 ? perMachine : [...builtinTemplates()],
+    dnsmasq: dnsmasq ?? builtinDnsmasqTemplate(),
+  };
+}
+
+function declaredTemplates(
   cluster: ClusterDesc,
   configMaps: (name: string) => Record<string, string> | undefined,
 ): { templates: TemplateSource[] } | { error: string } {

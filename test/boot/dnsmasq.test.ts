@@ -2,7 +2,7 @@
 // imported legacy cluster-desc.yml: `dnsmasq --test -C FILE` (syntax only; no dnsmasq is started),
 // plus the reservations and the PXE/iPXE chain lines; and GET /dnsmasq.conf through MemoryLookup.
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -12,7 +12,9 @@ import type { ClusterDesc, Machine } from "../../src/api/types.js";
 import { renderDnsmasq } from "../../src/render/index.js";
 import { buildApp } from "../../src/server/app.js";
 import { contentDocument, MemoryLookup } from "../../src/server/memory-lookup.js";
+import { FolderStore } from "../../src/store/folder-store.js";
 import { loadExamples } from "../render/examples.js";
+import { EXAMPLE_DIR } from "../support/kube.js";
 import { runCli } from "../support/processes.js";
 import { LEGACY_CLUSTER_DESC as LEGACY } from "../support/shared.js";
 
@@ -179,6 +181,78 @@ describe("renderDnsmasq + dnsmasq --test", () => {
       text: "  indented=1\n",
     });
     expect(bad.ok ? undefined : bad.failure.reason).toBe("InvalidOutput");
+  });
+});
+
+describe("a ClusterDesc's own dnsmasq.conf template (ccts serve --dir)", () => {
+  // DHCP only beside an existing DNS server, on one interface: a common need the built-in lacks.
+  const own = [
+    "port=0",
+    "interface=eth1",
+    "dhcp-range={{cluster.network.dhcpRange.start}},{{cluster.network.dhcpRange.end}},12h",
+    "{{#each machines}}",
+    "dhcp-host={{mac}},{{ip}},{{hostname}}",
+    "{{/each}}",
+    "",
+  ].join("\n");
+  const templatesConfigMap = (text: string) =>
+    yaml.dump({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "lab-dnsmasq", namespace: "default" },
+      data: { "dnsmasq.conf": text },
+    });
+
+  it("replaces the built-in one, keeps the Machine outputs, and keeps the last good on a bad edit", async () => {
+    const dir = mkdtempSync(join(work, "folder-"));
+    cpSync(EXAMPLE_DIR, dir, { recursive: true });
+    const clusterFile = join(dir, "cluster.yaml");
+    writeFileSync(
+      clusterFile,
+      readFileSync(clusterFile, "utf8").replace(
+        "\nspec:\n",
+        "\nspec:\n  templates:\n    - { output: dnsmasq.conf, configMapKeyRef: { name: lab-dnsmasq, key: dnsmasq.conf } }\n",
+      ),
+    );
+    writeFileSync(join(dir, "dnsmasq-template.yaml"), templatesConfigMap(own));
+    const store = new FolderStore(dir);
+    try {
+      await store.load();
+      expect(store.report().clusters).toEqual([]);
+      const conf = () => store.lookup.clusters()[0]!.documents.get("dnsmasq.conf")!.body.toString();
+      const good = conf();
+      expect(lines(good).slice(0, 3)).toEqual([
+        "port=0",
+        "interface=eth1",
+        "dhcp-range=10.20.0.100,10.20.0.200,12h",
+      ]);
+      expect(good).toContain("dhcp-host=52:54:00:12:34:01,10.20.0.11,master-1");
+      const check = await dnsmasqTest(good, "own.conf");
+      expect(check.ok, check.out).toBe(true);
+      // The Machines keep the built-in outputs and get no dnsmasq.conf of their own.
+      const outputs = [...store.lookup.machine("52:54:00:12:34:01")!.documents.keys()];
+      expect(outputs).toContain("cloud-config");
+      expect(outputs).not.toContain("dnsmasq.conf");
+
+      writeFileSync(join(dir, "dnsmasq-template.yaml"), templatesConfigMap("port=0\n  indented=1\n"));
+      await store.load();
+      expect(store.report().clusters).toEqual([
+        expect.objectContaining({ cluster: "default/lab", reason: "InvalidOutput" }),
+      ]);
+      expect(conf()).toBe(good);
+
+      rmSync(join(dir, "dnsmasq-template.yaml"));
+      await store.load();
+      expect(store.report().clusters).toEqual([
+        expect.objectContaining({
+          reason: "TemplateNotFound",
+          message: expect.stringContaining("lab-dnsmasq"),
+        }),
+      ]);
+      expect(conf()).toBe(good);
+    } finally {
+      store.close();
+    }
   });
 });
 

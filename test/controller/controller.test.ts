@@ -136,6 +136,52 @@ describe("controller", () => {
     }
   });
 
+  it("renders a ClusterDesc's own dnsmasq.conf template from a ConfigMap, again when it changes", async () => {
+    const { cluster, machines } = example();
+    const name = "own-dnsmasq";
+    const template = (extra: string) =>
+      `port=0\n${extra}\n{{#each machines}}\ndhcp-host={{mac}},{{ip}},{{hostname}}\n{{/each}}\n`;
+    await create(client, {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "own-dnsmasq-template", namespace: ns },
+      data: { "dnsmasq.conf": template("interface=eth1") },
+    });
+    await create(client, {
+      ...cluster,
+      metadata: { name, namespace: ns },
+      spec: {
+        ...cluster.spec,
+        templates: [
+          { output: "dnsmasq.conf", configMapKeyRef: { name: "own-dnsmasq-template", key: "dnsmasq.conf" } },
+        ],
+      },
+    });
+    await create(client, {
+      ...machines[0]!,
+      metadata: { name: "own-dnsmasq-m", namespace: ns },
+      spec: { ...machines[0]!.spec, clusterDesc: name, mac: "52:54:00:99:00:0a", hostname: "own-m" },
+    });
+    const conf = (text: string) =>
+      waitFor(`ccts-cluster-${name} with ${text}`, async () => {
+        const c = await get<ConfigMapObject>(client, "ConfigMap", ns, `ccts-cluster-${name}`);
+        return c?.data?.["dnsmasq.conf"]?.includes(text) ? c.data["dnsmasq.conf"] : undefined;
+      });
+    expect(await conf("dhcp-host=52:54:00:99:00:0a,10.20.0.11,own-m")).toMatch(/^port=0\ninterface=eth1\n/);
+    await waitReason("own-dnsmasq-m", "Rendered");
+    // The Machine keeps the built-in outputs and has no dnsmasq.conf of its own.
+    const docs = (await renderedCM("own-dnsmasq-m"))!.data!;
+    expect(Object.keys(docs)).toContain("cloud-config");
+    expect(Object.keys(docs)).not.toContain("dnsmasq.conf");
+
+    await mergePatch(client, "ConfigMap", ns, "own-dnsmasq-template", {
+      data: { "dnsmasq.conf": template("interface=eth2") },
+    });
+    expect(await conf("interface=eth2")).not.toContain("interface=eth1");
+    await remove(client, "Machine", ns, "own-dnsmasq-m");
+    await remove(client, "ClusterDesc", ns, name);
+  });
+
   it("renders the dnsmasq configuration once for Machine changes that come together", async () => {
     await runtime.queue.idle();
     const start = (await get<ConfigMapObject>(client, "ConfigMap", ns, "ccts-cluster-lab"))!;

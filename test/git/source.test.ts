@@ -13,7 +13,7 @@ import {
   urlProblem,
 } from "../../src/git/source.js";
 import { gitTemplatesConfigMapName } from "../../src/render/git-templates.js";
-import { resolveTemplates, templateConfigMapNames } from "../../src/render/index.js";
+import { builtinDnsmasqTemplate, resolveTemplates, templateConfigMapNames } from "../../src/render/index.js";
 
 describe("parseInterval", () => {
   it.each([
@@ -156,6 +156,7 @@ describe("template resolution with spec.git", () => {
     );
     expect(resolved).toEqual({
       templates: [{ output: "ipxe", origin: "git/ccts-git-lab:ipxe", text: "#!ipxe\n" }],
+      dnsmasq: builtinDnsmasqTemplate(),
     });
   });
   it("leaves spec.templates alone", () => {

@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import type { Machine } from "../../src/api/types.js";
 import {
+  builtinDnsmasqTemplate,
   builtinTemplates,
   CONTENT_TYPES,
   compileCount,
@@ -440,9 +441,28 @@ describe("template resolution", () => {
         { output: "ipxe", origin: "inline:ipxe", text: "#!ipxe\n" },
         { output: "install.sh", origin: "configmap/tpl2:sh", text: "#!/bin/sh\n" },
       ],
+      dnsmasq: builtinDnsmasqTemplate(),
     });
     expect(templateConfigMapNames(c)).toEqual(["tpl", "tpl2"]);
     expect(templateConfigMapNames(cluster())).toEqual([]);
+  });
+
+  it("takes a template named dnsmasq.conf as the ClusterDesc's dnsmasq template, not a Machine output", () => {
+    const own = { output: "dnsmasq.conf", inline: "port=0\n" };
+    const withOthers = resolveTemplates(
+      cluster({ templates: [{ output: "ipxe", inline: "#!ipxe\n" }, own] }),
+      () => undefined,
+    );
+    expect(withOthers).toEqual({
+      templates: [{ output: "ipxe", origin: "inline:ipxe", text: "#!ipxe\n" }],
+      dnsmasq: { output: "dnsmasq.conf", origin: "inline:dnsmasq.conf", text: "port=0\n" },
+    });
+    // Alone, it keeps the built-in Machine outputs.
+    const alone = resolveTemplates(cluster({ templates: [own] }), () => undefined);
+    expect("templates" in alone && alone.templates).toEqual(builtinTemplates());
+    expect("dnsmasq" in alone && alone.dnsmasq.text).toBe("port=0\n");
+    const builtin = resolveTemplates(cluster(), () => undefined);
+    expect("dnsmasq" in builtin && builtin.dnsmasq.origin).toBe("builtin:cluster/dnsmasq.conf");
   });
 
   it("explains what is missing or wrong", () => {
