@@ -11,7 +11,7 @@ cd "$here"
 
 debian_packages=(
   cloud-init python3-jsonschema   # cloud-config schema and cloud-init's own NoCloud/ConfigDrive code
-  qemu-system-x86 ipxe-qemu       # iPXE firmware booting in a VM
+  qemu-system-x86 ipxe-qemu ovmf  # iPXE firmware booting in a VM, BIOS and UEFI
   ignition                        # ignition-validate
   dnsmasq                         # dnsmasq --test
   xorriso genisoimage             # ConfigDrive ISO images

@@ -1,5 +1,5 @@
-// iPXE as firmware runs it: a QEMU VM (TCG software emulation, Debian's ipxe-qemu ROM on a
-// virtio-net NIC) gets `http://10.0.2.2:PORT/boot.ipxe` as boot file from QEMU's built-in DHCP,
+// iPXE as firmware runs it, under BIOS (SeaBIOS) and UEFI (OVMF): a QEMU VM (TCG software
+// emulation, Debian's ipxe-qemu ROM on a virtio-net NIC, its legacy or its EFI iPXE) gets `http://10.0.2.2:PORT/boot.ipxe` as boot file from QEMU's built-in DHCP,
 // fetches it from a running `ccts serve`, follows its relative `chain ipxe?mac=${netX/mac:hexhyp}`
 // and runs the script served for its own MAC, whose first line echoes `ccts: <hostname> <mac>` on
 // the serial console (QEMU -nographic stdout). The VM is killed as soon as that line is read.
@@ -18,6 +18,8 @@ const QEMU = "/usr/bin/qemu-system-x86_64";
 // (`qemu-system-x86_64 -L help`). Naming it with `romfile=` made SeaBIOS skip network boot here, so
 // the test relies on the default and only checks that the ROM is installed.
 const ROM = "/usr/lib/ipxe/qemu/efi-virtio.rom";
+/** Debian's ovmf: UEFI firmware for QEMU, in one file (code and variables). */
+const OVMF = "/usr/share/ovmf/OVMF.fd";
 const VM_MAC = "52:54:00:c0:ff:ee";
 const MARKER = `m${randomBytes(4).toString("hex")}`;
 const BOOT_TIMEOUT_MS = 120_000;
@@ -56,11 +58,20 @@ afterAll(async () => {
   await served?.stop();
 });
 
-describe.skipIf(!existsSync(QEMU) || !existsSync(ROM))("iPXE in QEMU", () => {
-  it(
-    "boots through /boot.ipxe into the script of its own MAC",
-    async () => {
+/** How each firmware starts iPXE, and a line only that firmware writes to the serial console. */
+const FIRMWARES = [
+  // SeaBIOS (QEMU's default) runs the ROM's legacy iPXE.
+  { name: "BIOS (SeaBIOS)", args: [] as string[], signature: /SeaBIOS/ },
+  // OVMF (Debian's ovmf) loads the same ROM's EFI iPXE; its boot manager logs as BdsDxe.
+  { name: "UEFI (OVMF)", args: ["-bios", OVMF], signature: /BdsDxe/ },
+];
+
+describe.skipIf(!existsSync(QEMU) || !existsSync(ROM) || !existsSync(OVMF))("iPXE in QEMU", () => {
+  it.each(FIRMWARES)(
+    "$name: boots through /boot.ipxe into the script of its own MAC",
+    async ({ name, args: firmware, signature }) => {
       const s = served!;
+      const logBefore = accessLog(s.server.output()).length;
       const args = [
         "-nographic",
         "-no-reboot",
@@ -68,6 +79,7 @@ describe.skipIf(!existsSync(QEMU) || !existsSync(ROM))("iPXE in QEMU", () => {
         "256",
         "-machine",
         "accel=tcg",
+        ...firmware,
         "-boot",
         "n",
         "-netdev",
@@ -103,11 +115,12 @@ describe.skipIf(!existsSync(QEMU) || !existsSync(ROM))("iPXE in QEMU", () => {
       }
       const seconds = (Date.now() - started) / 1000;
       // Measured for the report: TCG boot to the echoed line.
-      process.stdout.write(`iPXE in QEMU (TCG): marker after ${seconds.toFixed(1)} s\n`);
+      process.stdout.write(`iPXE in QEMU (TCG, ${name}): marker after ${seconds.toFixed(1)} s\n`);
+      expect(console).toMatch(signature);
       expect(console).toContain(`net0: ${VM_MAC}`);
-      expect(console).toMatch(/boot\.ipxe : \d+ bytes \[script\]/);
+      expect(console).toContain(`http://10.0.2.2:${s.port}/boot.ipxe`);
 
-      const log = accessLog(s.server.output());
+      const log = accessLog(s.server.output()).slice(logBefore);
       expect(log).toContainEqual({ url: "/boot.ipxe", status: 200 });
       // iPXE expanded ${netX/mac:hexhyp} to this VM's MAC and resolved the relative URI.
       expect(log).toContainEqual({ url: `/ipxe?mac=${VM_MAC.replaceAll(":", "-")}`, status: 200 });
