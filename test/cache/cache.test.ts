@@ -1,11 +1,17 @@
+import { execFile } from "node:child_process";
 import { appendFile, mkdtemp, readdir, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { DiskCache, JOURNAL } from "../../src/cache/disk-cache.js";
 import { DocumentIndex } from "../../src/cache/document-index.js";
 import { entryFromConfigMap, type RenderedEntry } from "../../src/cache/rendered-entry.js";
 import { MemoryLookup } from "../../src/server/memory-lookup.js";
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
 
 const entry = (
   name: string,
@@ -301,6 +307,43 @@ describe("DiskCache", () => {
     expect(errors.length).toBe(2);
     // What was written before is intact.
     expect((await reload(dir)).entries).toEqual([entry("a", ["52:54:00:00:00:01"])]);
+  });
+
+  it("leaves no torn record behind a short write (a file size limit, as a full disk)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ccts-cache-"));
+    const small = entry("a", ["52:54:00:00:00:01"]);
+    const big = entry("b", ["52:54:00:00:00:02"], "h1", `#cloud-config\n# ${"x".repeat(20_000)}\n`);
+    // In a child process whose file size limit (RLIMIT_FSIZE) is 8 KiB past the first record: the
+    // kernel writes part of the second record's line, then refuses the rest (EFBIG).
+    const child = `
+      import { stat } from "node:fs/promises";
+      import { DiskCache, JOURNAL } from ${JSON.stringify(`${ROOT}/dist/cache/disk-cache.js`)};
+      const errors = [];
+      const cache = new DiskCache(process.argv[1], (op, key, err) => errors.push(op + " " + key + ": " + err.code));
+      await cache.load(() => {});
+      await cache.write(${JSON.stringify(small)});
+      const before = (await stat(process.argv[1] + "/" + JOURNAL)).size;
+      await cache.write(${JSON.stringify(big)});
+      const after = (await stat(process.argv[1] + "/" + JOURNAL)).size;
+      process.stdout.write(JSON.stringify({ before, after, errors }));
+    `;
+    const firstRecord = Buffer.byteLength(`${small.key}\t${JSON.stringify(small)}\n`);
+    const { stdout } = await run("prlimit", [
+      `--fsize=${firstRecord + 8192}`,
+      process.execPath,
+      "--input-type=module",
+      "-e",
+      child,
+      dir,
+    ]);
+    const result = JSON.parse(stdout) as { before: number; after: number; errors: string[] };
+    expect(result.before).toBe(firstRecord);
+    expect(result.errors).toEqual(["write ns/ccts-machine-b: EFBIG"]);
+    // Cut back to the last whole record: the next load finds nothing torn.
+    expect(result.after).toBe(result.before);
+    const errors: string[] = [];
+    expect((await reload(dir, errors)).entries).toEqual([small]);
+    expect(errors).toEqual([]);
   });
 
   it("skips records it cannot read and reports them", async () => {
