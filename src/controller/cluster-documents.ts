@@ -11,7 +11,7 @@ import {
   LABEL_MANAGED_BY,
 } from "../api/constants.js";
 import type { ClusterDesc, Machine } from "../api/types.js";
-import { renderDnsmasq, resolveTemplates } from "../render/index.js";
+import { renderDnsmasq, resolveDnsmasqTemplate } from "../render/index.js";
 import type { RenderedDocument } from "../render/types.js";
 import type { ClusterState } from "./reconcile.js";
 import {
@@ -124,13 +124,13 @@ async function desiredClusterDocuments(
   members: readonly Machine[],
 ): Promise<ConfigMapObject | undefined> {
   const namespace = cluster.metadata.namespace ?? "default";
-  const resolved = resolveTemplates(cluster, (cm) => ports.state.configMap(namespace, cm)?.data);
+  const resolved = resolveDnsmasqTemplate(cluster, (cm) => ports.state.configMap(namespace, cm)?.data);
   if ("error" in resolved) return failed(ports, key, cluster, "TemplateNotFound", resolved.error);
-  const template = resolved.dnsmasq.text;
+  const template = resolved.template.text;
   const last = ports.lastRender.get(key);
   if (last && last.cluster === cluster && last.members === members && last.template === template)
     return last.desired;
-  const result = renderDnsmasq(cluster, members, resolved.dnsmasq);
+  const result = renderDnsmasq(cluster, members, resolved.template);
   if (!result.ok) return failed(ports, key, cluster, result.failure.reason, result.failure.message);
   if (ports.lastFailure.delete(key))
     await ports.clusterEvent(cluster, "Normal", "Recovered", "dnsmasq.conf renders again");

@@ -69,12 +69,16 @@ export function clusterChanged(index: FanoutIndex, cluster: ClusterDesc): string
 }
 
 /**
- * Every ClusterDesc in the namespace that takes templates from this ConfigMap: its Machines and
- * its own documents (a `dnsmasq.conf` template may come from the ConfigMap).
+ * For every ClusterDesc in the namespace that takes templates from this ConfigMap: its Machines
+ * when Machine templates come from it, its own documents when its `dnsmasq.conf` template does.
  */
 export function templateConfigMapChanged(index: FanoutIndex, namespace: string, configMap: string): string[] {
   return index
     .clusters(namespace)
-    .filter((c) => templateConfigMapNames(c).includes(configMap))
-    .flatMap((c) => [...clusterChanged(index, c), clusterDocumentsKey(namespace, c.metadata.name)]);
+    .flatMap((c) => [
+      ...(templateConfigMapNames(c, "machines").includes(configMap) ? clusterChanged(index, c) : []),
+      ...(templateConfigMapNames(c, "dnsmasq").includes(configMap)
+        ? [clusterDocumentsKey(namespace, c.metadata.name)]
+        : []),
+    ]);
 }

@@ -14,8 +14,9 @@ export {
   builtinDnsmasqTemplate,
   builtinTemplates,
   DNSMASQ_OUTPUT,
-  type ResolvedTemplates,
+  resolveDnsmasqTemplate,
   resolveTemplates,
+  type TemplatePart,
   templateConfigMapNames,
 } from "./templates.js";
 export type * from "./types.js";

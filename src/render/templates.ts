@@ -55,45 +55,49 @@ function clusterKey(cluster: ClusterDesc): string {
 }
 
 /**
- * A ClusterDesc's templates: one per Machine output, and its dnsmasq configuration's. A template
- * named `dnsmasq.conf` replaces the built-in dnsmasq template and is not a Machine output.
+ * Which of a ClusterDesc's templates: those rendered for each Machine, or the one rendered once for
+ * the ClusterDesc (its dnsmasq configuration: the template named `dnsmasq.conf`, if any). Each part
+ * resolves, and fails, on its own: a missing ConfigMap of one does not stop the other.
  */
-export interface ResolvedTemplates {
-  /** Rendered for each Machine. */
-  templates: TemplateSource[];
-  /** Rendered once for the ClusterDesc: a template named `dnsmasq.conf`, else the built-in one. */
-  dnsmasq: TemplateSource;
-}
+export type TemplatePart = "machines" | "dnsmasq";
+
+const partOf = (output: string): TemplatePart => (output === DNSMASQ_OUTPUT ? "dnsmasq" : "machines");
 
 /**
- * Resolves spec.templates (or the templates from git) to template texts. `configMaps(name)`
- * returns the data of a ConfigMap in the ClusterDesc's namespace, or undefined when there is none.
- * An empty or absent spec.templates yields the built-in set.
+ * Resolves the Machine templates of spec.templates (or of the templates from git) to template
+ * texts. `configMaps(name)` returns the data of a ConfigMap in the ClusterDesc's namespace, or
+ * undefined when there is none. None declared (or only `dnsmasq.conf`): the built-in set.
  */
 export function resolveTemplates(
   cluster: ClusterDesc,
   configMaps: (name: string) => Record<string, string> | undefined,
-): ResolvedTemplates | { error: string } {
-  const resolved = declaredTemplates(cluster, configMaps);
-  if ("error" in resolved) return resolved;
-  const dnsmasq = resolved.templates.find((t) => t.output === DNSMASQ_OUTPUT);
-  const perMachine = dnsmasq ? resolved.templates.filter((t) => t !== dnsmasq) : resolved.templates;
-  return {
-    // Declaring only dnsmasq.conf keeps the built-in Machine outputs.
-    templates: perMachine.length > 0 ? perMachine : [...builtinTemplates()],
-    dnsmasq: dnsmasq ?? builtinDnsmasqTemplate(),
-  };
+): { templates: TemplateSource[] } | { error: string } {
+  const declared = declaredTemplates(cluster, configMaps, "machines");
+  if ("error" in declared) return declared;
+  return { templates: declared.templates.length > 0 ? declared.templates : [...builtinTemplates()] };
 }
 
+/** The ClusterDesc's dnsmasq template: one named `dnsmasq.conf` (spec.templates or git), else the built-in. */
+export function resolveDnsmasqTemplate(
+  cluster: ClusterDesc,
+  configMaps: (name: string) => Record<string, string> | undefined,
+): { template: TemplateSource } | { error: string } {
+  const declared = declaredTemplates(cluster, configMaps, "dnsmasq");
+  if ("error" in declared) return declared;
+  return { template: declared.templates[0] ?? builtinDnsmasqTemplate() };
+}
+
+/** The templates of one part as declared (possibly none). Every declaration is checked. */
 function declaredTemplates(
   cluster: ClusterDesc,
   configMaps: (name: string) => Record<string, string> | undefined,
+  part: TemplatePart,
 ): { templates: TemplateSource[] } | { error: string } {
   // Templates from git (spec.git, src/render/git-templates.ts) when spec.templates is empty.
   const fromGit = gitTemplates(cluster, configMaps);
-  if (fromGit) return fromGit;
+  if (fromGit && "error" in fromGit) return fromGit;
+  if (fromGit) return { templates: fromGit.templates.filter((t) => partOf(t.output) === part) };
   const refs = cluster.spec.templates ?? [];
-  if (refs.length === 0) return { templates: [...builtinTemplates()] };
   const where = `ClusterDesc ${clusterKey(cluster)}`;
   const seen = new Set<string>();
   const templates: TemplateSource[] = [];
@@ -108,6 +112,7 @@ function declaredTemplates(
     if (hasInline === Boolean(ref.configMapKeyRef)) {
       return { error: `${where}: template ${output} needs exactly one of configMapKeyRef and inline` };
     }
+    if (partOf(output) !== part) continue;
     if (hasInline) {
       templates.push({ output, origin: `inline:${output}`, text: ref.inline as string });
       continue;
@@ -126,11 +131,16 @@ function declaredTemplates(
   return { templates };
 }
 
-/** Names of the ConfigMaps a ClusterDesc's templates read, sorted, without repeats. */
-export function templateConfigMapNames(cluster: ClusterDesc): string[] {
+/**
+ * Names of the ConfigMaps a ClusterDesc's templates read (of one part, when given), sorted, without
+ * repeats. The ConfigMap of templates from git holds both parts.
+ */
+export function templateConfigMapNames(cluster: ClusterDesc, part?: TemplatePart): string[] {
   const names = new Set<string>();
   if (usesGitTemplates(cluster)) names.add(gitTemplatesConfigMapName(cluster.metadata.name));
-  for (const ref of cluster.spec.templates ?? [])
+  for (const ref of cluster.spec.templates ?? []) {
+    if (part !== undefined && (typeof ref.output !== "string" || partOf(ref.output) !== part)) continue;
     if (ref.configMapKeyRef?.name) names.add(ref.configMapKeyRef.name);
+  }
   return [...names].sort();
 }

@@ -6,7 +6,7 @@ import { type FSWatcher, watch } from "node:fs";
 import type { Logger } from "pino";
 import { objectKey } from "../api/machine.js";
 import type { Checked } from "../api/validate.js";
-import { type ClusterRenderResult, renderDnsmasq, resolveTemplates } from "../render/index.js";
+import { type ClusterRenderResult, renderDnsmasq, resolveDnsmasqTemplate } from "../render/index.js";
 import type { ClusterDocuments, MachineDocuments } from "../server/lookup.js";
 import { MemoryLookup, servedDocuments } from "../server/memory-lookup.js";
 import { type FileError, folderFingerprint, readFolder } from "./folder.js";
@@ -127,11 +127,11 @@ export class FolderStore {
         (m) =>
           (m.metadata.namespace ?? "default") === namespace && m.spec.clusterDesc === cluster.metadata.name,
       );
-      const resolved = resolveTemplates(cluster, (name) => decl.configMaps.get(`${namespace}/${name}`));
+      const resolved = resolveDnsmasqTemplate(cluster, (name) => decl.configMaps.get(`${namespace}/${name}`));
       const result: ClusterRenderResult =
         "error" in resolved
           ? { ok: false, failure: { reason: "TemplateNotFound", cluster: key, message: resolved.error } }
-          : renderDnsmasq(cluster, members, resolved.dnsmasq);
+          : renderDnsmasq(cluster, members, resolved.template);
       if (result.ok) {
         const documents = servedDocuments(result.documents, result.hash);
         next.set(key, { namespace, name: cluster.metadata.name, documents });

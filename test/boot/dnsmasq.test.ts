@@ -250,6 +250,8 @@ describe("a ClusterDesc's own dnsmasq.conf template (ccts serve --dir)", () => {
         }),
       ]);
       expect(conf()).toBe(good);
+      // The Machines do not depend on the dnsmasq template's ConfigMap.
+      expect(store.report().machines).toEqual([]);
     } finally {
       store.close();
     }

@@ -13,7 +13,7 @@ import {
   urlProblem,
 } from "../../src/git/source.js";
 import { gitTemplatesConfigMapName } from "../../src/render/git-templates.js";
-import { builtinDnsmasqTemplate, resolveTemplates, templateConfigMapNames } from "../../src/render/index.js";
+import { resolveDnsmasqTemplate, resolveTemplates, templateConfigMapNames } from "../../src/render/index.js";
 
 describe("parseInterval", () => {
   it.each([
@@ -156,7 +156,16 @@ describe("template resolution with spec.git", () => {
     );
     expect(resolved).toEqual({
       templates: [{ output: "ipxe", origin: "git/ccts-git-lab:ipxe", text: "#!ipxe\n" }],
-      dnsmasq: builtinDnsmasqTemplate(),
+    });
+    // A dnsmasq.conf from git is the ClusterDesc's dnsmasq template, not a Machine output.
+    const both = (name: string) =>
+      name === "ccts-git-lab" ? { ipxe: "#!ipxe\n", "dnsmasq.conf": "port=0\n" } : undefined;
+    expect(resolveTemplates(c, both)).toEqual(resolved);
+    expect(resolveDnsmasqTemplate(c, both)).toEqual({
+      template: { output: "dnsmasq.conf", origin: "git/ccts-git-lab:dnsmasq.conf", text: "port=0\n" },
+    });
+    expect(resolveDnsmasqTemplate(c, () => undefined)).toEqual({
+      error: expect.stringMatching(/not synced yet/),
     });
   });
   it("leaves spec.templates alone", () => {

@@ -12,6 +12,7 @@ import {
   DEFAULT_MAX_BYTES,
   formatOf,
   renderMachine,
+  resolveDnsmasqTemplate,
   resolveTemplates,
   templateConfigMapNames,
   templateData,
@@ -441,28 +442,47 @@ describe("template resolution", () => {
         { output: "ipxe", origin: "inline:ipxe", text: "#!ipxe\n" },
         { output: "install.sh", origin: "configmap/tpl2:sh", text: "#!/bin/sh\n" },
       ],
-      dnsmasq: builtinDnsmasqTemplate(),
     });
     expect(templateConfigMapNames(c)).toEqual(["tpl", "tpl2"]);
     expect(templateConfigMapNames(cluster())).toEqual([]);
   });
 
   it("takes a template named dnsmasq.conf as the ClusterDesc's dnsmasq template, not a Machine output", () => {
-    const own = { output: "dnsmasq.conf", inline: "port=0\n" };
-    const withOthers = resolveTemplates(
-      cluster({ templates: [{ output: "ipxe", inline: "#!ipxe\n" }, own] }),
-      () => undefined,
-    );
-    expect(withOthers).toEqual({
-      templates: [{ output: "ipxe", origin: "inline:ipxe", text: "#!ipxe\n" }],
-      dnsmasq: { output: "dnsmasq.conf", origin: "inline:dnsmasq.conf", text: "port=0\n" },
+    const own = { output: "dnsmasq.conf", configMapKeyRef: { name: "dns", key: "conf" } };
+    const ipxe = { output: "ipxe", configMapKeyRef: { name: "tpl", key: "ipxe" } };
+    const maps: Record<string, Record<string, string>> = {
+      dns: { conf: "port=0\n" },
+      tpl: { ipxe: "#!ipxe\n" },
+    };
+    const c = cluster({ templates: [ipxe, own] });
+    expect(resolveTemplates(c, (n) => maps[n])).toEqual({
+      templates: [{ output: "ipxe", origin: "configmap/tpl:ipxe", text: "#!ipxe\n" }],
     });
-    // Alone, it keeps the built-in Machine outputs.
-    const alone = resolveTemplates(cluster({ templates: [own] }), () => undefined);
-    expect("templates" in alone && alone.templates).toEqual(builtinTemplates());
-    expect("dnsmasq" in alone && alone.dnsmasq.text).toBe("port=0\n");
-    const builtin = resolveTemplates(cluster(), () => undefined);
-    expect("dnsmasq" in builtin && builtin.dnsmasq.origin).toBe("builtin:cluster/dnsmasq.conf");
+    expect(resolveDnsmasqTemplate(c, (n) => maps[n])).toEqual({
+      template: { output: "dnsmasq.conf", origin: "configmap/dns:conf", text: "port=0\n" },
+    });
+    expect(templateConfigMapNames(c)).toEqual(["dns", "tpl"]);
+    expect(templateConfigMapNames(c, "machines")).toEqual(["tpl"]);
+    expect(templateConfigMapNames(c, "dnsmasq")).toEqual(["dns"]);
+    // Each part fails on its own ConfigMaps only.
+    expect(resolveTemplates(c, (n) => (n === "tpl" ? maps.tpl : undefined))).toMatchObject({
+      templates: [{ output: "ipxe" }],
+    });
+    expect(resolveDnsmasqTemplate(c, (n) => (n === "tpl" ? maps.tpl : undefined))).toEqual({
+      error: 'ClusterDesc default/lab: template dnsmasq.conf: ConfigMap "dns" not found',
+    });
+    expect(resolveDnsmasqTemplate(c, (n) => (n === "dns" ? maps.dns : undefined))).toMatchObject({
+      template: { text: "port=0\n" },
+    });
+    // Alone, it keeps the built-in Machine outputs; without it, the built-in dnsmasq template.
+    const alone = cluster({ templates: [own] });
+    expect(resolveTemplates(alone, () => undefined)).toEqual({ templates: [...builtinTemplates()] });
+    expect(resolveDnsmasqTemplate(cluster(), () => undefined)).toEqual({
+      template: builtinDnsmasqTemplate(),
+    });
+    expect(resolveDnsmasqTemplate(cluster({ templates: [ipxe] }), () => undefined)).toEqual({
+      template: builtinDnsmasqTemplate(),
+    });
   });
 
   it("explains what is missing or wrong", () => {
