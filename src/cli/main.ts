@@ -8,7 +8,9 @@ Usage:
   ccts serve --dir DIR [HTTP flags]
       Serve the ClusterDesc, Machines and templates in DIR (embedded mode, no Kubernetes).
   ccts render --dir DIR --mac MAC [--output cloud-config]
-      Print one rendered document; exit 1 with the error when it does not render.
+  ccts render --dir DIR --cluster NAME [--namespace NS] [--output dnsmasq.conf]
+      Print one rendered document of a Machine or a ClusterDesc; exit 1 with the error when it
+      does not render.
   ccts import LEGACY.yml [--name NAME] [--namespace NS]
       Print a legacy cluster-desc.yml as one ClusterDesc and one Machine per node.
   ccts controller [--kubeconfig K] [--namespace NS] [--documents-namespace NS] [--metrics-port 9090]

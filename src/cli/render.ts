@@ -1,17 +1,30 @@
 import { parseMac } from "../api/mac.js";
+import { DNSMASQ_OUTPUT } from "../render/index.js";
 import { FolderStore } from "../store/folder-store.js";
-import { parse, required } from "./usage.js";
+import { parse, required, UsageError } from "./usage.js";
 
 export async function runRender(args: string[]): Promise<number> {
   const { values } = parse(args, {
     dir: { type: "string" },
     mac: { type: "string" },
-    output: { type: "string", default: "cloud-config" },
+    cluster: { type: "string" },
+    namespace: { type: "string" },
+    output: { type: "string" },
   });
-  const store = new FolderStore(required(values.dir, "--dir"));
+  const dir = required(values.dir, "--dir");
+  if ((values.mac === undefined) === (values.cluster === undefined)) {
+    throw new UsageError("give --mac MAC (a Machine's document) or --cluster NAME (a ClusterDesc's)");
+  }
+  if (values.namespace !== undefined && values.cluster === undefined) {
+    throw new UsageError("--namespace goes with --cluster");
+  }
+  const store = new FolderStore(dir);
   const report = await store.load();
   for (const f of report.files) process.stderr.write(`warning: ${f.file}: ${f.error}\n`);
-  const result = store.document(parseMac(required(values.mac, "--mac")), values.output!);
+  const result =
+    values.cluster !== undefined
+      ? store.clusterDocument(values.cluster, values.namespace, values.output ?? DNSMASQ_OUTPUT)
+      : store.document(parseMac(values.mac!), values.output ?? "cloud-config");
   if ("error" in result) {
     process.stderr.write(`${result.error}\n`);
     return 1;

@@ -194,6 +194,37 @@ export class FolderStore {
     }
     return { content: doc.content };
   }
+
+  /** One document of a ClusterDesc (`dnsmasq.conf`), by name and, when several share it, namespace. */
+  clusterDocument(
+    name: string,
+    namespace: string | undefined,
+    output: string,
+  ): { content: string } | { error: string } {
+    // Keys are `namespace/name`; neither part holds a slash.
+    const wanted = (key: string) =>
+      namespace === undefined ? key.slice(key.indexOf("/") + 1) === name : key === `${namespace}/${name}`;
+    // The ClusterDescs rendered now and those that failed (a failed one may still serve its last good).
+    const keys = new Set([
+      ...this.lookup.clusters().map((c) => `${c.namespace}/${c.name}`),
+      ...this.lastReport.clusters.map((f) => f.cluster),
+    ]);
+    const matches = [...keys].filter(wanted);
+    if (matches.length === 0)
+      return { error: `no ClusterDesc ${namespace === undefined ? name : `${namespace}/${name}`}` };
+    if (matches.length > 1)
+      return { error: `ClusterDescs ${matches.join(", ")} share the name ${name}: give --namespace` };
+    const key = matches[0]!;
+    const failure = this.lastReport.clusters.find((f) => f.cluster === key);
+    if (failure) return { error: failure.message };
+    const documents = this.lookup.clusters().find((c) => `${c.namespace}/${c.name}` === key)!.documents;
+    const doc = documents.get(output);
+    if (!doc)
+      return {
+        error: `ClusterDesc ${key} has no output ${output} (it has: ${[...documents.keys()].join(", ")})`,
+      };
+    return { content: doc.body.toString("utf8") };
+  }
 }
 
 function indexEntries(snapshot: Snapshot): Map<string, MachineDocuments> {

@@ -221,6 +221,7 @@ describe("a ClusterDesc's own dnsmasq.conf template (ccts serve --dir)", () => {
       expect(store.report().clusters).toEqual([]);
       const conf = () => store.lookup.clusters()[0]!.documents.get("dnsmasq.conf")!.body.toString();
       const good = conf();
+      expect(store.clusterDocument("lab", "default", "dnsmasq.conf")).toEqual({ content: good });
       expect(lines(good).slice(0, 3)).toEqual([
         "port=0",
         "interface=eth1",
@@ -240,6 +241,10 @@ describe("a ClusterDesc's own dnsmasq.conf template (ccts serve --dir)", () => {
         expect.objectContaining({ cluster: "default/lab", reason: "InvalidOutput" }),
       ]);
       expect(conf()).toBe(good);
+      // `ccts render --cluster` says why rather than printing the last good one.
+      expect(store.clusterDocument("lab", undefined, "dnsmasq.conf")).toEqual({
+        error: expect.stringMatching(/output line 2: not a dnsmasq option line/),
+      });
 
       rmSync(join(dir, "dnsmasq-template.yaml"));
       await store.load();

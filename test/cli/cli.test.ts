@@ -26,6 +26,25 @@ describe("ccts render", () => {
       SYSTEM_NODE,
     );
     expect(ipxe.stdout).toMatch(/^#!ipxe\n/);
+    const dnsmasq = await runCli(["render", "--dir", EXAMPLE_DIR, "--cluster", "lab"], SYSTEM_NODE);
+    expect(dnsmasq.stderr).toBe("");
+    expect(dnsmasq.code).toBe(0);
+    expect(dnsmasq.stdout).toContain("dhcp-host=52:54:00:12:34:01,10.20.0.11,master-1");
+    const named = await runCli(
+      [
+        "render",
+        "--dir",
+        EXAMPLE_DIR,
+        "--cluster",
+        "lab",
+        "--namespace",
+        "default",
+        "--output",
+        "dnsmasq.conf",
+      ],
+      SYSTEM_NODE,
+    );
+    expect(named.stdout).toBe(dnsmasq.stdout);
   });
 
   it.each([
@@ -39,6 +58,24 @@ describe("ccts render", () => {
       ["render", "--dir", EXAMPLE_DIR, "--mac", "52:54:00:12:34:01", "--output", "nope"],
       1,
       /has no output nope/,
+    ],
+    [["render", "--dir", EXAMPLE_DIR, "--cluster", "nope"], 1, /no ClusterDesc nope/],
+    [
+      ["render", "--dir", EXAMPLE_DIR, "--cluster", "lab", "--namespace", "other"],
+      1,
+      /no ClusterDesc other\/lab/,
+    ],
+    [
+      ["render", "--dir", EXAMPLE_DIR, "--cluster", "lab", "--output", "x"],
+      1,
+      /default\/lab has no output x/,
+    ],
+    [["render", "--dir", EXAMPLE_DIR], 2, /give --mac MAC .* or --cluster NAME/],
+    [["render", "--dir", EXAMPLE_DIR, "--mac", "52:54:00:12:34:01", "--cluster", "lab"], 2, /give --mac/],
+    [
+      ["render", "--dir", EXAMPLE_DIR, "--mac", "52:54:00:12:34:01", "--namespace", "x"],
+      2,
+      /--namespace goes with --cluster/,
     ],
     [["render", "--mac", "52:54:00:12:34:01"], 2, /--dir is required/],
     [["render", "--dir", EXAMPLE_DIR, "--bogus"], 2, /Unknown option '--bogus'/],

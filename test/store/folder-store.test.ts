@@ -144,6 +144,24 @@ describe("FolderStore", () => {
   });
 });
 
+describe("FolderStore.clusterDocument (ccts render --cluster)", () => {
+  it("finds a ClusterDesc by name, and asks for the namespace when two share it", async () => {
+    const dir = await exampleCopy();
+    const cluster = await readFile(join(dir, "cluster.yaml"), "utf8");
+    await writeFile(join(dir, "other.yaml"), cluster.replace("namespace: default", "namespace: other"));
+    const store = await open(dir);
+    expect(store.clusterDocument("lab", undefined, "dnsmasq.conf")).toEqual({
+      error: "ClusterDescs default/lab, other/lab share the name lab: give --namespace",
+    });
+    const own = store.clusterDocument("lab", "default", "dnsmasq.conf");
+    expect("content" in own && own.content).toContain("dhcp-host=52:54:00:12:34:01,10.20.0.11,master-1");
+    // The other namespace has no Machines: no reservations.
+    const other = store.clusterDocument("lab", "other", "dnsmasq.conf");
+    expect("content" in other && other.content).not.toContain("dhcp-host=");
+    await rm(dir, { recursive: true });
+  });
+});
+
 describe("FolderStore rescans", () => {
   it("reload only when a file changed, not on every tick", async () => {
     const dir = await exampleCopy();
