@@ -19,6 +19,8 @@ export interface Inputs {
   controllerResync: TerraformVariable;
   serverRateLimit: TerraformVariable;
   serverTrustedProxies: TerraformVariable;
+  controllerMemoryMib: TerraformVariable;
+  serverMemoryMib: TerraformVariable;
   extraEnv: TerraformVariable;
   installCrds: TerraformVariable;
   bootstrapImage: TerraformVariable;
@@ -172,6 +174,22 @@ export function defineInputs(scope: Construct): Inputs {
           errorMessage: "server_trusted_proxies entries must be addresses or CIDRs.",
         },
       ],
+    }),
+    // Sized for ~15,000 Machines at the defaults (deploy/README.md, "Memory"). The heap cap follows
+    // the limit: without one, V8 sizes its heap from the host and leaves garbage up to the limit.
+    controllerMemoryMib: v("controller_memory_mib", {
+      type: "number",
+      default: 512,
+      description:
+        "Memory limit of the controller container in MiB; its V8 heap is capped at half of it (--max-old-space-size).",
+      validation: [whole("controller_memory_mib", 256, 65536)],
+    }),
+    serverMemoryMib: v("server_memory_mib", {
+      type: "number",
+      default: 512,
+      description:
+        "Memory limit of each server container in MiB; its V8 heap is capped at half of it (--max-old-space-size).",
+      validation: [whole("server_memory_mib", 256, 65536)],
     }),
     extraEnv: v("extra_env", {
       type: "map(string)",

@@ -50,8 +50,14 @@ export const HAPROXY_HEALTH_PORT = 8404;
  * peak at 10,000 Machines; equal to deploy/base/controller.yaml's, test/cdktf checks).
  */
 export const CONTROLLER_LD_PRELOAD = "/usr/local/lib/libjemalloc.so.2";
-/** NODE_OPTIONS of the server container; equal to deploy/base/server.yaml's (test/cdktf checks). */
-export const SERVER_NODE_OPTIONS = "--max-semi-space-size=2 --max-old-space-size=256";
+/**
+ * NODE_OPTIONS of the containers, the heap cap half the memory limit: with the default 512 MiB, the
+ * image's options for the controller and deploy/base/server.yaml's for the server (test/cdktf checks).
+ */
+const nodeOptions = (semiSpaceMib: number, memoryVariable: string) =>
+  `--max-semi-space-size=${semiSpaceMib} --max-old-space-size=\${floor(var.${memoryVariable} / 2)}`;
+const CONTROLLER_NODE_OPTIONS = nodeOptions(16, "controller_memory_mib");
+const SERVER_NODE_OPTIONS = nodeOptions(2, "server_memory_mib");
 const expr = (e: string) => `\${${e}}`;
 /** `self.metadata[0].<attr>` of the resource a provisioner belongs to. */
 const selfRef = (attr: string) => expr(`self.metadata[0].${attr}`);
@@ -282,13 +288,17 @@ export class CctsStack extends TerraformStack {
                   "--resync",
                   inp.controllerResync.stringValue,
                 ],
-                env: [...env(true), { name: "LD_PRELOAD", value: CONTROLLER_LD_PRELOAD }],
+                env: [
+                  ...env(true),
+                  { name: "LD_PRELOAD", value: CONTROLLER_LD_PRELOAD },
+                  { name: "NODE_OPTIONS", value: CONTROLLER_NODE_OPTIONS },
+                ],
                 envFrom,
                 port: [{ name: "metrics", containerPort: METRICS_PORT, protocol: "TCP" }],
                 ...probes("metrics"),
                 resources: {
                   requests: { cpu: "50m", memory: "192Mi" },
-                  limits: { cpu: "1", memory: "512Mi" },
+                  limits: { cpu: "1", memory: `${expr("var.controller_memory_mib")}Mi` },
                 },
                 securityContext: containerSecurity(),
                 volumeMount: [{ name: "tmp", mountPath: "/tmp" }],
@@ -338,14 +348,14 @@ export class CctsStack extends TerraformStack {
                   "--trusted-proxies",
                   expr('join(",", var.server_trusted_proxies)'),
                 ],
-                // The image's Node options with a 2 MiB young generation (deploy/base/server.yaml).
+                // A 2 MiB young generation, not the image's 16 (deploy/base/server.yaml).
                 env: [...env(false), { name: "NODE_OPTIONS", value: SERVER_NODE_OPTIONS }],
                 envFrom,
                 port: [{ name: "http", containerPort: SERVER_PORT, protocol: "TCP" }],
                 ...probes("http"),
                 resources: {
                   requests: { cpu: "100m", memory: "192Mi" },
-                  limits: { cpu: "1", memory: "512Mi" },
+                  limits: { cpu: "1", memory: `${expr("var.server_memory_mib")}Mi` },
                 },
                 securityContext: containerSecurity(),
                 volumeMount: [

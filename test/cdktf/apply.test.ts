@@ -173,6 +173,7 @@ beforeAll(async () => {
     TF_VAR_haproxy_node_port: "31080",
     TF_VAR_haproxy_external_traffic_policy: "Local",
     TF_VAR_server_trusted_proxies: '["10.244.0.0/16"]',
+    TF_VAR_controller_memory_mib: "1024",
     TF_VAR_management_address: "192.0.2.10",
     // For the destroy provisioner's kubectl exec.
     KUBECTL: cp.kubectl,
@@ -215,6 +216,7 @@ describe("cdktf stack through OpenTofu, state in Consul", () => {
         TF_VAR_haproxy_node_port: "80",
         TF_VAR_haproxy_external_traffic_policy: "Nearest",
         TF_VAR_server_trusted_proxies: '["pods"]',
+        TF_VAR_server_memory_mib: "100",
       },
     });
     expect(bad.code).not.toBe(0);
@@ -225,6 +227,7 @@ describe("cdktf stack through OpenTofu, state in Consul", () => {
       "haproxy_node_port must be in 30000-32767",
       "haproxy_external_traffic_policy must be one of",
       "server_trusted_proxies entries must be addresses or CIDRs",
+      "server_memory_mib must be a whole number from 256 to 65536",
     ]) {
       expect(bad.out.replace(/\s+/g, " ")).toContain(msg);
     }
@@ -278,6 +281,15 @@ describe("cdktf stack through OpenTofu, state in Consul", () => {
     expect(settings.data).toEqual({ CCTS_SITE: "e2e" });
     const srv = await kget(["-n", NS, "get", "deployment", "ccts-server"]);
     expect(srv.spec.template.spec.containers[0].ports[0].containerPort).toBe(8080);
+    // Memory: the controller's raised to 1024 MiB with its heap cap; the server's at the default.
+    // biome-ignore lint/suspicious/noExplicitAny: k8s JSON
+    const nodeOptions = (container: any) => container.env.find((e: any) => e.name === "NODE_OPTIONS").value;
+    expect(c.resources.limits.memory).toBe("1Gi");
+    expect(nodeOptions(c)).toBe("--max-semi-space-size=16 --max-old-space-size=512");
+    expect(srv.spec.template.spec.containers[0].resources.limits.memory).toBe("512Mi");
+    expect(nodeOptions(srv.spec.template.spec.containers[0])).toBe(
+      "--max-semi-space-size=2 --max-old-space-size=256",
+    );
     await kget(["-n", NS, "get", "role", "ccts-controller"]);
     await kget(["-n", NS, "get", "rolebinding", "ccts-server"]);
     // The documents namespace (default ccts-documents) with only the documents Roles.

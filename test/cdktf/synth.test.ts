@@ -204,11 +204,26 @@ describe("wiring", () => {
     ]);
   });
 
-  it("gives the server the Node options the benchmark measures it with, as deploy/ does", async () => {
+  it("sizes memory from variables, heap cap half the limit: by default the Node options of deploy/ and the benchmark", async () => {
     const { SERVER_NODE_OPTIONS } = await import("../../bench/lib/procs.ts");
     const container = (id: string) => res.kubernetes_deployment_v1[id].spec.template.spec.container[0];
-    expect(envOf(container("server")).NODE_OPTIONS).toBe(SERVER_NODE_OPTIONS);
-    expect(envOf(container("controller")).NODE_OPTIONS).toBeUndefined();
+    for (const [id, variable] of [
+      ["controller", "controller_memory_mib"],
+      ["server", "server_memory_mib"],
+    ] as const) {
+      expect(container(id).resources.limits.memory).toBe(`\${var.${variable}}Mi`);
+      expect(tf.variable[variable].default).toBe(512);
+      expect(envOf(container(id)).NODE_OPTIONS).toContain(
+        `--max-old-space-size=\${floor(var.${variable} / 2)}`,
+      );
+    }
+    // With the default 512 MiB: the server's options as deploy/ and the benchmark run it, the
+    // controller's as the image's ENV sets them.
+    const at512 = (id: string) =>
+      envOf(container(id)).NODE_OPTIONS.replace(/\$\{floor\(var\.\w+ \/ 2\)\}/, "256");
+    expect(at512("server")).toBe(SERVER_NODE_OPTIONS);
+    const image = /ENV .*NODE_OPTIONS="([^"]+)"/.exec(readFileSync(join(repoRoot, "Dockerfile"), "utf8"))![1];
+    expect(at512("controller")).toBe(image);
   });
 
   it("preloads the image's jemalloc in the controller only, as deploy/ does", async () => {
