@@ -19,6 +19,7 @@ debian_packages=(
   haproxy                         # the cdktf stack's front door, run with its generated config
   libjemalloc2                    # the controller container's allocator (tests, benchmark)
   git openssl curl
+  openssh-server                  # an sshd on loopback serving a template repository over SSH
 )
 missing=()
 for p in "${debian_packages[@]}"; do
@@ -31,8 +32,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# The packaged dnsmasq, nginx and haproxy services are not needed; tests start their own on loopback.
-systemctl disable --now dnsmasq nginx haproxy >/dev/null 2>&1 || true
+# The packaged dnsmasq, nginx, haproxy and ssh services are not needed; tests start their own on
+# loopback.
+systemctl disable --now dnsmasq nginx haproxy ssh >/dev/null 2>&1 || true
 
 npm ci --no-audit --no-fund
 (cd cdktf && npm ci --no-audit --no-fund)   # cdktf/ keeps its own dependencies (CDKTF is archived upstream)

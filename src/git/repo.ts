@@ -251,11 +251,20 @@ export async function fetchFiles(o: FetchOptions): Promise<FetchResult> {
 }
 
 /** Last lines of git's stderr, without noise: what a human needs (it is scrubbed by the caller). */
+/**
+ * git's advice after any failed remote command: it follows the cause ("Host key verification
+ * failed.", "Permission denied (publickey).") and would push it out of the last lines.
+ */
+const GIT_ADVICE = new Set([
+  "Please make sure you have the correct access rights",
+  "and the repository exists.",
+]);
+
 function summarize(stderr: string): string {
   const lines = stderr
     .split("\n")
     .map((l) => l.trim())
-    .filter(Boolean);
+    .filter((l) => l && !GIT_ADVICE.has(l));
   return lines.slice(-3).join("; ").slice(0, 1000) || "no output from git";
 }
 
