@@ -57,8 +57,9 @@ beforeAll(async () => {
       "",
     ].join("\n"),
   );
-  // sshd's privilege separation needs this directory (the packaged service creates it).
-  if (!existsSync("/run/sshd")) mkdirSync("/run/sshd", { mode: 0o755 });
+  // sshd run as root chroots its privilege-separated child here (the packaged service creates
+  // it); run as another user it serves that user only and needs no such directory.
+  if (process.getuid?.() === 0 && !existsSync("/run/sshd")) mkdirSync("/run/sshd", { mode: 0o755 });
   sshd = spawn(SSHD, ["-D", "-e", "-f", join(dir, "sshd_config")], { stdio: ["ignore", "ignore", "pipe"] });
   sshd.stderr!.on("data", (d) => {
     sshdLog += d;
