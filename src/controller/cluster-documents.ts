@@ -13,7 +13,7 @@ import {
 import type { ClusterDesc, Machine } from "../api/types.js";
 import { renderDnsmasq, resolveDnsmasqTemplate } from "../render/index.js";
 import type { RenderedDocument } from "../render/types.js";
-import type { ClusterState } from "./reconcile.js";
+import { type ClusterState, RefusedWrite } from "./reconcile.js";
 import {
   type ConfigMapObject,
   controllerOwner,
@@ -109,8 +109,17 @@ export async function reconcileClusterDocuments(
   if (!desired) return;
   // Written only when the cluster's ConfigMap differs (new documents, or changed or deleted by
   // someone else).
-  if (!sameRendered(ports.state.configMap(namespace, desired.metadata.name), desired))
+  if (sameRendered(ports.state.configMap(namespace, desired.metadata.name), desired)) return;
+  try {
     await ports.applyConfigMap(desired);
+  } catch (err) {
+    if (err instanceof RefusedWrite) {
+      // Said once in an event, as for a failed render; the queue retries.
+      const message = `the API server refused ConfigMap ${desired.metadata.name}: ${err.message}; the last stored dnsmasq.conf is served`;
+      await failed(ports, key, cluster, "WriteRefused", message).catch(() => {});
+    }
+    throw err;
+  }
 }
 
 /**

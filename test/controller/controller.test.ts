@@ -382,7 +382,7 @@ describe("controller", () => {
     const policy = `ccts-test-refuse-${ns}`;
     const marker = "refuse-me";
     const { machines } = example();
-    const spec = { ...machines[0]!.spec, mac: "52:54:00:99:00:09" };
+    const spec = { ...machines[0]!.spec, mac: "52:54:00:99:00:09", ip: "10.20.0.99" };
     await create(client, {
       ...machines[0]!,
       metadata: { name, namespace: ns },
@@ -450,6 +450,17 @@ spec:
       );
       expect(event.type).toBe("Warning");
       expect(event.message).toContain("refused by the test");
+      // The cluster's dnsmasq.conf now names the marker too: its ConfigMap is refused, said on the ClusterDesc.
+      const clusterEvent = await waitFor("a Warning event on the ClusterDesc", async () =>
+        (await listEvents(client, ns)).find(
+          (e) =>
+            e.involvedObject.kind === "ClusterDesc" &&
+            e.involvedObject.name === "lab" &&
+            e.reason === "WriteRefused",
+        ),
+      );
+      expect(clusterEvent.message).toContain("ccts-cluster-lab");
+      expect(clusterEvent.message).toContain("refused by the test");
     } finally {
       await kubectl(["delete", "validatingadmissionpolicybinding,validatingadmissionpolicy", policy]);
     }

@@ -88,9 +88,9 @@ export async function remove(
 export async function listEvents(
   client: KubeClient,
   namespace: string,
-): Promise<{ reason: string; message: string; type: string; involvedObject: { name: string } }[]> {
+): Promise<{ reason: string; message: string; type: string; involvedObject: { kind: string; name: string } }[]> {
   const list = await client.request<{
-    items: { reason: string; message: string; type: string; involvedObject: { name: string } }[];
+    items: { reason: string; message: string; type: string; involvedObject: { kind: string; name: string } }[];
   }>("GET", paths.events(namespace));
   return list.items;
 }
