@@ -85,12 +85,15 @@ export async function remove(
   });
 }
 
-export async function listEvents(
-  client: KubeClient,
-  namespace: string,
-): Promise<{ reason: string; message: string; type: string; involvedObject: { kind: string; name: string } }[]> {
-  const list = await client.request<{
-    items: { reason: string; message: string; type: string; involvedObject: { kind: string; name: string } }[];
-  }>("GET", paths.events(namespace));
+/** The fields of a core/v1 Event the tests read. */
+export interface KubeEvent {
+  reason: string;
+  message: string;
+  type: string;
+  involvedObject: { kind: string; name: string };
+}
+
+export async function listEvents(client: KubeClient, namespace: string): Promise<KubeEvent[]> {
+  const list = await client.request<{ items: KubeEvent[] }>("GET", paths.events(namespace));
   return list.items;
 }
