@@ -109,17 +109,21 @@ export async function reconcileClusterDocuments(
   if (!desired) return;
   // Written only when the cluster's ConfigMap differs (new documents, or changed or deleted by
   // someone else).
-  if (sameRendered(ports.state.configMap(namespace, desired.metadata.name), desired)) return;
-  try {
-    await ports.applyConfigMap(desired);
-  } catch (err) {
-    if (err instanceof RefusedWrite) {
-      // Said once in an event, as for a failed render; the queue retries.
-      const message = `the API server refused ConfigMap ${desired.metadata.name}: ${err.message}; the last stored dnsmasq.conf is served`;
-      await failed(ports, key, cluster, "WriteRefused", message).catch(() => {});
+  if (!sameRendered(ports.state.configMap(namespace, desired.metadata.name), desired)) {
+    try {
+      await ports.applyConfigMap(desired);
+    } catch (err) {
+      if (err instanceof RefusedWrite) {
+        // Said once in an event, as a failed render is; the queue retries.
+        const message = `the API server refused ConfigMap ${desired.metadata.name}: ${err.message}; the last stored dnsmasq.conf is served`;
+        await warnOnce(ports, key, cluster, "WriteRefused", message).catch(() => {});
+      }
+      throw err;
     }
-    throw err;
   }
+  // Recovered once the documents are stored (not when they render: the write may be refused again).
+  if (ports.lastFailure.delete(key))
+    await ports.clusterEvent(cluster, "Normal", "Recovered", "dnsmasq.conf renders and is stored again");
 }
 
 /**
@@ -141,8 +145,6 @@ async function desiredClusterDocuments(
     return last.desired;
   const result = renderDnsmasq(cluster, members, resolved.template);
   if (!result.ok) return failed(ports, key, cluster, result.failure.reason, result.failure.message);
-  if (ports.lastFailure.delete(key))
-    await ports.clusterEvent(cluster, "Normal", "Recovered", "dnsmasq.conf renders again");
   const desired = clusterDocumentsConfigMap(cluster, result.documents, result.hash);
   ports.lastRender.set(key, { cluster, members, template, desired });
   return desired;
@@ -157,9 +159,19 @@ async function failed(
   message: string,
 ): Promise<undefined> {
   ports.lastRender.delete(key);
-  if (ports.lastFailure.get(key) !== message) {
-    ports.lastFailure.set(key, message);
-    await ports.clusterEvent(cluster, "Warning", reason, message);
-  }
+  await warnOnce(ports, key, cluster, reason, message);
   return undefined;
+}
+
+/** A Warning event on the ClusterDesc, unless this failure was told last time already. */
+async function warnOnce(
+  ports: ClusterDocumentsPorts,
+  key: string,
+  cluster: ClusterDesc,
+  reason: string,
+  message: string,
+): Promise<void> {
+  if (ports.lastFailure.get(key) === message) return;
+  ports.lastFailure.set(key, message);
+  await ports.clusterEvent(cluster, "Warning", reason, message);
 }

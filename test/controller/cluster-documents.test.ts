@@ -8,6 +8,7 @@ import {
   type LastClusterRender,
   reconcileClusterDocuments,
 } from "../../src/controller/cluster-documents.js";
+import { RefusedWrite } from "../../src/controller/reconcile.js";
 import type { ConfigMapObject } from "../../src/controller/rendered-configmap.js";
 import { exampleObjects } from "../support/kube.js";
 
@@ -21,6 +22,7 @@ function setup() {
     configMap: undefined as ConfigMapObject | undefined,
   };
   const applied: ConfigMapObject[] = [];
+  const events: string[] = [];
   const lastRender = new Map<string, LastClusterRender>();
   const ports: ClusterDocumentsPorts = {
     state: {
@@ -35,14 +37,16 @@ function setup() {
       applied.push(cm);
       state.configMap = cm;
     },
-    clusterEvent: async () => {},
+    clusterEvent: async (_cluster, type, reason) => {
+      events.push(`${type} ${reason}`);
+    },
     lastFailure: new Map(),
     lastRender,
   };
   const name = cluster.metadata.name;
   const reconcile = () => reconcileClusterDocuments(ports, NS, name);
   const last = () => lastRender.get(`${NS}/${name}`);
-  return { cluster, machines, state, applied, lastRender, reconcile, last };
+  return { cluster, machines, state, applied, events, ports, lastRender, reconcile, last };
 }
 
 describe("cluster documents (dnsmasq.conf) reconcile", () => {
@@ -84,6 +88,25 @@ describe("cluster documents (dnsmasq.conf) reconcile", () => {
     await reconcile();
     expect(last()!.desired).not.toBe(before);
     expect(applied).toHaveLength(2);
+  });
+
+  it("says a refused write once, retries without rendering again, and says Recovered once it is stored", async () => {
+    const { applied, events, ports, reconcile, last } = setup();
+    const store = ports.applyConfigMap;
+    let refusals = 3;
+    ports.applyConfigMap = async (cm) => {
+      if (refusals-- > 0) throw new RefusedWrite("admission webhook denied the request");
+      await store(cm);
+    };
+    await expect(reconcile()).rejects.toThrow(RefusedWrite);
+    const rendered = last()!.desired;
+    for (let i = 0; i < 2; i++) await expect(reconcile()).rejects.toThrow(RefusedWrite);
+    expect(events).toEqual(["Warning WriteRefused"]);
+    await reconcile();
+    expect(applied).toEqual([rendered]); // the render of the first try, stored at last
+    expect(events).toEqual(["Warning WriteRefused", "Normal Recovered"]);
+    await reconcile();
+    expect(events).toHaveLength(2);
   });
 
   it("forgets the last render when the ClusterDesc is gone or fails to render", async () => {
