@@ -31,7 +31,7 @@ import {
   GIT_MANAGED_BY,
   gitTemplatesConfigMapName,
 } from "../render/git-templates.js";
-import { renderMachine } from "../render/index.js";
+import { renderDnsmasq, renderMachine, templatePart } from "../render/index.js";
 import type { TemplateSource } from "../render/types.js";
 import type { KubeClient } from "./client.js";
 import { paths } from "./paths.js";
@@ -353,9 +353,18 @@ export class GitSync {
       text,
     }));
     const machines = this.o.cache.members(cluster.metadata.namespace ?? "default", cluster.metadata.name);
+    // A dnsmasq.conf is the ClusterDesc's own template: rendered once, as the controller will, not
+    // once per Machine (10,000 renders of 10,000 reservations).
+    const dnsmasq = templates.find((t) => templatePart(t.output) === "dnsmasq");
+    if (dnsmasq) {
+      const result = renderDnsmasq(cluster, machines, dnsmasq);
+      // Two Machines with one IP are theirs to fix (the ClusterDesc's events say so), not the template's.
+      if (!result.ok && result.failure.reason !== "DuplicateIP") return result.failure.message;
+    }
+    const perMachine = templates.filter((t) => t !== dnsmasq);
     if (machines.length === 0) {
       // No Machine to render for: at least every template must parse.
-      for (const t of templates) {
+      for (const t of perMachine) {
         try {
           compile(t.text);
         } catch (e) {
@@ -364,8 +373,15 @@ export class GitSync {
       }
       return undefined;
     }
+    if (perMachine.length === 0) return undefined; // the Machines render the built-in set
     for (const machine of machines) {
-      const result = renderMachine({ cluster, machine, machines, templates, tls: PLACEHOLDER_TLS });
+      const result = renderMachine({
+        cluster,
+        machine,
+        machines,
+        templates: perMachine,
+        tls: PLACEHOLDER_TLS,
+      });
       // A Machine that is itself invalid is its own problem (its status says so), not the templates'.
       if (!result.ok && result.failure.reason !== "InvalidMachine") return result.failure.message;
     }

@@ -18,5 +18,6 @@ export {
   resolveTemplates,
   type TemplatePart,
   templateConfigMapNames,
+  templatePart,
 } from "./templates.js";
 export type * from "./types.js";

@@ -61,7 +61,9 @@ function clusterKey(cluster: ClusterDesc): string {
  */
 export type TemplatePart = "machines" | "dnsmasq";
 
-const partOf = (output: string): TemplatePart => (output === DNSMASQ_OUTPUT ? "dnsmasq" : "machines");
+/** Which part a template of this output name belongs to. */
+export const templatePart = (output: string): TemplatePart =>
+  output === DNSMASQ_OUTPUT ? "dnsmasq" : "machines";
 
 /**
  * Resolves the Machine templates of spec.templates (or of the templates from git) to template
@@ -96,7 +98,7 @@ function declaredTemplates(
   // Templates from git (spec.git, src/render/git-templates.ts) when spec.templates is empty.
   const fromGit = gitTemplates(cluster, configMaps);
   if (fromGit && "error" in fromGit) return fromGit;
-  if (fromGit) return { templates: fromGit.templates.filter((t) => partOf(t.output) === part) };
+  if (fromGit) return { templates: fromGit.templates.filter((t) => templatePart(t.output) === part) };
   const refs = cluster.spec.templates ?? [];
   const where = `ClusterDesc ${clusterKey(cluster)}`;
   const seen = new Set<string>();
@@ -112,7 +114,7 @@ function declaredTemplates(
     if (hasInline === Boolean(ref.configMapKeyRef)) {
       return { error: `${where}: template ${output} needs exactly one of configMapKeyRef and inline` };
     }
-    if (partOf(output) !== part) continue;
+    if (templatePart(output) !== part) continue;
     if (hasInline) {
       templates.push({ output, origin: `inline:${output}`, text: ref.inline as string });
       continue;
@@ -139,7 +141,7 @@ export function templateConfigMapNames(cluster: ClusterDesc, part?: TemplatePart
   const names = new Set<string>();
   if (usesGitTemplates(cluster)) names.add(gitTemplatesConfigMapName(cluster.metadata.name));
   for (const ref of cluster.spec.templates ?? []) {
-    if (part !== undefined && (typeof ref.output !== "string" || partOf(ref.output) !== part)) continue;
+    if (part !== undefined && (typeof ref.output !== "string" || templatePart(ref.output) !== part)) continue;
     if (ref.configMapKeyRef?.name) names.add(ref.configMapKeyRef.name);
   }
   return [...names].sort();

@@ -199,6 +199,39 @@ describe("templates from git", () => {
     await waitAllRendered("# v3");
   });
 
+  it("checks a dnsmasq.conf from git as the ClusterDesc's dnsmasq template before using it", async () => {
+    const clusterConf = async () =>
+      (await get<ConfigMapObject>(client, "ConfigMap", ns, "ccts-cluster-lab"))?.data?.["dnsmasq.conf"];
+    const atCommit = (commit: string) =>
+      waitFor(`status.git.commit ${commit.slice(0, 8)}`, async () => {
+        const c = await clusterDesc();
+        return c?.status?.git?.commit === commit && synced(c)?.reason === "Synced" ? c : undefined;
+      });
+    // Valid as text, not as a dnsmasq configuration: refused, like a template that does not render.
+    author.commit({ "clusters/lab/dnsmasq.conf.hbs": "port=0\n  indented=1\n" });
+    const failed = await waitSynced("RenderFailed");
+    expect(synced(failed)?.message).toMatch(/dnsmasq\.conf .* not a dnsmasq option line/);
+    expect(Object.keys((await gitCM())!.data!)).not.toContain("dnsmasq.conf");
+
+    const own = "port=0\n{{#each machines}}\ndhcp-host={{mac}},{{hostname}}\n{{/each}}\n";
+    const good = author.commit({ "clusters/lab/dnsmasq.conf.hbs": own });
+    await atCommit(good);
+    await waitFor("the cluster's dnsmasq.conf from git", async () =>
+      (await clusterConf())?.startsWith("port=0\n"),
+    );
+    expect(await clusterConf()).toContain("dhcp-host=");
+    // The Machines keep their outputs from git and get no dnsmasq.conf.
+    await waitFor("worker-1 rendered", async () => (await renderedCM("worker-1"))?.data?.["cloud-config"]);
+    expect(Object.keys((await renderedCM("worker-1"))!.data!)).not.toContain("dnsmasq.conf");
+
+    const without = author.commit({ "clusters/lab/dnsmasq.conf.hbs": null });
+    await atCommit(without);
+    commits.v3 = without; // v3's templates again, at this commit (the tests below start from it)
+    await waitFor("the built-in dnsmasq.conf again", async () =>
+      (await clusterConf())?.startsWith("# ccts built-in dnsmasq configuration"),
+    );
+  });
+
   it("reports a missing path (PathNotFound) and keeps the templates", async () => {
     const before = (await gitCM())!;
     await mergePatch(client, "ClusterDesc", ns, "lab", { spec: { git: { path: "clusters/nope" } } });
