@@ -18,6 +18,9 @@ export async function runRender(args: string[]): Promise<number> {
   if (values.namespace !== undefined && values.cluster === undefined) {
     throw new UsageError("--namespace goes with --cluster");
   }
+  if (values.mac !== undefined && values.output === DNSMASQ_OUTPUT) {
+    throw new UsageError(`${DNSMASQ_OUTPUT} is a ClusterDesc's document: --cluster NAME, not --mac`);
+  }
   const store = new FolderStore(dir);
   const report = await store.load();
   for (const f of report.files) process.stderr.write(`warning: ${f.file}: ${f.error}\n`);

@@ -77,6 +77,11 @@ describe("ccts render", () => {
       2,
       /--namespace goes with --cluster/,
     ],
+    [
+      ["render", "--dir", EXAMPLE_DIR, "--mac", "52:54:00:12:34:01", "--output", "dnsmasq.conf"],
+      2,
+      /dnsmasq\.conf is a ClusterDesc's document: --cluster NAME, not --mac/,
+    ],
     [["render", "--mac", "52:54:00:12:34:01"], 2, /--dir is required/],
     [["render", "--dir", EXAMPLE_DIR, "--bogus"], 2, /Unknown option '--bogus'/],
     [["frobnicate"], 2, /unknown command "frobnicate"/],
