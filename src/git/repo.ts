@@ -250,7 +250,6 @@ export async function fetchFiles(o: FetchOptions): Promise<FetchResult> {
   return { ok: true, commit, files };
 }
 
-/** Last lines of git's stderr, without noise: what a human needs (it is scrubbed by the caller). */
 /**
  * git's advice after any failed remote command: it follows the cause ("Host key verification
  * failed.", "Permission denied (publickey).") and would push it out of the last lines.
@@ -260,6 +259,7 @@ const GIT_ADVICE = new Set([
   "and the repository exists.",
 ]);
 
+/** Last lines of git's stderr, without noise: what a human needs (it is scrubbed by the caller). */
 function summarize(stderr: string): string {
   const lines = stderr
     .split("\n")
