@@ -439,7 +439,8 @@ spec:
       expect(refused?.status).toBe("False");
       expect(refused?.message).toContain("refused by the test");
       expect(refused?.message).toContain("the last stored documents are served");
-      expect(await reconcileErrors()).toBeGreaterThan(errorsBefore); // and retried
+      // Counted as an error and retried (the status is patched just before the reconcile throws).
+      await waitFor("the refusal counted", async () => (await reconcileErrors()) > errorsBefore);
       const kept = await renderedCM(name);
       expect(kept?.data).toEqual(stored.data);
       expect((await machine(name))?.status?.configMap).toBe(stored.metadata.name);
