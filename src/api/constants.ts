@@ -4,6 +4,9 @@ export const VERSION = "v1alpha1";
 export const API_VERSION = `${GROUP}/${VERSION}`;
 
 export const KIND_CLUSTER_DESC = "ClusterDesc";
+
+/** Output name of a ClusterDesc's dnsmasq configuration: rendered by render/, served by server/. */
+export const DNSMASQ_OUTPUT = "dnsmasq.conf";
 export const KIND_MACHINE = "Machine";
 
 /** Labels and annotations on the ConfigMaps that hold rendered documents. */

@@ -1,5 +1,5 @@
+import { DNSMASQ_OUTPUT } from "../api/constants.js";
 import { parseMac } from "../api/mac.js";
-import { DNSMASQ_OUTPUT } from "../render/index.js";
 import { FolderStore } from "../store/folder-store.js";
 import { parse, required, UsageError } from "./usage.js";
 

@@ -13,7 +13,6 @@ export {
   BUILTIN_DIR,
   builtinDnsmasqTemplate,
   builtinTemplates,
-  DNSMASQ_OUTPUT,
   resolveDnsmasqTemplate,
   resolveTemplates,
   type TemplatePart,

@@ -3,6 +3,7 @@
 // ClusterDesc's own document (templates/builtin/cluster/), rendered once for all its Machines.
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { DNSMASQ_OUTPUT } from "../api/constants.js";
 import type { ClusterDesc } from "../api/types.js";
 import { outputNameProblem } from "./format.js";
 import { gitTemplates, gitTemplatesConfigMapName, usesGitTemplates } from "./git-templates.js";
@@ -10,9 +11,6 @@ import type { TemplateSource } from "./types.js";
 
 /** templates/builtin/ at the repository (package) root, from src/render/ and dist/render/ alike. */
 export const BUILTIN_DIR = fileURLToPath(new URL("../../templates/builtin/", import.meta.url));
-
-/** Output name of the dnsmasq configuration, rendered per ClusterDesc (src/render/cluster.ts). */
-export const DNSMASQ_OUTPUT = "dnsmasq.conf";
 
 /** templates/builtin/cluster/: templates rendered once per ClusterDesc (not per-machine outputs). */
 export const CLUSTER_TEMPLATE_DIR = `${BUILTIN_DIR}cluster/`;

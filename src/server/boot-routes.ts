@@ -4,6 +4,7 @@
 // parsing, authorization, readiness, ETags and the access log work as for every other document.
 import { createHash } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { DNSMASQ_OUTPUT } from "../api/constants.js";
 import { ConfigDriveBuilder, ConfigDriveLayoutError, configDriveLayout } from "../boot/configdrive.js";
 import { notModified } from "./conditional.js";
 import type { DocumentLookup, MachineDocuments, DocumentPick as Pick, ServedDocument } from "./lookup.js";
@@ -22,7 +23,6 @@ export interface BootRouteContext {
 }
 
 export const IGNITION_OUTPUT = "ignition.json";
-export const DNSMASQ_OUTPUT = "dnsmasq.conf";
 const ISO = "application/x-iso9660-image";
 
 function single(value: unknown): string | undefined | null {
