@@ -162,6 +162,7 @@ export async function compareWithNginx(
     const othersCores = { nginx: [] as number[], ccts: [] as number[] };
     // CPU seconds and requests of every measured run, per server.
     const totals = { nginx: { cpu: 0, requests: 0 }, ccts: { cpu: 0, requests: 0 } };
+    const perRequestUs = (t: typeof totals.ccts) => round((t.cpu / t.requests) * 1e6, 1);
     const measured = async (url: string, pid: number, cores: number[], total: typeof totals.ccts) => {
       const c0 = othersCpu?.();
       const cpu0 = cpuSeconds(pid);
@@ -170,7 +171,7 @@ export async function compareWithNginx(
       if (c0 !== undefined && othersCpu) cores.push(round((othersCpu() - c0) / cfg.seconds, 3));
       total.cpu += cpu;
       total.requests += result.requests;
-      return { ...result, cpuUsPerRequest: round((cpu / result.requests) * 1e6, 1) };
+      return { ...result, cpuUsPerRequest: perRequestUs({ cpu, requests: result.requests }) };
     };
     for (let r = 0; r < cfg.rounds; r++) {
       nginxRuns.push(await measured(ngx, nginx.pid, othersCores.nginx, totals.nginx));
@@ -183,7 +184,6 @@ export async function compareWithNginx(
         `round ${r + 1}: nginx ${n.rps} req/s (${n.cpuUsPerRequest} us CPU each), ccts ${c.rps} req/s (${c.cpuUsPerRequest} us)${others}`,
       );
     }
-    const perRequestUs = (t: typeof totals.ccts) => round((t.cpu / t.requests) * 1e6, 1);
     const cpuPerRequest = {
       nginxUs: perRequestUs(totals.nginx),
       cctsUs: perRequestUs(totals.ccts),
