@@ -106,6 +106,16 @@ describe("GET /configdrive/:mac.iso read by cloud-init's ConfigDrive reader", ()
     await again.arrayBuffer();
     const cached = await fetch(`${s.base}/configdrive/${mac}.iso`, { headers: { "if-none-match": etag } });
     expect(cached.status).toBe(304);
+    // If-None-Match as for every document (src/server/conditional.ts): `*` alone matches, `*` in a
+    // list does not (RFC 9110), a weak tag does.
+    const status = async (inm: string) => {
+      const r = await fetch(`${s.base}/configdrive/${mac}.iso`, { headers: { "if-none-match": inm } });
+      await r.arrayBuffer();
+      return r.status;
+    };
+    expect(await status("*")).toBe(304);
+    expect(await status(`W/${etag}`)).toBe(304);
+    expect(await status('"other", *')).toBe(200);
   });
 
   it("404 for an unknown MAC, 400 for a malformed one, 404 without .iso", async () => {
