@@ -32,19 +32,27 @@ export interface RenderedConfigMapLike {
 }
 
 const FALLBACK_TYPE = "text/plain; charset=utf-8";
+/** A media type that can stand in a Content-Type header as it is (no CR, LF or other controls). */
+const HEADER_SAFE_TYPE = /^[\x21-\x7e][\x20-\x7e]{0,199}$/;
+
+function contentTypeOf(declared: unknown): string {
+  return typeof declared === "string" && HEADER_SAFE_TYPE.test(declared) ? declared : FALLBACK_TYPE;
+}
 
 export function entryFromConfigMap(cm: RenderedConfigMapLike): RenderedEntry {
   const ns = cm.metadata.namespace ?? "default";
-  let types: Record<string, string> = {};
+  let types: Record<string, unknown> = {};
   try {
-    types = JSON.parse(cm.metadata.annotations?.[ANNOTATION_CONTENT_TYPES] ?? "{}") as Record<string, string>;
+    const parsed: unknown = JSON.parse(cm.metadata.annotations?.[ANNOTATION_CONTENT_TYPES] ?? "{}");
+    if (typeof parsed === "object" && parsed !== null) types = parsed as Record<string, unknown>;
   } catch {
     // a hand-edited annotation: serve everything as text rather than nothing
   }
   const macs = macsFromLabels(cm.metadata.labels);
   const documents: RenderedEntry["documents"] = {};
   for (const [output, content] of Object.entries(cm.data ?? {})) {
-    documents[output] = { contentType: types[output] ?? FALLBACK_TYPE, content };
+    // The annotation can be edited by hand; the server writes the type into a header verbatim.
+    documents[output] = { contentType: contentTypeOf(types[output]), content };
   }
   const ownerKind = (cm.metadata.ownerReferences?.[0] as { kind?: string } | undefined)?.kind;
   return {

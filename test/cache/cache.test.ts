@@ -59,12 +59,26 @@ describe("entryFromConfigMap", () => {
     });
   });
 
-  it("survives a hand-edited content-types annotation", () => {
+  it.each(["{oops", "null", "[1]"])("survives a hand-edited content-types annotation (%s)", (annotation) => {
     const e = entryFromConfigMap({
-      metadata: { name: "x", annotations: { "ccts.io/content-types": "{oops" } },
+      metadata: { name: "x", annotations: { "ccts.io/content-types": annotation } },
       data: { a: "b" },
     });
     expect(e.documents.a?.contentType).toBe("text/plain; charset=utf-8");
+  });
+
+  it("serves a content type that could not stand in a header as text", () => {
+    const types = { a: "text/plain\r\nx-injected: 1", b: 42, c: "", d: "application/yaml; charset=utf-8" };
+    const e = entryFromConfigMap({
+      metadata: { name: "x", annotations: { "ccts.io/content-types": JSON.stringify(types) } },
+      data: { a: "1", b: "2", c: "3", d: "4" },
+    });
+    expect(Object.values(e.documents).map((d) => d.contentType)).toEqual([
+      "text/plain; charset=utf-8",
+      "text/plain; charset=utf-8",
+      "text/plain; charset=utf-8",
+      "application/yaml; charset=utf-8",
+    ]);
   });
 });
 
