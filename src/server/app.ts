@@ -2,7 +2,8 @@
 // metrics and the access log; it never listens (the caller does). The hot path of a document
 // request is a MAC parse, a Map lookup and the write of a Buffer prepared when the document was
 // learned: nothing is rendered or serialised per request. Plain document requests are answered
-// before Fastify by the fast path (fast-path.ts); documentRoute registers a route with both.
+// before Fastify by the fast path (fast-path.ts), most of them before node:http parses them (the
+// socket front, socket-front.ts); documentRoute registers a route with both.
 import { realpathSync } from "node:fs";
 import { realpath } from "node:fs/promises";
 import { createServer, STATUS_CODES } from "node:http";
@@ -27,8 +28,9 @@ import { type AccessLine, clientAddress, DocumentFastPath } from "./fast-path.js
 import type { DocumentLookup, DocumentPick as Pick, ServedDocument } from "./lookup.js";
 import { contentDocument } from "./memory-lookup.js";
 import { type AppMetrics, createMetrics } from "./metrics.js";
-import { type ServerLimits, serverOptions } from "./options.js";
+import { effectiveLimits, type ServerLimits, serverOptions } from "./options.js";
 import { RateLimiter, type RateLimitOptions } from "./rate-limit.js";
+import { SocketFront } from "./socket-front.js";
 
 export interface AppDeps {
   /** Where documents come from (embedded store or cluster-mode index). */
@@ -50,6 +52,11 @@ export interface AppDeps {
   authorizeByAddress?: boolean | undefined;
   /** Per-client token bucket for document and asset requests; absent or perSecond 0: no limit. */
   rateLimit?: RateLimitOptions | undefined;
+  /**
+   * false: node:http parses every request (the socket front, socket-front.ts, is off). For tests
+   * that compare the two; default on.
+   */
+  socketFront?: boolean | undefined;
   /** Builds and caches /configdrive/:mac.iso images; default: one per app (xorriso, 2 at once). */
   configDrive?: ConfigDriveBuilder | undefined;
 }
@@ -118,10 +125,12 @@ function logAccess(log: FastifyBaseLogger, line: AccessLine): void {
 
 /**
  * The HTTP/1 server Fastify would make (its lib/server.js: same options, timeouts), with the
- * document fast path as the request listener's first step.
+ * socket front before node:http's connection listener and the document fast path as the request
+ * listener's first step (for the connections node:http takes).
  */
 function serverWith(
   fastPath: DocumentFastPath,
+  front: SocketFront | undefined,
   options: ReturnType<typeof serverOptions>,
 ): FastifyServerFactory {
   return (handler) => {
@@ -131,6 +140,7 @@ function serverWith(
     if (options.keepAliveTimeout !== undefined) server.keepAliveTimeout = options.keepAliveTimeout;
     if (options.requestTimeout !== undefined) server.requestTimeout = options.requestTimeout;
     server.setTimeout(options.connectionTimeout);
+    front?.attach(server);
     return server;
   };
 }
@@ -161,9 +171,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     logError: (err) => app.log.error({ err }, "request failed after its answer was sent"),
   });
   const options = serverOptions(deps.limits);
+  const front =
+    deps.socketFront === false ? undefined : new SocketFront(fastPath, effectiveLimits(deps.limits));
   const app = Fastify({
     ...options,
-    serverFactory: serverWith(fastPath, options),
+    serverFactory: serverWith(fastPath, front, options),
     genReqId: nextRequestId,
     trustProxy: deps.trustProxy ?? false,
     ...(isLoggerInstance(logging) ? { loggerInstance: logging as FastifyBaseLogger } : { logger: logging }),
@@ -182,8 +194,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.setNotFoundHandler((_request, reply) => sendText(reply, 404, "not found"));
   // Fastify answers 503 once closing (return503OnClosing); the fast path then stops answering
   // too, so a closing server tells every client to go elsewhere.
+  // Connections the socket front holds go to node:http, whose close ends them with its own.
   app.addHook("preClose", (done) => {
     closing = true;
+    front?.release();
     done();
   });
 

@@ -5,6 +5,8 @@
 // or unauthorised client, a closing server) goes on to Fastify, which answers it as before. Under
 // a boot storm nearly every request is the first kind, and Fastify's per-request objects, hooks
 // and reply handling cost ~20% of the server's CPU per request (54 -> 44 us, bench/README.md).
+// Two fronts ask it: the socket front (socket-front.ts), straight from a connection's bytes, and
+// the node:http request listener, for the connections the socket front handed to node:http.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import proxyAddr from "@fastify/proxy-addr";
 import { tryParseMac } from "../api/mac.js";
@@ -28,7 +30,7 @@ export interface FastPathContext {
   limiter: RateLimiter | undefined;
   authorizeByAddress: boolean;
   /** The client's address, as Fastify's `request.ip` gives it (see clientAddress). */
-  clientAddress(req: IncomingMessage): string | undefined;
+  clientAddress(remoteAddress: string | undefined, forwardedFor: string | undefined): string | undefined;
   /** Writes the access-log line of an answered request (the same line the Fastify hook writes). */
   logAnswered(line: AccessLine): void;
   /** The request id Fastify would have given this request (one sequence for both paths). */
@@ -48,6 +50,32 @@ export interface AccessLine {
   remoteAddress: string | undefined;
 }
 
+/** What the fast path reads of a request, from either front (node:http or the socket front). */
+export interface DocumentRequest {
+  method: string | undefined;
+  /** The request target as sent (origin form: path and query). */
+  url: string;
+  /** The socket's peer. */
+  remoteAddress: string | undefined;
+  /** X-Forwarded-For, read only when the peer is a trusted proxy. */
+  forwardedFor: string | undefined;
+  ifNoneMatch: string | undefined;
+}
+
+/** A request the fast path answers: 200 with the document, or 304 when the client has it. */
+export interface Answer {
+  status: 200 | 304;
+  /** Output name, for the per-document metric. */
+  name: string;
+  doc: ServedDocument;
+  /** The route's pattern, for the request metrics. */
+  pattern: string;
+  url: string;
+  clientAddress: string | undefined;
+  /** performance.now() when the request was taken up. */
+  start: number;
+}
+
 interface PathRoute {
   pattern: string;
   prefix: string;
@@ -62,15 +90,19 @@ interface PathRoute {
  */
 export function clientAddress(
   trustProxy: boolean | string | string[] | undefined,
-): (req: IncomingMessage) => string | undefined {
-  if (!trustProxy) return (req) => req.socket.remoteAddress;
+): FastPathContext["clientAddress"] {
+  if (!trustProxy) return (remoteAddress) => remoteAddress;
   const trust =
     trustProxy === true
       ? () => true
       : proxyAddr.compile(
           typeof trustProxy === "string" ? trustProxy.split(",").map((s) => s.trim()) : trustProxy,
         );
-  return (req) => proxyAddr.all(req, trust).at(-1);
+  return (remoteAddress, forwardedFor) => {
+    // The two fields @fastify/forwarded reads of a request.
+    const req = { socket: { remoteAddress }, headers: { "x-forwarded-for": forwardedFor } };
+    return proxyAddr.all(req as unknown as IncomingMessage, trust).at(-1);
+  };
 }
 
 /**
@@ -111,52 +143,100 @@ export class DocumentFastPath {
     return undefined;
   }
 
+  /** True once the app is closing (see FastPathContext). */
+  closing(): boolean {
+    return this.ctx.closing();
+  }
+
+  /** The node:http front: true when it answered the request, false when Fastify must. */
   answer(req: IncomingMessage, res: ServerResponse): boolean {
+    let answer: Answer | undefined;
     try {
-      return this.tryAnswer(req, res);
-    } catch (err) {
+      answer = this.resolve({
+        method: req.method,
+        url: req.url ?? "",
+        remoteAddress: req.socket.remoteAddress,
+        forwardedFor: forwardedFor(req),
+        ifNoneMatch: req.headers["if-none-match"],
+      });
+    } catch {
       // Nothing written yet: Fastify takes the request, meets the same error and answers 500.
-      if (!res.headersSent) return false;
-      this.ctx.logError(err);
-      return true;
+      return false;
+    }
+    if (answer === undefined) return false;
+    writeDocument(res, answer);
+    this.settle(answer);
+    return true;
+  }
+
+  /**
+   * The socket front's question (socket-front.ts): the answer to a plain GET, or undefined when
+   * Fastify must answer it. The caller writes the answer, then calls `settle`.
+   */
+  resolveOrPass(request: DocumentRequest): Answer | undefined {
+    try {
+      return this.resolve(request);
+    } catch {
+      return undefined;
     }
   }
 
-  private tryAnswer(req: IncomingMessage, res: ServerResponse): boolean {
+  /** After the answer is written: its metrics and access-log line (an error here is only logged). */
+  settle(answer: Answer): void {
     const { ctx } = this;
-    if (req.method !== "GET" || ctx.closing()) return false;
+    try {
+      ctx.metrics.document(answer.name);
+      const ms = performance.now() - answer.start;
+      ctx.metrics.answered(answer.pattern, answer.status, ms / 1000);
+      ctx.logAnswered({
+        reqId: ctx.nextRequestId(),
+        method: "GET",
+        url: answer.url,
+        status: answer.status,
+        ms,
+        remoteAddress: answer.clientAddress,
+      });
+    } catch (err) {
+      ctx.logError(err);
+    }
+  }
+
+  private resolve(request: DocumentRequest): Answer | undefined {
+    const { ctx } = this;
+    if (request.method !== "GET" || ctx.closing()) return undefined;
     const start = performance.now();
-    const url = req.url ?? "";
+    const { url } = request;
     const matched = this.match(url);
-    if (matched === undefined) return false;
+    if (matched === undefined) return undefined;
     const [route, rawMac] = matched;
     const mac = tryParseMac(rawMac);
-    if (mac === undefined) return false;
+    if (mac === undefined) return undefined;
     const docs = ctx.lookup.machine(mac);
-    if (docs === undefined) return false;
-    const ip = ctx.clientAddress(req);
-    if (ctx.authorizeByAddress && (ip === undefined || !addressAllowed(ip, docs.addresses))) return false;
+    if (docs === undefined) return undefined;
+    const ip = ctx.clientAddress(request.remoteAddress, request.forwardedFor);
+    if (ctx.authorizeByAddress && (ip === undefined || !addressAllowed(ip, docs.addresses))) return undefined;
     const picked = route.pick(docs);
-    if (picked === undefined) return false;
+    if (picked === undefined) return undefined;
     // Last: a token is taken only for a request answered here (Fastify's hook takes its own).
-    if (ctx.limiter && (ip === undefined || !ctx.limiter.take(ip))) return false;
-
+    if (ctx.limiter && (ip === undefined || !ctx.limiter.take(ip))) return undefined;
     const [name, doc] = picked;
-    const status = writeDocument(req, res, doc);
-    ctx.metrics.document(name);
-    const ms = performance.now() - start;
-    ctx.metrics.answered(route.pattern, status, ms / 1000);
-    ctx.logAnswered({ reqId: ctx.nextRequestId(), method: "GET", url, status, ms, remoteAddress: ip });
-    return true;
+    const status = notModified(request.ifNoneMatch, doc.etag) ? 304 : 200;
+    return { status, name, doc, pattern: route.pattern, url, clientAddress: ip, start };
   }
 }
 
-/** 200 with the document, or 304 when the client has it: the headers Fastify's reply sends. */
-function writeDocument(req: IncomingMessage, res: ServerResponse, doc: ServedDocument): number {
-  if (notModified(req.headers["if-none-match"], doc.etag)) {
+/** X-Forwarded-For as @fastify/forwarded reads it (node:http joins repeated ones into one string). */
+function forwardedFor(req: IncomingMessage): string | undefined {
+  const header = req.headers["x-forwarded-for"];
+  return typeof header === "string" ? header : undefined;
+}
+
+/** The answer's status line and headers as Fastify's reply sends them, then the body. */
+function writeDocument(res: ServerResponse, { status, doc }: Answer): void {
+  if (status === 304) {
     res.writeHead(304, ["etag", doc.etag, "cache-control", "no-cache"]);
     res.end();
-    return 304;
+    return;
   }
   res.writeHead(200, [
     "etag",
@@ -169,5 +249,4 @@ function writeDocument(req: IncomingMessage, res: ServerResponse, doc: ServedDoc
     String(doc.body.length),
   ]);
   res.end(doc.body);
-  return 200;
 }

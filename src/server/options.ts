@@ -34,10 +34,16 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   bodyLimit: 1024,
 });
 
+/** The defaults with the given overrides, headersTimeoutMs capped by requestTimeoutMs as Node requires. */
+export function effectiveLimits(limits: Partial<ServerLimits> = {}): ServerLimits {
+  const l = { ...DEFAULT_LIMITS, ...limits };
+  return { ...l, headersTimeoutMs: Math.min(l.headersTimeoutMs, l.requestTimeoutMs) };
+}
+
 /** The Fastify constructor options (with the Node http options inside) for the given limits. */
 export function serverOptions(limits: Partial<ServerLimits> = {}): FastifyHttpOptions<Server> {
-  const l = { ...DEFAULT_LIMITS, ...limits };
-  const headersTimeout = Math.min(l.headersTimeoutMs, l.requestTimeoutMs);
+  const l = effectiveLimits(limits);
+  const headersTimeout = l.headersTimeoutMs;
   return {
     requestTimeout: l.requestTimeoutMs,
     connectionTimeout: l.connectionTimeoutMs,

@@ -1,0 +1,285 @@
+// The socket front: a connection's plain document requests are answered straight from its bytes,
+// before node:http builds a request and a response object for them. Under a boot storm nearly
+// every request is a small `GET /<document route>` with a Host header and little else; node:http's
+// per-request objects cost more CPU than everything else ccts does for it (bench/README.md).
+//
+// It answers a request only when it understands all of it: one complete request head in the bytes
+// received, strictly formed (request line, token header names, visible header values, CRLF
+// only), GET in origin form, HTTP/1.0 or 1.1, no body, no upgrade, no Expect, at most one of each
+// header it reads, and a request the document fast path answers (fast-path.ts). The first request
+// that is anything else, or a head split across reads, hands the connection to node:http for good:
+// its bytes are put back and node:http's own connection listener takes over, so llhttp, the
+// timeouts, the limits and Fastify decide everything the front does not. Answers already written
+// stay in order ahead of anything node:http writes.
+import type { Server } from "node:http";
+import type { Socket } from "node:net";
+import type { Answer, DocumentFastPath } from "./fast-path.js";
+import type { ServerLimits } from "./options.js";
+
+/**
+ * The node:http server settings the front mirrors while it holds a connection: the largest head,
+ * the time a fresh connection has for its first head, the idle keep-alive time (and header).
+ */
+export type SocketFrontLimits = Pick<
+  ServerLimits,
+  "maxHeaderSize" | "headersTimeoutMs" | "keepAliveTimeoutMs"
+>;
+
+/** A plain GET, as the front reads it from a request head. */
+export interface PlainGet {
+  url: string;
+  /** Whether the connection stays open after the answer (HTTP/1.1 unless `Connection: close`). */
+  keepAlive: boolean;
+  ifNoneMatch: string | undefined;
+  forwardedFor: string | undefined;
+}
+
+const REQUEST_LINE = /^GET (\/[!-~]*) HTTP\/1\.([01])$/;
+// RFC 9110 5.1 token name; value of visible characters (and obs-text) with optional whitespace
+// around and single spaces or tabs inside. No CR or LF anywhere: the lines were split on CRLF.
+const HEADER_LINE =
+  /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*((?:[!-~\x80-\xff]+[ \t]+)*[!-~\x80-\xff]+)?[ \t]*$/;
+/** Headers that mean the request is not a plain GET: a body, an upgrade, an expectation. */
+const NOT_PLAIN = new Set([
+  "content-length",
+  "transfer-encoding",
+  "upgrade",
+  "expect",
+  "te",
+  "http2-settings",
+]);
+
+/**
+ * The request a head (up to, not including, the blank line) asks for, or undefined when it is not
+ * a plain GET the front may answer. Pure; latin1 in, as the bytes came.
+ */
+export function parsePlainGet(head: string): PlainGet | undefined {
+  const lines = head.split("\r\n");
+  const requestLine = REQUEST_LINE.exec(lines[0] ?? "");
+  if (requestLine === null) return undefined;
+  const http11 = requestLine[2] === "1";
+  let host: string | undefined;
+  let connection: string | undefined;
+  let ifNoneMatch: string | undefined;
+  let forwardedFor: string | undefined;
+  for (let i = 1; i < lines.length; i++) {
+    const header = HEADER_LINE.exec(lines[i]!);
+    if (header === null) return undefined;
+    const name = header[1]!.toLowerCase();
+    const value = header[2] ?? "";
+    if (NOT_PLAIN.has(name)) return undefined;
+    // A repeated header the front reads: node:http would join or pick; leave that to it.
+    if (name === "host") {
+      if (host !== undefined) return undefined;
+      host = value;
+    } else if (name === "connection") {
+      if (connection !== undefined) return undefined;
+      connection = value.toLowerCase();
+    } else if (name === "if-none-match") {
+      if (ifNoneMatch !== undefined) return undefined;
+      ifNoneMatch = value;
+    } else if (name === "x-forwarded-for") {
+      if (forwardedFor !== undefined) return undefined;
+      forwardedFor = value;
+    }
+  }
+  // HTTP/1.1 without Host is a 400 from node:http.
+  if (http11 && host === undefined) return undefined;
+  let keepAlive = http11;
+  if (connection === "close") keepAlive = false;
+  else if (connection === "keep-alive") keepAlive = true;
+  else if (connection !== undefined) return undefined;
+  return { url: requestLine[1]!, keepAlive, ifNoneMatch, forwardedFor };
+}
+
+/** HTTP's Date header value, made at most once a second (as node:http does). */
+class DateHeader {
+  private second = -1;
+  private value = "";
+  get(): string {
+    const second = Math.floor(Date.now() / 1000);
+    if (second !== this.second) {
+      this.second = second;
+      this.value = new Date(second * 1000).toUTCString();
+    }
+    return this.value;
+  }
+}
+
+/**
+ * The bytes node:http writes for the fast path's answer (fast-path.ts writeDocument): the same
+ * status line, headers in the same order and spelling, then the body. One buffer, one write.
+ */
+export function answerBytes(
+  answer: Answer,
+  keepAlive: boolean,
+  date: string,
+  keepAliveSeconds: number,
+): Buffer {
+  const { doc } = answer;
+  const connection = keepAlive
+    ? `Connection: keep-alive\r\nKeep-Alive: timeout=${keepAliveSeconds}`
+    : "Connection: close";
+  const head =
+    answer.status === 304
+      ? `HTTP/1.1 304 Not Modified\r\netag: ${doc.etag}\r\ncache-control: no-cache\r\nDate: ${date}\r\n${connection}\r\n\r\n`
+      : `HTTP/1.1 200 OK\r\netag: ${doc.etag}\r\ncache-control: no-cache\r\ncontent-type: ${doc.contentType}\r\ncontent-length: ${doc.body.length}\r\nDate: ${date}\r\n${connection}\r\n\r\n`;
+  const body = answer.status === 304 ? undefined : doc.body;
+  const bytes = Buffer.allocUnsafe(Buffer.byteLength(head, "latin1") + (body?.length ?? 0));
+  const at = bytes.write(head, 0, "latin1");
+  body?.copy(bytes, at);
+  return bytes;
+}
+
+const CRLFCRLF = Buffer.from("\r\n\r\n");
+
+/**
+ * Puts the front before a node:http server's connection listener. `release()` ends every
+ * connection the front holds, as node:http's closeIdleConnections ends its own: call it when the
+ * server starts closing (new connections then go to node:http, whose app answers 503).
+ */
+export class SocketFront {
+  private readonly held = new Set<HeldConnection>();
+  private readonly date = new DateHeader();
+  private readonly keepAliveSeconds: number;
+  private nodeListeners: ((socket: Socket) => void)[] = [];
+  private server: Server | undefined;
+
+  constructor(
+    private readonly fastPath: DocumentFastPath,
+    readonly limits: SocketFrontLimits,
+  ) {
+    this.keepAliveSeconds = Math.floor(limits.keepAliveTimeoutMs / 1000);
+  }
+
+  /** Takes the server's 'connection' listeners (node:http's) and puts the front in their place. */
+  attach(server: Server): void {
+    this.server = server;
+    this.nodeListeners = server.listeners("connection") as ((socket: Socket) => void)[];
+    server.removeAllListeners("connection");
+    server.on("connection", (socket: Socket) => {
+      if (this.fastPath.closing()) this.toNode(socket);
+      else this.held.add(new HeldConnection(socket, this));
+    });
+  }
+
+  release(): void {
+    // Every connection the front holds is idle: each complete request it received is answered.
+    for (const connection of [...this.held]) connection.close();
+  }
+
+  /** Answers what the bytes ask; hands the connection off at the first thing it cannot. */
+  receive(connection: HeldConnection, chunk: Buffer): void {
+    const { socket } = connection;
+    let at = 0;
+    while (at < chunk.length) {
+      const answered = this.answerOne(socket, chunk, at);
+      if (answered === undefined) {
+        connection.handOff(chunk.subarray(at));
+        return;
+      }
+      at = answered.next;
+      if (!answered.keepAlive) {
+        connection.close();
+        return;
+      }
+      // A client that sends faster than it reads: node:http knows how to wait for it.
+      if (socket.writableNeedDrain && at < chunk.length) {
+        connection.handOff(chunk.subarray(at));
+        return;
+      }
+    }
+    if (socket.writableNeedDrain) connection.pauseUntilDrained();
+    socket.setTimeout(this.limits.keepAliveTimeoutMs);
+  }
+
+  /** Answers the request whose head starts at `at`: where the next one starts, or undefined. */
+  private answerOne(
+    socket: Socket,
+    chunk: Buffer,
+    at: number,
+  ): { next: number; keepAlive: boolean } | undefined {
+    const end = chunk.indexOf(CRLFCRLF, at);
+    if (end < 0 || end - at > this.limits.maxHeaderSize) return undefined;
+    const get = parsePlainGet(chunk.toString("latin1", at, end));
+    // Bytes after a request that closes the connection: node:http answers them 400; let it.
+    if (get === undefined || (!get.keepAlive && end + CRLFCRLF.length < chunk.length)) return undefined;
+    const answer = this.fastPath.resolveOrPass({
+      method: "GET",
+      url: get.url,
+      remoteAddress: socket.remoteAddress,
+      forwardedFor: get.forwardedFor,
+      ifNoneMatch: get.ifNoneMatch,
+    });
+    if (answer === undefined) return undefined;
+    socket.write(answerBytes(answer, get.keepAlive, this.date.get(), this.keepAliveSeconds));
+    this.fastPath.settle(answer);
+    return { next: end + CRLFCRLF.length, keepAlive: get.keepAlive };
+  }
+
+  forget(connection: HeldConnection): void {
+    this.held.delete(connection);
+  }
+
+  toNode(socket: Socket): void {
+    for (const listener of this.nodeListeners) listener.call(this.server, socket);
+  }
+}
+
+/** A connection while the front holds it: its listeners, removed again when it goes to node:http. */
+class HeldConnection {
+  private readonly onData = (chunk: Buffer) => this.front.receive(this, chunk);
+  private readonly onTimeout = () => this.socket.destroy();
+  // A reset or broken pipe of an idle client: nothing to answer; 'close' follows.
+  private readonly onError = () => this.socket.destroy();
+  private readonly onClose = () => this.front.forget(this);
+  // The client is done sending (node:http's server allows half-open connections): every request
+  // it sent is answered, so end ours too.
+  private readonly onEnd = () => this.close();
+
+  constructor(
+    readonly socket: Socket,
+    private readonly front: SocketFront,
+  ) {
+    socket.setNoDelay(true);
+    socket.setTimeout(front.limits.headersTimeoutMs);
+    socket.on("data", this.onData);
+    socket.on("end", this.onEnd);
+    socket.on("timeout", this.onTimeout);
+    socket.on("error", this.onError);
+    socket.on("close", this.onClose);
+  }
+
+  /** Gives the connection, and the bytes not yet answered (at least a part of a head), to node:http. */
+  handOff(rest: Buffer): void {
+    this.detach();
+    this.socket.unshift(rest);
+    this.front.toNode(this.socket);
+  }
+
+  /** Reads nothing more until the client has taken what was written. */
+  pauseUntilDrained(): void {
+    this.socket.pause();
+    this.socket.once("drain", () => this.socket.resume());
+  }
+
+  /** After an answer that closes the connection (HTTP/1.0, `Connection: close`): as node:http does. */
+  close(): void {
+    this.front.forget(this);
+    // Reads stop; the error and timeout listeners stay until the socket is gone.
+    this.socket.removeListener("data", this.onData);
+    this.socket.removeListener("end", this.onEnd);
+    this.socket.destroySoon();
+  }
+
+  private detach(): void {
+    this.front.forget(this);
+    const { socket } = this;
+    socket.removeListener("data", this.onData);
+    socket.removeListener("end", this.onEnd);
+    socket.removeListener("timeout", this.onTimeout);
+    socket.removeListener("error", this.onError);
+    socket.removeListener("close", this.onClose);
+    socket.setTimeout(0);
+  }
+}
