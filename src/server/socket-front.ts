@@ -190,7 +190,7 @@ export class SocketFront {
       }
     }
     if (socket.writableNeedDrain) connection.pauseUntilDrained();
-    socket.setTimeout(this.limits.keepAliveTimeoutMs);
+    connection.answeredOnce();
   }
 
   /** Answers the request whose head starts at `at`: where the next one starts, or undefined. */
@@ -236,6 +236,8 @@ class HeldConnection {
   // The client is done sending (node:http's server allows half-open connections): every request
   // it sent is answered, so end ours too.
   private readonly onEnd = () => this.close();
+  /** Whether the socket's timeout is the keep-alive one yet. */
+  private idle = false;
 
   constructor(
     readonly socket: Socket,
@@ -255,6 +257,16 @@ class HeldConnection {
     this.detach();
     this.socket.unshift(rest);
     this.front.toNode(this.socket);
+  }
+
+  /**
+   * From the first answer on, the idle timeout is keepAliveTimeoutMs (before it, headersTimeoutMs).
+   * Set once: the socket's timer restarts by itself on every read and write.
+   */
+  answeredOnce(): void {
+    if (this.idle) return;
+    this.idle = true;
+    this.socket.setTimeout(this.front.limits.keepAliveTimeoutMs);
   }
 
   /** Reads nothing more until the client has taken what was written. */
