@@ -142,8 +142,6 @@ export class SocketFront {
   private readonly held = new Set<HeldConnection>();
   private readonly date = new DateHeader();
   private readonly keepAliveSeconds: number;
-  private nodeListeners: ((socket: Socket) => void)[] = [];
-  private server: Server | undefined;
 
   constructor(
     private readonly fastPath: DocumentFastPath,
@@ -154,12 +152,14 @@ export class SocketFront {
 
   /** Takes the server's 'connection' listeners (node:http's) and puts the front in their place. */
   attach(server: Server): void {
-    this.server = server;
-    this.nodeListeners = server.listeners("connection") as ((socket: Socket) => void)[];
+    const nodeListeners = server.listeners("connection") as ((socket: Socket) => void)[];
+    const toNode = (socket: Socket) => {
+      for (const listener of nodeListeners) listener.call(server, socket);
+    };
     server.removeAllListeners("connection");
     server.on("connection", (socket: Socket) => {
-      if (this.fastPath.closing()) this.toNode(socket);
-      else this.held.add(new HeldConnection(socket, this));
+      if (this.fastPath.closing()) toNode(socket);
+      else this.held.add(new HeldConnection(socket, this, toNode));
     });
   }
 
@@ -220,10 +220,6 @@ export class SocketFront {
   forget(connection: HeldConnection): void {
     this.held.delete(connection);
   }
-
-  toNode(socket: Socket): void {
-    for (const listener of this.nodeListeners) listener.call(this.server, socket);
-  }
 }
 
 /** A connection while the front holds it: its listeners, removed again when it goes to node:http. */
@@ -242,6 +238,8 @@ class HeldConnection {
   constructor(
     readonly socket: Socket,
     private readonly front: SocketFront,
+    /** node:http's connection listeners of the server the socket came to. */
+    private readonly toNode: (socket: Socket) => void,
   ) {
     socket.setNoDelay(true);
     socket.setTimeout(front.limits.headersTimeoutMs);
@@ -256,7 +254,7 @@ class HeldConnection {
   handOff(rest: Buffer): void {
     this.detach();
     this.socket.unshift(rest);
-    this.front.toNode(this.socket);
+    this.toNode(this.socket);
   }
 
   /**

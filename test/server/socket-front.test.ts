@@ -155,6 +155,16 @@ describe("through buildApp, byte for byte as node:http", () => {
         ],
       ],
       ["garbage", ["\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n"]],
+      ["URL-encoded MAC", [get(`/cloud-config/${MAC_A.replaceAll(":", "%3A")}`)]],
+      ["dotted MAC, query route", [get("/ipxe?mac=5254.0012.3401")]],
+      ["obs-text and a tab in a value", [get(`/cloud-config/${MAC_A}`, "User-Agent: a\tb \xe9\r\n")]],
+      ["DEL in a value", [get(`/cloud-config/${MAC_A}`, "User-Agent: a\x7fb\r\n")]],
+      ["odd token characters in a name", [get(`/cloud-config/${MAC_A}`, "X-!#$%&'*+.^_`|~: 1\r\n")]],
+      ["lower-case method", [`get /cloud-config/${MAC_A} HTTP/1.1\r\nHost: ccts\r\n\r\n`]],
+      ["a quote in the path", [get(`/cloud-config/${MAC_A}"`)]],
+      ["a CRLF before the request line", [`\r\n${get(`/cloud-config/${MAC_A}`)}`]],
+      ["a head over maxHeaderSize", [get(`/cloud-config/${MAC_A}`, `X-Big: ${"b".repeat(17 * 1024)}\r\n`)]],
+      ["HTTP/1.2", [`GET /cloud-config/${MAC_A} HTTP/1.2\r\nHost: ccts\r\n\r\n`]],
     ];
     for (const [name, parts] of cases) {
       const gap = parts.length > 1 ? 30 : 0;
