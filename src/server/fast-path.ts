@@ -164,9 +164,21 @@ export class DocumentFastPath {
       return false;
     }
     if (answer === undefined) return false;
-    writeDocument(res, answer);
+    try {
+      writeDocument(res, answer);
+    } catch (err) {
+      // Nothing sent yet: Fastify answers (500 if it meets the same error); else only logged.
+      if (!res.headersSent) return false;
+      this.ctx.logError(err);
+      return true;
+    }
     this.settle(answer);
     return true;
+  }
+
+  /** Logs an error of a request whose answer may be under way (see FastPathContext.logError). */
+  logError(err: unknown): void {
+    this.ctx.logError(err);
   }
 
   /**

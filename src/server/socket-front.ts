@@ -132,6 +132,8 @@ export function answerBytes(
 }
 
 const CRLFCRLF = Buffer.from("\r\n\r\n");
+/** node:http's test for a header value it refuses to send (ERR_INVALID_CHAR). */
+const INVALID_HEADER_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
 
 /**
  * Puts the front before a node:http server's connection listener. `release()` ends every
@@ -211,7 +213,8 @@ export class SocketFront {
       forwardedFor: get.forwardedFor,
       ifNoneMatch: get.ifNoneMatch,
     });
-    if (answer === undefined) return undefined;
+    // A type node:http would refuse to send (its check): node:http and Fastify decide, as before.
+    if (answer === undefined || INVALID_HEADER_CHAR.test(answer.doc.contentType)) return undefined;
     socket.write(answerBytes(answer, get.keepAlive, this.date.get(), this.keepAliveSeconds));
     this.fastPath.settle(answer);
     return { next: end + CRLFCRLF.length, keepAlive: get.keepAlive };
@@ -220,11 +223,23 @@ export class SocketFront {
   forget(connection: HeldConnection): void {
     this.held.delete(connection);
   }
+
+  failed(err: unknown): void {
+    this.fastPath.logError(err);
+  }
 }
 
 /** A connection while the front holds it: its listeners, removed again when it goes to node:http. */
 class HeldConnection {
-  private readonly onData = (chunk: Buffer) => this.front.receive(this, chunk);
+  private readonly onData = (chunk: Buffer) => {
+    try {
+      this.front.receive(this, chunk);
+    } catch (err) {
+      // A bug, not the client's doing: this connection ends, the server goes on.
+      this.front.failed(err);
+      this.socket.destroy();
+    }
+  };
   private readonly onTimeout = () => this.socket.destroy();
   // A reset or broken pipe of an idle client: nothing to answer; 'close' follows.
   private readonly onError = () => this.socket.destroy();

@@ -3,6 +3,8 @@
 // request (the same app with the front off), for plain requests, the ones it hands off, pipelined
 // mixes, split heads and clients that do not read; plus its timeouts and shutdown.
 import { connect, type Socket } from "node:net";
+import { Writable } from "node:stream";
+import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { servedDocument } from "../../src/server/memory-lookup.js";
 import { parsePlainGet } from "../../src/server/socket-front.js";
@@ -176,6 +178,41 @@ describe("through buildApp, byte for byte as node:http", () => {
     }
     // The cases above did reach the front: the plain one is answered with its document.
     expect(await exchange(front.port, [get(`/cloud-config/${MAC_A}`)])).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+  });
+
+  it("a document whose type cannot stand in a header is left to node:http and Fastify", async () => {
+    const lookup = fixtureLookup();
+    const bad = servedDocument("#cloud-config\n", "text/plain\r\nx-injected: 1", "bad");
+    lookup.set(MAC_B, { machine: "default/bad", documents: new Map([["cloud-config", bad]]) });
+    const { front, node } = await both({ lookup });
+    const request = [get(`/cloud-config/${MAC_B}`) + get(`/cloud-config/${MAC_A}`)];
+    const [viaFront, viaNode] = [await exchange(front.port, request), await exchange(node.port, request)];
+    expect(viaFront).toBe(viaNode);
+    // node:http refuses the header; Fastify then sends the body with a type of its own.
+    expect(viaFront).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*content-type: application\/octet-stream\r\n/);
+    expect(viaFront).not.toContain("x-injected");
+    expect(viaFront).toContain("hostname: a");
+  });
+
+  it("an error of its own ends that connection only, and is logged", async () => {
+    const lookup = fixtureLookup();
+    const broken = { body: undefined as unknown as Buffer, contentType: CT_CLOUD, etag: '"broken"' };
+    lookup.set(MAC_B, { machine: "default/broken", documents: new Map([["cloud-config", broken]]) });
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        for (const l of chunk.toString().split("\n")) if (l) lines.push(JSON.parse(l));
+        done();
+      },
+    });
+    const r = await start({ lookup, logger: pino({ level: "info" }, sink) });
+    running.push(r);
+    expect(await exchange(r.port, [get(`/cloud-config/${MAC_B}`)])).toBe("");
+    expect(await exchange(r.port, [get(`/cloud-config/${MAC_A}`)])).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    await r.app.close(); // flushes the log
+    expect(lines.filter((l) => l.level === 50).map((l) => (l.err as { type?: string }).type)).toEqual([
+      "TypeError",
+    ]);
   });
 
   it("plain requests never reach node:http; the others do", async () => {
