@@ -166,7 +166,8 @@ export class SocketFront {
   }
 
   release(): void {
-    // Every connection the front holds is idle: each complete request it received is answered.
+    // Each complete request a held connection sent is answered; one whose client pipelines more
+    // than it reads (paused until drained) is cut like an idle one.
     for (const connection of [...this.held]) connection.close();
   }
 

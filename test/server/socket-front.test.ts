@@ -216,7 +216,8 @@ describe("through buildApp, byte for byte as node:http", () => {
   });
 
   it("plain requests never reach node:http; the others do", async () => {
-    const { front } = await both();
+    const front = await start();
+    running.push(front);
     const parsedByNode: string[] = [];
     front.app.server.on("request", (req: { url: string }) => parsedByNode.push(req.url));
     await exchange(front.port, [get(`/cloud-config/${MAC_A}`) + get(`/ipxe?mac=${MAC_A}`)]);
@@ -231,7 +232,8 @@ describe("through buildApp, byte for byte as node:http", () => {
       machine: "default/big",
       documents: new Map([["cloud-config", servedDocument(big, CT_CLOUD, "big")]]),
     });
-    const { front } = await both({ lookup });
+    const front = await start({ lookup });
+    running.push(front);
     const one = (await exchangeBytes(front.port, [get(`/cloud-config/${MAC_B}`)])).length;
     const serverSide: Socket[] = [];
     front.app.server.on("connection", (s: Socket) => serverSide.push(s));
