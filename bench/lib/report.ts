@@ -172,7 +172,7 @@ export function renderTable(r: RunResult): string {
   lines.push("");
   for (const x of [s, c?.serving]) {
     const others = x?.othersCores
-      ? `; other processes (controller, control plane) used ${x.othersCores.nginx.join(" / ")} cores during the nginx runs, ${x.othersCores.ccts.join(" / ")} during the ccts runs`
+      ? `; other processes (control plane; the controller is stopped) used ${x.othersCores.nginx.join(" / ")} cores during the nginx runs, ${x.othersCores.ccts.join(" / ")} during the ccts runs`
       : "";
     if (x)
       lines.push(
