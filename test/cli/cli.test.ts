@@ -3,7 +3,7 @@
 // own NoCloud code fetching a seed from the running server.
 import { execFile } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import yaml from "js-yaml";
@@ -116,6 +116,23 @@ describe("ccts import + ccts serve on a legacy cluster-desc.yml", () => {
 
   afterAll(async () => {
     expect(await server?.stop()).toBe(0);
+  });
+
+  it("writes one JSON access line per answered request to standard output", async () => {
+    const url = "/cloud-config/52:54:00:0a:00:11";
+    expect((await fetch(base + url)).status).toBe(200);
+    const accessLine = () =>
+      server
+        .output()
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => l.msg === "request" && l.url === url);
+    // Lines are written when the event-loop turn ends.
+    for (let i = 0; i < 100 && accessLine() === undefined; i++) await new Promise((ok) => setTimeout(ok, 20));
+    expect(accessLine()).toMatchObject({ level: 30, hostname: hostname(), method: "GET", status: 200 });
+    expect(accessLine()).toMatchObject({ remoteAddress: "127.0.0.1" });
+    expect(typeof accessLine()?.responseTime).toBe("number");
   });
 
   const nodes = [
