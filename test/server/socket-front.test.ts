@@ -176,7 +176,8 @@ describe("through buildApp, byte for byte as node:http", () => {
       ];
       expect(viaFront, name).toBe(viaNode);
     }
-    // The cases above did reach the front: the plain one is answered with its document.
+    // Equal, and not equally wrong: the plain case is the document (that the front, not node:http,
+    // answered it is the test "plain requests never reach node:http").
     expect(await exchange(front.port, [get(`/cloud-config/${MAC_A}`)])).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
   });
 
