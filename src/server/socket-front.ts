@@ -289,13 +289,16 @@ class HeldConnection {
     this.socket.once("drain", () => this.socket.resume());
   }
 
-  /** After an answer that closes the connection (HTTP/1.0, `Connection: close`): as node:http does. */
+  /**
+   * Ends the connection once what was written is sent: after an answer that closes it (HTTP/1.0,
+   * `Connection: close`), when the client ended its side, when the server closes.
+   */
   close(): void {
     this.front.forget(this);
     // Reads stop; the error and timeout listeners stay until the socket is gone.
     this.socket.removeListener("data", this.onData);
     this.socket.removeListener("end", this.onEnd);
-    this.socket.destroySoon();
+    this.socket.end(() => this.socket.destroy());
   }
 
   private detach(): void {
