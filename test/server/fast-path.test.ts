@@ -3,8 +3,6 @@
 // the one Fastify's own route gives (the same request injected, which skips the fast path).
 import { Agent, createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Writable } from "node:stream";
-import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   type AccessLine,
@@ -15,7 +13,7 @@ import {
 import type { DocumentPick } from "../../src/server/lookup.js";
 import { createMetrics } from "../../src/server/metrics.js";
 import { RateLimiter } from "../../src/server/rate-limit.js";
-import { fixtureLookup, MAC_A, MAC_B, MAC_UNKNOWN, rawGet, start } from "./helpers.js";
+import { capturedLogger, fixtureLookup, MAC_A, MAC_B, MAC_UNKNOWN, rawGet, start } from "./helpers.js";
 
 const FALLBACK = 599;
 
@@ -245,18 +243,12 @@ describe("through buildApp", () => {
   it("behind a trusted proxy, answers and logs as Fastify does for every X-Forwarded-For", async () => {
     const lookup = fixtureLookup();
     lookup.set(MAC_B, { ...lookup.machine(MAC_B)!, addresses: ["192.0.2.7"] });
-    const lines: Record<string, unknown>[] = [];
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        for (const l of chunk.toString().split("\n")) if (l) lines.push(JSON.parse(l));
-        done();
-      },
-    });
+    const { lines, logger } = capturedLogger();
     const r = await start({
       lookup,
       trustProxy: ["127.0.0.1"],
       authorizeByAddress: true,
-      logger: pino({ level: "info" }, sink),
+      logger,
     });
     try {
       for (const xff of ["192.0.2.7", "192.0.2.8", "192.0.2.7, 192.0.2.8", "10.0.0.1, 192.0.2.7", "junk"]) {
@@ -275,14 +267,8 @@ describe("through buildApp", () => {
   });
 
   it("writes the access-log line Fastify's hook writes, ids from one sequence", async () => {
-    const lines: Record<string, unknown>[] = [];
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        for (const l of chunk.toString().split("\n")) if (l) lines.push(JSON.parse(l));
-        done();
-      },
-    });
-    const r = await start({ logger: pino({ level: "info" }, sink) });
+    const { lines, logger } = capturedLogger();
+    const r = await start({ logger });
     try {
       await rawGet(r.port, `/cloud-config/${MAC_A}`); // fast path
       await rawGet(r.port, `/cloud-config/${MAC_UNKNOWN}`); // Fastify

@@ -2,7 +2,9 @@
 // in-memory implementation, not a mock) and an app listening on a real loopback socket.
 import { request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
+import { Writable } from "node:stream";
 import type { FastifyInstance } from "fastify";
+import { pino } from "pino";
 import { type AppDeps, buildApp } from "../../src/server/app.js";
 import type { MachineDocuments } from "../../src/server/lookup.js";
 import { MemoryLookup, servedDocument } from "../../src/server/memory-lookup.js";
@@ -55,6 +57,18 @@ export const machineB = machine("default/b", "hashb", {
   "network-config": ["version: 2\nethernets: {}\n", CT_YAML],
   "meta-data": ["instance-id: iid-b\nlocal-hostname: b\n", CT_YAML],
 });
+
+/** A pino logger at info whose JSON lines are collected, parsed, in `lines`. */
+export function capturedLogger() {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      for (const l of chunk.toString().split("\n")) if (l) lines.push(JSON.parse(l));
+      done();
+    },
+  });
+  return { lines, logger: pino({ level: "info" }, stream) };
+}
 
 export function fixtureLookup(): MemoryLookup {
   const lookup = new MemoryLookup();

@@ -1,20 +1,7 @@
 // The access log: one line per request with its id, method, url, status, response time and
 // remote address; never a document body; long URLs cut short.
-import { Writable } from "node:stream";
-import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { CLOUD_CONFIG_A, MAC_A, start } from "./helpers.js";
-
-function capture() {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      for (const l of chunk.toString().split("\n")) if (l) lines.push(JSON.parse(l));
-      done();
-    },
-  });
-  return { lines, logger: pino({ level: "info" }, stream) };
-}
+import { CLOUD_CONFIG_A, capturedLogger as capture, MAC_A, start } from "./helpers.js";
 
 describe("access log", () => {
   it("one line per request, with the fields an operator needs and no body", async () => {

@@ -3,12 +3,19 @@
 // request (the same app with the front off), for plain requests, the ones it hands off, pipelined
 // mixes, split heads and clients that do not read; plus its timeouts and shutdown.
 import { connect, type Socket } from "node:net";
-import { Writable } from "node:stream";
-import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { servedDocument } from "../../src/server/memory-lookup.js";
 import { parsePlainGet } from "../../src/server/socket-front.js";
-import { CT_CLOUD, fixtureLookup, MAC_A, MAC_B, MAC_UNKNOWN, type Running, start } from "./helpers.js";
+import {
+  CT_CLOUD,
+  capturedLogger,
+  fixtureLookup,
+  MAC_A,
+  MAC_B,
+  MAC_UNKNOWN,
+  type Running,
+  start,
+} from "./helpers.js";
 
 describe("parsePlainGet", () => {
   const host = "Host: x";
@@ -199,14 +206,8 @@ describe("through buildApp, byte for byte as node:http", () => {
     const lookup = fixtureLookup();
     const broken = { body: undefined as unknown as Buffer, contentType: CT_CLOUD, etag: '"broken"' };
     lookup.set(MAC_B, { machine: "default/broken", documents: new Map([["cloud-config", broken]]) });
-    const lines: Record<string, unknown>[] = [];
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        for (const l of chunk.toString().split("\n")) if (l) lines.push(JSON.parse(l));
-        done();
-      },
-    });
-    const r = await start({ lookup, logger: pino({ level: "info" }, sink) });
+    const { lines, logger } = capturedLogger();
+    const r = await start({ lookup, logger });
     running.push(r);
     expect(await exchange(r.port, [get(`/cloud-config/${MAC_B}`)])).toBe("");
     expect(await exchange(r.port, [get(`/cloud-config/${MAC_A}`)])).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
