@@ -194,7 +194,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.setNotFoundHandler((_request, reply) => sendText(reply, 404, "not found"));
   // Fastify answers 503 once closing (return503OnClosing); the fast path then stops answering
   // too, so a closing server tells every client to go elsewhere.
-  // The socket front ends the connections it holds (all idle: what they asked is answered).
+  // The socket front ends the connections it holds (see SocketFront.release).
   app.addHook("preClose", (done) => {
     closing = true;
     front?.release();

@@ -43,7 +43,6 @@ export function effectiveLimits(limits: Partial<ServerLimits> = {}): ServerLimit
 /** The Fastify constructor options (with the Node http options inside) for the given limits. */
 export function serverOptions(limits: Partial<ServerLimits> = {}): FastifyHttpOptions<Server> {
   const l = effectiveLimits(limits);
-  const headersTimeout = l.headersTimeoutMs;
   return {
     requestTimeout: l.requestTimeoutMs,
     connectionTimeout: l.connectionTimeoutMs,
@@ -54,7 +53,7 @@ export function serverOptions(limits: Partial<ServerLimits> = {}): FastifyHttpOp
     return503OnClosing: true,
     http: {
       maxHeaderSize: l.maxHeaderSize,
-      headersTimeout,
+      headersTimeout: l.headersTimeoutMs,
       requestTimeout: l.requestTimeoutMs,
       keepAliveTimeout: l.keepAliveTimeoutMs,
       connectionsCheckingInterval: l.connectionsCheckingIntervalMs,
