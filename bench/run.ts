@@ -1,9 +1,10 @@
-// `npm run bench [-- --quick] [-- --only serving|cluster]`: the ccts benchmarks, each against a
-// reference measured in the same run (nginx for serving, raw API writes for the fan-out). Prints a
-// table and writes bench/results/latest.json. See bench/README.md.
+// `npm run bench [-- --quick] [-- --only serving|cluster] [-- --out DIR]`: the ccts benchmarks,
+// each against a reference measured in the same run (nginx for serving, raw API writes for the
+// fan-out). Prints a table and writes bench/results/latest.json (or DIR/latest.json). See
+// bench/README.md.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { type ClusterConfig, type ClusterResult, clusterBench } from "./lib/cluster.ts";
 import { ROOT } from "./lib/procs.ts";
@@ -16,6 +17,7 @@ const { values } = parseArgs({
     quick: { type: "boolean", default: false },
     only: { type: "string" },
     keep: { type: "boolean", default: false },
+    out: { type: "string" },
   },
 });
 const quick = values.quick ?? false;
@@ -62,7 +64,7 @@ const started = Date.now();
 const say = (s: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${s}\n`);
 const machine = machineInfo();
 const tmp = mkdtempSync(join(tmpdir(), "ccts-bench-"));
-const resultsDir = join(ROOT, "bench", "results");
+const resultsDir = values.out ? resolve(values.out) : join(ROOT, "bench", "results");
 const logDir = join(resultsDir, "logs");
 rmSync(logDir, { recursive: true, force: true });
 mkdirSync(logDir, { recursive: true });

@@ -1,0 +1,82 @@
+// The benchmark's quick mode, run whole as CI runs it (`bench/run.ts --quick`: nginx and wrk from
+// Debian, a control plane of its own, ccts processes, 1,000 machines served and 500 in the
+// cluster), so the benchmark cannot rot unnoticed. Asserted is only what does not depend on this
+// machine's speed: the run finishes, every figure is there, nothing a client asked for failed,
+// every ConfigMap of the fan-out was re-rendered and served, and a no-op resync wrote nothing.
+// Targets met or missed are the report's business (bench/README.md), not this test's.
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ROOT } from "../support/processes.js";
+
+interface Run {
+  code: number | null;
+  stderr: string;
+}
+
+function runQuickBench(out: string): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [join(ROOT, "bench/run.ts"), "--quick", "--out", out],
+      { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 },
+      (err, _stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }),
+    );
+  });
+}
+
+interface Storm {
+  requests: number;
+  ok: number;
+  errors: number;
+}
+interface Serving {
+  machines: number;
+  ccts: { best: { rps: number; errors: number }; at80: { errors: number } };
+  nginx: { best: { rps: number } };
+  storm: { ccts: Storm };
+}
+
+function expectServed(s: Serving): void {
+  expect(s.ccts.best.rps).toBeGreaterThan(0);
+  expect(s.nginx.best.rps).toBeGreaterThan(0);
+  expect(s.ccts.best.errors).toBe(0);
+  expect(s.ccts.at80.errors).toBe(0);
+  expect(s.storm.ccts.errors).toBe(0);
+  expect(s.storm.ccts.ok).toBe(s.storm.ccts.requests);
+}
+
+describe("npm run bench -- --quick", () => {
+  const out = mkdtempSync(join(tmpdir(), "ccts-bench-quick-"));
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+  it("finishes with every figure, no failed request, a complete fan-out and a write-free resync", async () => {
+    const run = await runQuickBench(out);
+    expect(run.code, run.stderr.slice(-4000)).toBe(0);
+    const result = JSON.parse(readFileSync(join(out, "quick.json"), "utf8"));
+    expect(result.mode).toBe("quick");
+    expect(result.failure).toBeUndefined();
+
+    expectServed(result.serving);
+    const c = result.cluster;
+    expectServed(c.serving);
+    expect(c.fanout.verifiedConfigMaps).toBe(c.machines);
+    expect(c.fanout.writes.configmap).toBeGreaterThanOrEqual(c.machines);
+    // A fan-out rewrites documents only: no status, Secret or Event per Machine.
+    expect(c.fanout.writes).toMatchObject({ status: 0, secret: 0, event: 0 });
+    expect(c.noopResync.reconciles).toBeGreaterThanOrEqual(c.machines);
+    expect(c.noopResync.totalWrites).toBe(0);
+    expect(c.applyToServed.failures).toBe(0);
+    expect(c.memory.controller.peakRssMiB).toBeGreaterThan(0);
+    expect(c.memory.server.peakRssMiB).toBeGreaterThan(0);
+    expect(c.memory.serverJoining.servedSeconds).toBeGreaterThan(0);
+
+    // The report: one row per figure of the issue, each with a value that is a number.
+    expect(result.targets.length).toBeGreaterThanOrEqual(19);
+    for (const row of result.targets) expect(row.value, row.figure).not.toMatch(/NaN|undefined|null/);
+    const table = readFileSync(join(out, "quick.md"), "utf8");
+    expect(table).toContain("| figure | ccts | reference (same run) | target | met |");
+  }, 900_000);
+});
