@@ -86,6 +86,7 @@ try {
 
 const result = {
   mode: quick ? "quick" : "full",
+  ...(only ? { only } : {}),
   startedAt: new Date(started).toISOString(),
   runSeconds: round((Date.now() - started) / 1000, 1),
   machine: { ...machine, loadavgAtEnd: loadavg().map((x) => round(x)) },
@@ -98,9 +99,11 @@ const result = {
 mkdirSync(resultsDir, { recursive: true });
 const json = `${JSON.stringify(result, null, 2)}\n`;
 writeFileSync(join(resultsDir, "latest.json"), json);
-writeFileSync(join(resultsDir, `${result.mode}.json`), json);
+// A run of one section keeps the whole run's files: full.json, full-cluster.json, quick-serving.json.
+const name = only ? `${result.mode}-${only}` : result.mode;
+writeFileSync(join(resultsDir, `${name}.json`), json);
 const table = renderTable(result);
-writeFileSync(join(resultsDir, `${result.mode}.md`), table);
+writeFileSync(join(resultsDir, `${name}.md`), table);
 process.stdout.write(table);
 say(`wrote ${join(resultsDir, "latest.json")}`);
 process.exit(failure ? 1 : 0);

@@ -145,6 +145,8 @@ const mb = (mib: number | undefined) => (mib === undefined ? Number.NaN : Math.r
 
 interface RunResult {
   mode: string;
+  /** The one section run (`--only`). */
+  only?: string;
   startedAt: string;
   runSeconds: number;
   machine: MachineInfo & { loadavgAtEnd: number[] };
@@ -157,7 +159,7 @@ interface RunResult {
 export function renderTable(r: RunResult): string {
   const m = r.machine;
   const lines = [
-    `ccts bench (${r.mode}), ${r.startedAt}, ${r.runSeconds} s`,
+    `ccts bench (${r.mode}${r.only ? `, ${r.only} only` : ""}), ${r.startedAt}, ${r.runSeconds} s`,
     `machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, Linux ${m.kernel}, load ${m.loadavgAtStart.join(" ")} -> ${m.loadavgAtEnd.join(" ")}`,
     "",
     "| figure | ccts | reference (same run) | target | met |",

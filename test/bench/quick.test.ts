@@ -3,9 +3,10 @@
 // cluster), so the benchmark cannot rot unnoticed. Asserted is only what does not depend on this
 // machine's speed: the run finishes, every figure is there, nothing a client asked for failed,
 // every ConfigMap of the fan-out was re-rendered and served, and a no-op resync wrote nothing.
+// A second, shorter run (`--only serving`) checks that a partial run keeps the whole run's files.
 // Targets met or missed are the report's business (bench/README.md), not this test's.
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -16,11 +17,11 @@ interface Run {
   stderr: string;
 }
 
-function runQuickBench(out: string): Promise<Run> {
+function runQuickBench(out: string, ...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [join(ROOT, "bench/run.ts"), "--quick", "--out", out],
+      [join(ROOT, "bench/run.ts"), "--quick", "--out", out, ...args],
       { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 },
       (err, _stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }),
     );
@@ -79,4 +80,22 @@ describe("npm run bench -- --quick", () => {
     const table = readFileSync(join(out, "quick.md"), "utf8");
     expect(table).toContain("| figure | ccts | reference (same run) | target | met |");
   }, 900_000);
+
+  it("--only serving writes its own files beside the whole run's", async () => {
+    const dir = join(out, "only");
+    mkdirSync(dir);
+    // A whole run's result from before: an --only run must leave it alone.
+    writeFileSync(join(dir, "quick.json"), "{}\n");
+    const run = await runQuickBench(dir, "--only", "serving");
+    expect(run.code, run.stderr.slice(-4000)).toBe(0);
+    const result = JSON.parse(readFileSync(join(dir, "quick-serving.json"), "utf8"));
+    expect(result).toMatchObject({ mode: "quick", only: "serving" });
+    expect(result.cluster).toBeUndefined();
+    expectServed(result.serving);
+    expect(readFileSync(join(dir, "quick-serving.md"), "utf8")).toMatch(
+      /^ccts bench \(quick, serving only\)/,
+    );
+    expect(JSON.parse(readFileSync(join(dir, "latest.json"), "utf8")).only).toBe("serving");
+    expect(readFileSync(join(dir, "quick.json"), "utf8")).toBe("{}\n");
+  }, 300_000);
 });
