@@ -86,8 +86,16 @@ export const IMAGE_JEMALLOC = "/usr/local/lib/libjemalloc.so.2";
  * itself; the image links it to IMAGE_JEMALLOC). CCTS_BENCH_MALLOC=glibc measures without it.
  */
 export function controllerEnv(): NodeJS.ProcessEnv {
-  return process.env.CCTS_BENCH_MALLOC === "glibc" ? {} : { LD_PRELOAD: jemallocLibrary() };
+  return process.env.CCTS_BENCH_MALLOC === "glibc"
+    ? {}
+    : { LD_PRELOAD: jemallocLibrary(), MALLOC_CONF: CONTROLLER_MALLOC_CONF };
 }
+
+/**
+ * The controller container's jemalloc settings (deploy/ and the CDKTF stack; tests keep them equal):
+ * freed pages go back to the kernel at once rather than after a 10-s decay.
+ */
+export const CONTROLLER_MALLOC_CONF = "dirty_decay_ms:0,muzzy_decay_ms:0";
 
 /** Debian's jemalloc on this machine (libjemalloc2, as in the image). */
 export function jemallocLibrary(): string {

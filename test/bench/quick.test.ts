@@ -34,7 +34,6 @@ interface Storm {
   errors: number;
 }
 interface Serving {
-  machines: number;
   ccts: { best: { rps: number; errors: number }; at80: { errors: number } };
   nginx: { best: { rps: number } };
   storm: { ccts: Storm };

@@ -227,10 +227,12 @@ describe("wiring", () => {
   });
 
   it("preloads the image's jemalloc in the controller only, as deploy/ does", async () => {
-    const { IMAGE_JEMALLOC } = await import("../../bench/lib/procs.ts");
+    const { IMAGE_JEMALLOC, CONTROLLER_MALLOC_CONF } = await import("../../bench/lib/procs.ts");
     const container = (id: string) => res.kubernetes_deployment_v1[id].spec.template.spec.container[0];
     expect(envOf(container("controller")).LD_PRELOAD).toBe(IMAGE_JEMALLOC);
+    expect(envOf(container("controller")).MALLOC_CONF).toBe(CONTROLLER_MALLOC_CONF);
     expect(envOf(container("server")).LD_PRELOAD).toBeUndefined();
+    expect(envOf(container("server")).MALLOC_CONF).toBeUndefined();
   });
 });
 

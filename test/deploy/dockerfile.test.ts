@@ -81,7 +81,9 @@ describe("Dockerfile", () => {
   });
 
   it("links Debian's jemalloc where the controller's container preloads it from", async () => {
-    const { IMAGE_JEMALLOC, jemallocLibrary } = await import("../../bench/lib/procs.ts");
+    const { IMAGE_JEMALLOC, CONTROLLER_MALLOC_CONF, jemallocLibrary } = await import(
+      "../../bench/lib/procs.ts"
+    );
     // Preloaded by the controller's container only (deploy/ tests), not by every process.
     expect(
       runtime
@@ -102,11 +104,16 @@ describe("Dockerfile", () => {
     const files = (await run("dpkg", ["-L", "libjemalloc2"])).stdout.split("\n");
     expect(files).toContain(target);
     expect(jemallocLibrary()).toBe(target);
-    // Node 24 runs the CLI with it preloaded: mapped into the process, no loader complaint.
+    // Node 24 runs the CLI with it preloaded and the controller's settings: no loader complaint,
+    // and jemalloc takes the settings (it names an unknown or malformed one on stderr).
     const cli = await run(process.execPath, [join(REPO_ROOT, "dist/cli/main.js"), "help"], {
-      env: { ...process.env, LD_PRELOAD: target },
+      env: { ...process.env, LD_PRELOAD: target, MALLOC_CONF: CONTROLLER_MALLOC_CONF },
     });
     expect(cli.stderr).toBe("");
+    const typo = await run(process.execPath, ["-e", "0"], {
+      env: { ...process.env, LD_PRELOAD: target, MALLOC_CONF: "dirty_decay:0" },
+    });
+    expect(typo.stderr).toContain("<jemalloc>");
     const maps = await run(
       process.execPath,
       ["-p", "require('node:fs').readFileSync('/proc/self/maps', 'utf8')"],

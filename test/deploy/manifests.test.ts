@@ -130,10 +130,12 @@ describe("deploy/base workloads", () => {
   });
 
   it("preload the image's jemalloc in the controller only, as the benchmark measures them", async () => {
-    const { IMAGE_JEMALLOC } = await import("../../bench/lib/procs.ts");
-    const preload = (name: string) => containerOf(name).env?.find((e) => e.name === "LD_PRELOAD")?.value;
-    expect(preload("ccts-controller")).toBe(IMAGE_JEMALLOC);
-    expect(preload("ccts-server")).toBeUndefined();
+    const { IMAGE_JEMALLOC, CONTROLLER_MALLOC_CONF } = await import("../../bench/lib/procs.ts");
+    const envValue = (name: string, key: string) => containerOf(name).env?.find((e) => e.name === key)?.value;
+    expect(envValue("ccts-controller", "LD_PRELOAD")).toBe(IMAGE_JEMALLOC);
+    expect(envValue("ccts-controller", "MALLOC_CONF")).toBe(CONTROLLER_MALLOC_CONF);
+    expect(envValue("ccts-server", "LD_PRELOAD")).toBeUndefined();
+    expect(envValue("ccts-server", "MALLOC_CONF")).toBeUndefined();
   });
 
   it("run two replicas each, with a PodDisruptionBudget that keeps one", () => {
