@@ -20,8 +20,12 @@ abstract class TallyMetric {
     readonly name: string,
     readonly help: string,
   ) {}
+  /** The series counted since the start or the last reset (prom-client keeps no others). */
   abstract get(): Promise<Exposition>;
-  /** Zeroes every series (they stay: the children handed out keep counting into them). */
+  /**
+   * Zeroes every series (Registry.resetMetrics): like prom-client's, a scrape then shows none of
+   * them until it counts again; the children handed out keep counting into them.
+   */
   abstract reset(): void;
   /** Registers with the registry, as prom-client's metrics do with `registers: [registry]`. */
   register(registry: Registry): this {
@@ -66,7 +70,9 @@ export class TallyCounter<L extends string> extends TallyMetric {
       help: this.help,
       type: "counter",
       aggregator: "sum",
-      values: [...this.series.values()].map((s) => ({ labels: { ...s.labels }, value: s.value })),
+      values: [...this.series.values()]
+        .filter((s) => s.value > 0)
+        .map((s) => ({ labels: { ...s.labels }, value: s.value })),
     };
   }
 
@@ -113,6 +119,7 @@ export class TallyHistogram<L extends string> extends TallyMetric {
   async get(): Promise<Exposition> {
     const values: Exposition["values"] = [];
     for (const [label, s] of this.series) {
+      if (s.count === 0) continue;
       let cumulative = 0;
       this.buckets.forEach((le, i) => {
         cumulative += s.counts[i]!;

@@ -43,7 +43,21 @@ describe("tally metrics", () => {
     counter.labels("/ipxe", "200").inc();
     tallyCounter.child("/ipxe", "200")();
     histogram.labels("/ipxe").observe(0.002);
-    tallyHistogram.child("/ipxe")(0.002);
+    const observeIpxe = tallyHistogram.child("/ipxe");
+    observeIpxe(0.002);
+    expect(await ours.metrics()).toBe(await theirs.metrics());
+    // A child made and not yet counted with is no series yet, in either.
+    counter.labels("/unused", "200");
+    tallyCounter.child("/unused", "200");
+    histogram.labels("/unused");
+    tallyHistogram.child("/unused");
+    expect(await ours.metrics()).toBe(await theirs.metrics());
+    // Registry.resetMetrics() zeroes both alike; children made before count on from zero.
+    theirs.resetMetrics();
+    ours.resetMetrics();
+    expect(await ours.metrics()).toBe(await theirs.metrics());
+    histogram.labels("/ipxe").observe(0.7);
+    observeIpxe(0.7);
     expect(await ours.metrics()).toBe(await theirs.metrics());
   });
 });
