@@ -2,18 +2,18 @@ import { resolve } from "node:path";
 import { buildApp } from "../server/app.js";
 import { FolderStore } from "../store/folder-store.js";
 import { HTTP_FLAGS, httpSettings } from "./http-flags.js";
-import { processLogger } from "./logger.js";
+import { processLogging } from "./logger.js";
 import { parse, required } from "./usage.js";
 
 /** Resolves when the server has shut down after SIGINT/SIGTERM. */
 export async function runServe(args: string[]): Promise<number> {
   const { values } = parse(args, { dir: { type: "string" }, ...HTTP_FLAGS });
   const http = httpSettings(values, 20);
-  const logger = processLogger();
+  const { logger, accessLog } = processLogging();
   const store = new FolderStore(resolve(required(values.dir, "--dir")), { logger });
   await store.load();
   store.watch();
-  const app = buildApp({ lookup: store.lookup, logger, ...http.app });
+  const app = buildApp({ lookup: store.lookup, logger, accessLog, ...http.app });
   await app.listen(http.listen);
   await new Promise<void>((done) => {
     const stop = () => {

@@ -10,7 +10,7 @@ import { ServedConfigMaps } from "../k8s/served-configmaps.js";
 import { buildApp } from "../server/app.js";
 import { MemoryLookup } from "../server/memory-lookup.js";
 import { HTTP_FLAGS, httpSettings } from "./http-flags.js";
-import { processLogger } from "./logger.js";
+import { processLogging } from "./logger.js";
 import { parse, required } from "./usage.js";
 
 /**
@@ -29,7 +29,7 @@ export async function runServer(args: string[]): Promise<number> {
   // Behind a NodePort (kube-proxy's SNAT) or a proxy, one address stands for many machines: no
   // per-client limit unless asked for (README, Protecting the server).
   const http = httpSettings(values, 0);
-  const logger = processLogger();
+  const { logger, accessLog } = processLogging();
   const cacheDir = resolve(required(values["cache-dir"], "--cache-dir"));
   const cache = new DiskCache(cacheDir, (op, key, err) =>
     logger.error({ op, key, err: String(err) }, "disk cache"),
@@ -54,7 +54,7 @@ export async function runServer(args: string[]): Promise<number> {
     "loaded disk cache",
   );
 
-  const app = buildApp({ lookup, logger, metrics: registry, ...http.app });
+  const app = buildApp({ lookup, logger, accessLog, metrics: registry, ...http.app });
   await app.listen(http.listen);
 
   const client = await KubeClient.create(loadKubeConfig(values.kubeconfig));

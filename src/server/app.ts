@@ -21,10 +21,11 @@ import type { Logger, LoggerOptions } from "pino";
 import type { Registry } from "prom-client";
 import { tryParseMac } from "../api/mac.js";
 import type { ConfigDriveBuilder } from "../boot/configdrive.js";
+import { type AccessLog, loggerAccessLog } from "./access-log.js";
 import { addressAllowed } from "./authorization.js";
 import { registerBootRoutes } from "./boot-routes.js";
 import { notModified } from "./conditional.js";
-import { type AccessLine, clientAddress, DocumentFastPath } from "./fast-path.js";
+import { clientAddress, DocumentFastPath } from "./fast-path.js";
 import type { DocumentLookup, DocumentPick as Pick, ServedDocument } from "./lookup.js";
 import { contentDocument } from "./memory-lookup.js";
 import { type AppMetrics, createMetrics } from "./metrics.js";
@@ -39,6 +40,11 @@ export interface AppDeps {
   assetsDir?: string | undefined;
   /** false (default): no logging; true or pino options: a new pino logger; or a pino instance. */
   logger?: boolean | LoggerOptions | Logger | undefined;
+  /**
+   * Writes the access-log lines (one per answered request); default: through the logger. The
+   * processes pass a direct writer of the same lines (cli/logger.ts): cheaper per request.
+   */
+  accessLog?: AccessLog | undefined;
   /** Registry for /metrics; default: a new one per app. */
   metrics?: Registry | undefined;
   /** Overrides of the timeouts and size limits in DEFAULT_LIMITS. */
@@ -104,25 +110,6 @@ function isLoggerInstance(x: unknown): x is Logger {
   return typeof x === "object" && x !== null && typeof (x as Logger).child === "function";
 }
 
-function shorten(s: string, max = 200): string {
-  return s.length > max ? `${s.slice(0, max)}…` : s;
-}
-
-/** The one access-log line of an answered request (never bodies). */
-function logAccess(log: FastifyBaseLogger, line: AccessLine): void {
-  log.info(
-    {
-      reqId: line.reqId,
-      method: line.method,
-      url: shorten(line.url),
-      status: line.status,
-      responseTime: Math.round(line.ms * 1000) / 1000,
-      remoteAddress: line.remoteAddress,
-    },
-    "request",
-  );
-}
-
 /**
  * The HTTP/1 server Fastify would make (its lib/server.js: same options, timeouts), with the
  * socket front before node:http's connection listener and the document fast path as the request
@@ -165,7 +152,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     limiter,
     authorizeByAddress: deps.authorizeByAddress ?? false,
     clientAddress: clientAddress(deps.trustProxy),
-    logAnswered: (line) => logAccess(app.log, line),
+    logAnswered: (line) => logAccess(line),
     nextRequestId,
     closing: () => closing,
     logError: (err) => app.log.error({ err }, "request failed after its answer was sent"),
@@ -190,6 +177,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       return sendText(reply, 400, "malformed URL");
     },
   }) as unknown as FastifyInstance;
+  // Request lines go through the app's logger (request.log is app.log, see childLoggerFactory).
+  const logAccess: AccessLog = deps.accessLog ?? loggerAccessLog(app.log);
 
   app.setNotFoundHandler((_request, reply) => sendText(reply, 404, "not found"));
   // Fastify answers 503 once closing (return503OnClosing); the fast path then stops answering
@@ -223,7 +212,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     const status = reply.statusCode;
     const ms = reply.elapsedTime;
     metrics.answered(route, status, ms / 1000);
-    logAccess(request.log, {
+    logAccess({
       reqId: request.id,
       method: request.method,
       url: request.url,

@@ -10,6 +10,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import proxyAddr from "@fastify/proxy-addr";
 import { tryParseMac } from "../api/mac.js";
+import type { AccessLine } from "./access-log.js";
 import { addressAllowed } from "./authorization.js";
 import { notModified } from "./conditional.js";
 import type { DocumentLookup, DocumentPick, ServedDocument } from "./lookup.js";
@@ -39,15 +40,6 @@ export interface FastPathContext {
   closing(): boolean;
   /** Logs an error thrown after the answer was written (before that, Fastify answers 500). */
   logError(err: unknown): void;
-}
-
-export interface AccessLine {
-  reqId: string;
-  method: string;
-  url: string;
-  status: number;
-  ms: number;
-  remoteAddress: string | undefined;
 }
 
 /** What the fast path reads of a request, from either front (node:http or the socket front). */

@@ -108,3 +108,48 @@ describe("processLogger writes a turn's lines before the next callback runs", ()
     expect(JSON.parse(written).msg).toBe("line");
   });
 });
+
+describe("processLogging's access-log writer", () => {
+  it("writes, into the logger's output and in order with its lines, what the logger writes", () => {
+    const logging = pathToFileURL(join(ROOT, "dist/cli/logger.js")).href;
+    const result = spawnSync(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `import { processLogging } from "${logging}";
+         const { logger, accessLog } = processLogging();
+         Date.now = () => 1796000000123;
+         const line = { reqId: "req-a", method: "GET", url: "/cloud-config/52:54:00:12:34:01", status: 200, ms: 0.0315, remoteAddress: "127.0.0.1" };
+         accessLog(line);
+         logger.info({ reqId: "req-a", method: "GET", url: line.url, status: 200, responseTime: 0.032, remoteAddress: "127.0.0.1" }, "request");
+         logger.info("between");
+         logger.level = "warn";
+         accessLog({ ...line, reqId: "req-b" });
+         logger.level = "info";
+         accessLog({ ...line, reqId: "req-c", remoteAddress: undefined });`,
+      ],
+      { encoding: "utf8", env: { ...process.env, CCTS_LOG_LEVEL: "info" }, timeout: 30_000 },
+    );
+    expect(result.status).toBe(0);
+    const lines = result.stdout.split("\n").filter(Boolean);
+    expect(lines).toHaveLength(4);
+    expect(lines[0]).toBe(lines[1]);
+    expect(JSON.parse(lines[0]!)).toEqual({
+      level: 30,
+      time: 1796000000123,
+      pid: expect.any(Number),
+      hostname: expect.any(String),
+      reqId: "req-a",
+      method: "GET",
+      url: "/cloud-config/52:54:00:12:34:01",
+      status: 200,
+      responseTime: 0.032,
+      remoteAddress: "127.0.0.1",
+      msg: "request",
+    });
+    expect(JSON.parse(lines[2]!).msg).toBe("between");
+    expect(JSON.parse(lines[3]!)).toMatchObject({ reqId: "req-c", msg: "request" });
+    expect(JSON.parse(lines[3]!)).not.toHaveProperty("remoteAddress");
+  });
+});

@@ -4,12 +4,8 @@
 import { Agent, createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  type AccessLine,
-  clientAddress,
-  DocumentFastPath,
-  type FastPathContext,
-} from "../../src/server/fast-path.js";
+import type { AccessLine } from "../../src/server/access-log.js";
+import { clientAddress, DocumentFastPath, type FastPathContext } from "../../src/server/fast-path.js";
 import type { DocumentPick } from "../../src/server/lookup.js";
 import { createMetrics } from "../../src/server/metrics.js";
 import { RateLimiter } from "../../src/server/rate-limit.js";
