@@ -13,9 +13,9 @@ import { ROOT } from "../support/processes.js";
 const turn = () => new Promise((done) => setImmediate(done));
 
 describe("batchedPerTurn", () => {
-  it("hands the lines of one turn to the sink as one text, in order, after the turn", async () => {
+  it("hands the lines of one turn to the sink as one write, in order, after the turn", async () => {
     const writes: string[] = [];
-    const stream = batchedPerTurn({ write: (text) => writes.push(text) });
+    const stream = batchedPerTurn({ write: (bytes) => writes.push(bytes.toString()) });
     stream.write("a\n");
     stream.write("b\n");
     expect(writes).toEqual([]);
@@ -30,7 +30,7 @@ describe("batchedPerTurn", () => {
     const writes: string[] = [];
     let sinkFlushed = false;
     const stream = batchedPerTurn({
-      write: (text) => writes.push(text),
+      write: (bytes) => writes.push(bytes.toString()),
       flush: (done) => {
         sinkFlushed = true;
         done();
@@ -42,6 +42,47 @@ describe("batchedPerTurn", () => {
     expect(sinkFlushed).toBe(true);
     await turn();
     expect(writes).toEqual(["a\n"]);
+  });
+
+  it("takes lines as text and as bytes written into its buffer, in order, of any size", async () => {
+    const writes: Buffer[] = [];
+    const stream = batchedPerTurn({ write: (bytes) => writes.push(bytes) });
+    const asBytes = (line: string) => {
+      const buffer = stream.reserve(line.length);
+      stream.wrote(stream.end + buffer.write(line, stream.end, "latin1"));
+    };
+    // Text with characters of two to four UTF-8 bytes; bytes (ASCII here); now and then a line
+    // larger than the buffer.
+    const lines: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      const line = i % 100 === 7 ? `${"x".repeat(200_000)}\n` : `line ${i}\n`;
+      if (i % 2 === 0) {
+        lines.push(`\u00e9\u20ac\u{1f600} ${line}`);
+        stream.write(lines.at(-1)!);
+      } else {
+        lines.push(line);
+        asBytes(line);
+      }
+    }
+    const expected = lines.join("");
+    await turn();
+    expect(writes).toHaveLength(1);
+    expect(writes[0]!.toString("utf8")).toBe(expected);
+    // A later turn starts empty, in a buffer of the usual size again.
+    stream.write("after\n");
+    expect(stream.reserve(0).length).toBeLessThanOrEqual(1024 * 1024);
+    await turn();
+    expect(writes.map((w) => w.toString())).toEqual([expected, "after\n"]);
+  });
+
+  it("hands the sink a copy: the next turn's lines do not change what it was given", async () => {
+    const writes: Buffer[] = [];
+    const stream = batchedPerTurn({ write: (bytes) => writes.push(bytes) });
+    stream.write("first\n");
+    await turn();
+    stream.write("other\n");
+    await turn();
+    expect(writes.map((w) => w.toString())).toEqual(["first\n", "other\n"]);
   });
 });
 
