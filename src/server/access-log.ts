@@ -2,8 +2,8 @@
 // pino-compatible logger (the app's), and a direct JSON-lines writer for the processes' own logger,
 // whose format ccts sets (cli/logger.ts). Under load the line is written once per request: through
 // pino (its walk over the fields, serializer and formatter lookups), then joined with the turn's
-// other lines and encoded, it took 4.7-5.7 us of the server's ~24 us of main thread per request
-// (CPU profiles under wrk); written as bytes into the turn's buffer, 2.5 us, a third of it the
+// other lines and encoded, it took 5.9 us of the server's ~24 us of main thread per request
+// (CPU profiles under wrk); written as bytes into the turn's buffer, 2.3 us, a third of it the
 // write(2) of the log (bench/README.md). Tests keep the two writers byte-equal (but for a lone
 // UTF-16 surrogate, which pino writes raw and no request can carry).
 import type { FastifyBaseLogger } from "fastify";
