@@ -37,16 +37,29 @@ export class FileRegion implements StoredBytes {
   ) {}
 
   subarray(start = 0, end = this.length): Buffer {
+    const out = Buffer.allocUnsafe(end - start);
+    this.readInto(out, 0, start, end);
+    return out;
+  }
+
+  readInto(target: Buffer, targetStart: number, start: number, end: number): void {
     // A closed segment's descriptor number may already belong to another file.
     if (this.segment.closed) throw new Error("document file: region read after it was released");
-    const out = Buffer.allocUnsafe(end - start);
+    if (start < 0 || end > this.length || start > end)
+      throw new RangeError("document file: read outside the region");
     let read = 0;
-    while (read < out.length) {
-      const n = readSync(this.segment.fd, out, read, out.length - read, this.offset + start + read);
+    const length = end - start;
+    while (read < length) {
+      const n = readSync(
+        this.segment.fd,
+        target,
+        targetStart + read,
+        length - read,
+        this.offset + start + read,
+      );
       if (n === 0) throw new Error("document file: unexpected end of file");
       read += n;
     }
-    return out;
   }
 
   release(): void {

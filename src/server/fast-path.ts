@@ -242,6 +242,8 @@ function writeDocument(res: ServerResponse, { status, doc }: Answer): void {
     res.end();
     return;
   }
+  // Read first (from the document file, in cluster mode): if that fails, nothing is sent yet.
+  const body = doc.body;
   res.writeHead(200, [
     "etag",
     doc.etag,
@@ -250,7 +252,7 @@ function writeDocument(res: ServerResponse, { status, doc }: Answer): void {
     "content-type",
     doc.contentType,
     "content-length",
-    String(doc.body.length),
+    String(body.length),
   ]);
-  res.end(doc.body);
+  res.end(body);
 }

@@ -2,11 +2,19 @@
 // cluster-mode ConfigMap index implement it; the app never knows which one it talks to.
 
 export interface ServedDocument {
-  /** Bytes to send, prepared once when the document was learned. */
-  body: Buffer;
-  contentType: string;
+  /**
+   * Bytes to send, prepared once when the document was learned. In the cluster server they live in
+   * the document file and each read of `body` reads them from it: where the length is enough, or
+   * the bytes go into a buffer of the caller's, use `length` and `copyBodyTo`.
+   */
+  readonly body: Buffer;
+  /** The body's length in bytes. */
+  readonly length: number;
+  /** Writes the body into `target` at `offset` (stored bytes are read straight into it). */
+  copyBodyTo(target: Buffer, offset: number): void;
+  readonly contentType: string;
   /** Strong ETag, quoted, derived from the content hash. */
-  etag: string;
+  readonly etag: string;
 }
 
 export interface DocumentLookup {

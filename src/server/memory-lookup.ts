@@ -11,7 +11,24 @@ import { etagOf, PackedDocuments } from "./packed-documents.js";
  * A hash that cannot stand in an ETag as it is (quotes, spaces, non-ASCII, very long) is hashed.
  */
 export function servedDocument(content: string, contentType: string, hash: string): ServedDocument {
-  return { body: Buffer.from(content, "utf8"), contentType, etag: etagOf(hash) };
+  return new InMemoryDocument(Buffer.from(content, "utf8"), contentType, etagOf(hash));
+}
+
+/** A document whose bytes are a Buffer of its own. */
+class InMemoryDocument implements ServedDocument {
+  constructor(
+    readonly body: Buffer,
+    readonly contentType: string,
+    readonly etag: string,
+  ) {}
+
+  get length(): number {
+    return this.body.length;
+  }
+
+  copyBodyTo(target: Buffer, offset: number): void {
+    this.body.copy(target, offset);
+  }
 }
 
 /**
@@ -127,7 +144,11 @@ export class MemoryLookup implements DocumentLookup {
     const byContent = new Map<string, ServedDocument>();
     for (const docs of this.index.values()) {
       const doc = docs.documents.get(output);
-      if (doc) byContent.set(doc.body.toString("latin1"), doc);
+      if (!doc) continue;
+      // The answer is kept for a while: a copy of the bytes, not a view of a file region that a
+      // change of that Machine's documents releases meanwhile.
+      const body = doc.body;
+      byContent.set(body.toString("latin1"), new InMemoryDocument(body, doc.contentType, doc.etag));
     }
     const answer = byContent.size > 1 ? "ambiguous" : byContent.values().next().value;
     this.shared.set(output, { version: this.version, at: now, answer });

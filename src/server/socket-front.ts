@@ -123,11 +123,11 @@ export function answerBytes(
   const head =
     answer.status === 304
       ? `HTTP/1.1 304 Not Modified\r\netag: ${doc.etag}\r\ncache-control: no-cache\r\nDate: ${date}\r\n${connection}\r\n\r\n`
-      : `HTTP/1.1 200 OK\r\netag: ${doc.etag}\r\ncache-control: no-cache\r\ncontent-type: ${doc.contentType}\r\ncontent-length: ${doc.body.length}\r\nDate: ${date}\r\n${connection}\r\n\r\n`;
-  const body = answer.status === 304 ? undefined : doc.body;
-  const bytes = Buffer.allocUnsafe(Buffer.byteLength(head, "latin1") + (body?.length ?? 0));
+      : `HTTP/1.1 200 OK\r\netag: ${doc.etag}\r\ncache-control: no-cache\r\ncontent-type: ${doc.contentType}\r\ncontent-length: ${doc.length}\r\nDate: ${date}\r\n${connection}\r\n\r\n`;
+  const withBody = answer.status === 200;
+  const bytes = Buffer.allocUnsafe(Buffer.byteLength(head, "latin1") + (withBody ? doc.length : 0));
   const at = bytes.write(head, 0, "latin1");
-  body?.copy(bytes, at);
+  if (withBody) doc.copyBodyTo(bytes, at);
   return bytes;
 }
 
@@ -216,7 +216,15 @@ export class SocketFront {
     });
     // A type node:http would refuse to send (its check): node:http and Fastify decide, as before.
     if (answer === undefined || INVALID_HEADER_CHAR.test(answer.doc.contentType)) return undefined;
-    socket.write(answerBytes(answer, get.keepAlive, this.date.get(), this.keepAliveSeconds));
+    let bytes: Buffer;
+    try {
+      bytes = answerBytes(answer, get.keepAlive, this.date.get(), this.keepAliveSeconds);
+    } catch {
+      // The document could not be read (its file): nothing is written yet, so node:http and
+      // Fastify take the request and answer it (500, logged, when they meet the same error).
+      return undefined;
+    }
+    socket.write(bytes);
     this.fastPath.settle(answer);
     return { next: end + CRLFCRLF.length, keepAlive: get.keepAlive };
   }

@@ -34,6 +34,14 @@ describe("DocumentFile", () => {
     ).toEqual([true, true, true]);
     expect(regions[1]!.subarray(10, 20)).toEqual(bytesOf(2).subarray(10, 20));
     expect(regions[2]!.subarray(0, 0).length).toBe(0);
+    // Straight into a caller's buffer, at an offset, nothing around it touched.
+    const target = Buffer.alloc(30, 0xee);
+    regions[1]!.readInto(target, 5, 10, 30);
+    expect(target.subarray(5, 25)).toEqual(bytesOf(2).subarray(10, 30));
+    expect([...target.subarray(0, 5), ...target.subarray(25)].every((b) => b === 0xee)).toBe(true);
+    // Past the region's end would read the next region's bytes: refused.
+    expect(() => regions[0]!.readInto(Buffer.alloc(2000), 0, 0, 1001)).toThrow(/outside the region/);
+    expect(() => regions[0]!.subarray(-1, 10)).toThrow(/outside the region/);
     expect(file.stats()).toMatchObject({ liveBytes: 3000, garbageBytes: 0, regions: 3, segments: 1 });
     // Unlinked at once: a crash leaves nothing to clean up.
     expect(await readdir(d)).toEqual([]);
@@ -158,6 +166,42 @@ describe("DocumentIndex over a DocumentFile", () => {
     index.remove("ns/ccts-machine-a");
     expect(served(lookup)).toBeUndefined();
     expect(file.stats()).toMatchObject({ liveBytes: 0, regions: 0 });
+    file.close();
+  });
+
+  it("gives a stored document's length without reading it and reads it straight into a buffer", async () => {
+    const file = new DocumentFile(await dir());
+    const lookup = new MemoryLookup();
+    const content = "#cloud-config\nhostname: ä\n";
+    new DocumentIndex(lookup, file).upsert(entry("a", content));
+    const doc = lookup.machine("52:54:00:00:00:01")!.documents.get("cloud-config")!;
+    expect(doc.length).toBe(Buffer.byteLength(content));
+    const answer = Buffer.alloc(doc.length + 4, ".");
+    doc.copyBodyTo(answer, 2);
+    expect(answer.toString()).toBe(`..${content}..`);
+    file.close();
+  });
+
+  it("keeps the shared answer (ca.pem) readable after the regions it was read from are gone", async () => {
+    const file = new DocumentFile(await dir());
+    const lookup = new MemoryLookup();
+    const index = new DocumentIndex(lookup, file);
+    const withCa = (name: string, mac: string, ca: string) =>
+      entry(name, ca, {
+        macs: [mac],
+        documents: { "ca.pem": { contentType: "application/x-pem-file", content: ca } },
+      });
+    index.upsert(withCa("a", "52:54:00:00:00:01", "CA1"));
+    index.upsert(withCa("b", "52:54:00:00:00:02", "CA1"));
+    const answer = lookup.sharedDocument("ca.pem");
+    if (typeof answer !== "object") throw new Error(`no shared answer: ${answer}`);
+    // Both Machines change (their old regions released), and a compaction closes the old file.
+    index.upsert(withCa("a", "52:54:00:00:00:01", "CA2"));
+    index.upsert(withCa("b", "52:54:00:00:00:02", "CA2"));
+    await file.compact();
+    expect(file.stats().segments).toBe(1);
+    expect(answer.body.toString()).toBe("CA1");
+    expect(answer.length).toBe(3);
     file.close();
   });
 

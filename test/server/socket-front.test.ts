@@ -4,6 +4,7 @@
 // mixes, split heads and clients that do not read; plus its timeouts and shutdown.
 import { connect, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import type { ServedDocument } from "../../src/server/lookup.js";
 import { servedDocument } from "../../src/server/memory-lookup.js";
 import { parsePlainGet } from "../../src/server/socket-front.js";
 import {
@@ -202,9 +203,46 @@ describe("through buildApp, byte for byte as node:http", () => {
     expect(viaFront).toContain("hostname: a");
   });
 
+  it("a document it cannot read goes to node:http and Fastify: 500, logged, the connection goes on", async () => {
+    const lookup = fixtureLookup();
+    const unreadable: ServedDocument = {
+      get body(): Buffer {
+        throw new Error("EIO: i/o error, read");
+      },
+      length: 10,
+      copyBodyTo() {
+        throw new Error("EIO: i/o error, read");
+      },
+      contentType: CT_CLOUD,
+      etag: '"unreadable"',
+    };
+    lookup.set(MAC_B, { machine: "default/unreadable", documents: new Map([["cloud-config", unreadable]]) });
+    const { lines, logger } = capturedLogger();
+    const r = await start({ lookup, logger });
+    running.push(r);
+    const parsedByNode: string[] = [];
+    r.app.server.on("request", (req: { url: string }) => parsedByNode.push(req.url));
+    const answers = await exchange(r.port, [get(`/cloud-config/${MAC_B}`) + get(`/cloud-config/${MAC_A}`)]);
+    expect(answers).toMatch(
+      /^HTTP\/1\.1 500 Internal Server Error\r\n[\s\S]*HTTP\/1\.1 200 OK\r\n[\s\S]*hostname: a/,
+    );
+    expect(parsedByNode).toEqual([`/cloud-config/${MAC_B}`, `/cloud-config/${MAC_A}`]);
+    await r.app.close(); // flushes the log
+    expect(lines.some((l) => l.level === 50 && JSON.stringify(l).includes("EIO"))).toBe(true);
+  });
+
   it("an error of its own ends that connection only, and is logged", async () => {
     const lookup = fixtureLookup();
-    const broken = { body: undefined as unknown as Buffer, contentType: CT_CLOUD, etag: '"broken"' };
+    // A bug, simulated: a document whose type cannot even be read.
+    const broken = {
+      get contentType(): string {
+        throw new TypeError("broken");
+      },
+      body: Buffer.from("x"),
+      length: 1,
+      copyBodyTo() {},
+      etag: '"broken"',
+    };
     lookup.set(MAC_B, { machine: "default/broken", documents: new Map([["cloud-config", broken]]) });
     const { lines, logger } = capturedLogger();
     const r = await start({ lookup, logger });
