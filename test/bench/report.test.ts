@@ -35,7 +35,11 @@ describe("benchmark targets", () => {
       ({
         machines: 10_000,
         writeConcurrency: 8,
-        raw: { updatePerSecond: rawPerSecond },
+        raw: {
+          updatePerSecond: rawPerSecond,
+          updateAfterPerSecond: rawPerSecond,
+          referencePerSecond: rawPerSecond,
+        },
         fanout: {
           configMapsSeconds,
           servedSeconds: configMapsSeconds + 2,
