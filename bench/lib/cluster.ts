@@ -49,7 +49,7 @@ export interface ClusterResult {
     /** The update pass before the fan-out. */
     updateSeconds: number;
     updatePerSecond: number;
-    /** The same pass again after the fan-out (since 2026-12-01 22:00; absent before). */
+    /** The same pass again after the fan-out (since 2026-12-01 21:40; absent before). */
     updateAfterSeconds: number;
     updateAfterPerSecond: number;
     /**

@@ -35,9 +35,10 @@ describe("benchmark targets", () => {
       ({
         machines: 10_000,
         writeConcurrency: 8,
+        // Judged against both passes together, not the first alone (here much faster).
         raw: {
-          updatePerSecond: rawPerSecond,
-          updateAfterPerSecond: rawPerSecond,
+          updatePerSecond: rawPerSecond * 1.5,
+          updateAfterPerSecond: rawPerSecond * 0.75,
           referencePerSecond: rawPerSecond,
         },
         fanout: {
