@@ -4,31 +4,15 @@
 import { createHash } from "node:crypto";
 import { parseMac } from "../api/mac.js";
 import type { ClusterDocuments, DocumentLookup, MachineDocuments, ServedDocument } from "./lookup.js";
-import { etagOf, PackedDocuments } from "./packed-documents.js";
+import { DocumentView, etagOf, PackedDocuments } from "./packed-documents.js";
 
 /**
  * Prepares a document for serving: the UTF-8 bytes once, and a strong quoted ETag from `hash`.
  * A hash that cannot stand in an ETag as it is (quotes, spaces, non-ASCII, very long) is hashed.
  */
 export function servedDocument(content: string, contentType: string, hash: string): ServedDocument {
-  return new InMemoryDocument(Buffer.from(content, "utf8"), contentType, etagOf(hash));
-}
-
-/** A document whose bytes are a Buffer of its own. */
-class InMemoryDocument implements ServedDocument {
-  constructor(
-    readonly body: Buffer,
-    readonly contentType: string,
-    readonly etag: string,
-  ) {}
-
-  get length(): number {
-    return this.body.length;
-  }
-
-  copyBodyTo(target: Buffer, offset: number): void {
-    this.body.copy(target, offset);
-  }
+  const body = Buffer.from(content, "utf8");
+  return new DocumentView(body, 0, body.length, contentType, etagOf(hash));
 }
 
 /**
@@ -148,7 +132,10 @@ export class MemoryLookup implements DocumentLookup {
       // The answer is kept for a while: a copy of the bytes, not a view of a file region that a
       // change of that Machine's documents releases meanwhile.
       const body = doc.body;
-      byContent.set(body.toString("latin1"), new InMemoryDocument(body, doc.contentType, doc.etag));
+      byContent.set(
+        body.toString("latin1"),
+        new DocumentView(body, 0, body.length, doc.contentType, doc.etag),
+      );
     }
     const answer = byContent.size > 1 ? "ambiguous" : byContent.values().next().value;
     this.shared.set(output, { version: this.version, at: now, answer });

@@ -189,11 +189,12 @@ export class PackedDocuments extends DocumentMap {
 }
 
 /**
- * One document of a PackedDocuments. Its bytes are read when asked for: an answer that only needs
- * the length (a 304) reads nothing, and the socket front reads stored bytes straight into its
- * answer (copyBodyTo) instead of into a Buffer of their own first.
+ * A document as bytes [start, end) of a Buffer (a whole one of its own, or a PackedDocuments'
+ * body) or of stored bytes. They are read when asked for: an answer that only needs the length (a
+ * 304) reads nothing, and the socket front reads stored bytes straight into its answer
+ * (copyBodyTo) instead of into a Buffer of their own first.
  */
-class DocumentView implements ServedDocument {
+export class DocumentView implements ServedDocument {
   constructor(
     private readonly source: Buffer | StoredBytes,
     private readonly start: number,
