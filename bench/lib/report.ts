@@ -102,6 +102,7 @@ export function targets(s: ServingResult | undefined, c: ClusterResult | undefin
         // Not ratioToRaw, rounded to 3 places.
         met: c.machines / f.configMapsSeconds >= 0.8 * c.raw.referencePerSecond,
       },
+      separateCoresRow(c),
       {
         figure: `no-op resync: writes (${c.noopResync.reconciles} reconciles)`,
         value: String(c.noopResync.totalWrites),
@@ -140,6 +141,22 @@ export function targets(s: ServingResult | undefined, c: ClusterResult | undefin
     );
   }
   return out;
+}
+
+/** The fan-out with the control plane on a core of its own: a diagnostic beside the target. */
+function separateCoresRow(c: ClusterResult): Target {
+  const figure = "fan-out on separate cores (control plane on one, ccts on the other): writes/s vs raw";
+  const s = c.separateCores;
+  if (!s) return { figure, value: "not measured", reference: "-", target: "(diagnostic)", met: undefined };
+  if ("skipped" in s)
+    return { figure, value: `skipped: ${s.skipped}`, reference: "-", target: "(diagnostic)", met: undefined };
+  return {
+    figure,
+    value: `${s.configMapWritesPerSecond}/s (${s.ratioToRaw}x), ${s.configMapsSeconds} s`,
+    reference: `raw ${s.referencePerSecond}/s (${s.rawUpdatePerSecond}/s before, ${s.rawUpdateAfterPerSecond}/s after)`,
+    target: "(diagnostic)",
+    met: undefined,
+  };
 }
 
 /** MiB (from /proc) to MB, as the targets are stated. */
@@ -185,10 +202,15 @@ export function renderTable(r: RunResult): string {
   }
   if (c)
     lines.push(
-      `cluster: ${c.machines} Machines created in ${c.createMachinesSeconds} s; initial render ${c.initialRenderSeconds} s (served ${c.initialServedSeconds} s); raw SSA create ${c.raw.createPerSecond}/s (32 in flight), update ${c.raw.updatePerSecond}/s before the fan-out and ${c.raw.updateAfterPerSecond}/s after; fan-out API writes ${JSON.stringify(c.fanout.writes)} (${c.fanout.apiWritesPerSecond}/s all kinds), controller CPU ${c.fanout.controllerCpuSeconds} s (${c.fanout.controllerCpuShare} cores), server CPU ${c.fanout.serverCpuSeconds} s; kube-apiserver + etcd CPU per write: raw ${c.raw.controlPlaneCpuMsPerWrite} ms, fan-out ${c.fanout.controlPlaneCpuMsPerWrite} ms; at the end (before the serving load) ${heapLine("controller", c.memory.controllerHeap)}, ${heapLine("server", c.memory.serverHeap)}`,
+      `cluster: ${c.machines} Machines created in ${c.createMachinesSeconds} s; initial render ${c.initialRenderSeconds} s (served ${c.initialServedSeconds} s); raw SSA create ${c.raw.createPerSecond}/s (32 in flight), update ${c.raw.updatePerSecond}/s before the fan-out and ${c.raw.updateAfterPerSecond}/s after; fan-out API writes ${JSON.stringify(c.fanout.writes)} (${c.fanout.apiWritesPerSecond}/s all kinds), controller CPU ${c.fanout.controllerCpuSeconds} s (${c.fanout.controllerCpuShare} cores), server CPU ${c.fanout.serverCpuSeconds} s; kube-apiserver + etcd CPU per write: raw ${c.raw.controlPlaneCpuMsPerWrite} ms, fan-out ${c.fanout.controlPlaneCpuMsPerWrite} ms; at the end (before the serving load) ${heapLine("controller", c.memory.controllerHeap)}, ${heapLine("server", c.memory.serverHeap)}${separateCoresLine(c.separateCores)}`,
     );
   if (r.failure) lines.push(`FAILED: ${r.failure.split("\n")[0]}`);
   return `${lines.join("\n")}\n`;
+}
+
+function separateCoresLine(s: ClusterResult["separateCores"] | undefined): string {
+  if (!s || "skipped" in s) return "";
+  return `; on separate cores: controller CPU ${s.controllerCpuMsPerWrite} ms per fan-out write, kube-apiserver + etcd ${s.controlPlaneCpuMsPerWrite.raw} ms per raw write and ${s.controlPlaneCpuMsPerWrite.fanout} ms per fan-out write`;
 }
 
 function heapLine(

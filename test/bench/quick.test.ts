@@ -2,7 +2,8 @@
 // Debian, a control plane of its own, ccts processes, 1,000 machines served and 500 in the
 // cluster), so the benchmark cannot rot unnoticed. Asserted is only what does not depend on this
 // machine's speed: the run finishes, every figure is there, nothing a client asked for failed,
-// every ConfigMap of the fan-out was re-rendered and served, and a no-op resync wrote nothing.
+// every ConfigMap of the fan-out was re-rendered and served (and again on separate cores), and a
+// no-op resync wrote nothing.
 // A second, shorter run (`--only serving`) checks that a partial run keeps the whole run's files.
 // Targets met or missed are the report's business (bench/README.md), not this test's.
 import { execFile } from "node:child_process";
@@ -72,6 +73,12 @@ describe("npm run bench -- --quick", () => {
     expect(c.memory.controller.peakRssMiB).toBeGreaterThan(0);
     expect(c.memory.server.peakRssMiB).toBeGreaterThan(0);
     expect(c.memory.serverJoining.servedSeconds).toBeGreaterThan(0);
+    // These machines have two CPUs: the fan-out on separate cores runs, and completes.
+    expect(c.separateCores.skipped).toBeUndefined();
+    expect(c.separateCores.configMaps).toBe(c.machines + c.applyToServed.samples);
+    expect(c.separateCores.verifiedConfigMaps).toBe(c.separateCores.configMaps);
+    expect(c.separateCores.configMapWritesPerSecond).toBeGreaterThan(0);
+    expect(c.separateCores.referencePerSecond).toBeGreaterThan(0);
 
     // The report: one row per figure of the issue, each with a value that is a number.
     expect(result.targets.length).toBeGreaterThanOrEqual(19);

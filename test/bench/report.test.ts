@@ -63,4 +63,36 @@ describe("benchmark targets", () => {
     expect(below.met).toBe(false);
     expect(ratioRow(cluster(41.6, 300)).met).toBe(true);
   });
+
+  it("the fan-out on separate cores is a diagnostic: its figures, or why it was skipped", () => {
+    const row = (separateCores: unknown) =>
+      targets(undefined, {
+        machines: 10_000,
+        raw: {},
+        fanout: {},
+        noopResync: {},
+        applyToServed: {},
+        memory: { controller: {}, server: {}, serverJoining: {} },
+        serving: serving(40_000, 60_000),
+        separateCores,
+      } as unknown as ClusterResult).find((t) => t.figure.startsWith("fan-out on separate cores"))!;
+    const measured = row({
+      rawUpdatePerSecond: 153,
+      rawUpdateAfterPerSecond: 165,
+      referencePerSecond: 159,
+      configMapsSeconds: 61,
+      configMapWritesPerSecond: 164,
+      ratioToRaw: 1.035,
+    });
+    expect(measured).toMatchObject({
+      value: "164/s (1.035x), 61 s",
+      reference: "raw 159/s (153/s before, 165/s after)",
+      target: "(diagnostic)",
+      met: undefined,
+    });
+    expect(row({ skipped: "1 CPU: nothing to separate" })).toMatchObject({
+      value: "skipped: 1 CPU: nothing to separate",
+      met: undefined,
+    });
+  });
 });
