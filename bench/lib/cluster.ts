@@ -310,7 +310,7 @@ export async function clusterBench(
     const metricsPort = await freePort();
     const serverPort = await freePort();
     t = nowMs();
-    const controllerArgs = (port: number) => [
+    const controllerArgs = (port: number, resync = cfg.resync) => [
       "controller",
       "--kubeconfig",
       cp.kubeconfig,
@@ -324,7 +324,7 @@ export async function clusterBench(
       "--concurrency",
       String(cfg.writeConcurrency),
       "--resync",
-      cfg.resync,
+      resync,
     ];
     const controller = startCcts("ccts-controller", controllerArgs(metricsPort), logDir, controllerEnv());
     procs.push(controller);
@@ -698,7 +698,9 @@ export async function clusterBench(
       // The Machines of apply-to-served are members too: the fan-out rewrites theirs as well.
       const members = n + cfg.applySamples;
       const port = await freePort();
-      const again = startCcts("ccts-controller-again", controllerArgs(port), logDir, controllerEnv());
+      // No resync pass in this phase (a fan-out of 10,000 takes longer than --resync 60s here): a
+      // pass landing in it adds a render per Machine and a queue to drain to its time.
+      const again = startCcts("ccts-controller-again", controllerArgs(port, "1h"), logDir, controllerEnv());
       procs.push(again);
       const readAgain = () => {
         if (again.memory() === undefined) throw new Error(`controller exited:\n${again.log().slice(-2000)}`);
