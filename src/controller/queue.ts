@@ -2,6 +2,10 @@
 // (level-triggered: the handler re-reads state), a key is queued at most once, at most one
 // handler runs per key, a key added while it is being handled runs once more afterwards, a
 // failure is retried with capped exponential backoff, and at most `concurrency` handlers run.
+// Two lanes: a key added as `bulk` (a resync pass over every Machine, a ClusterDesc's fan-out)
+// waits behind every key added for a change of its own, so a Machine applied during a pass over
+// 10,000 is not answered after them (controller-runtime's priority queue does the same for its
+// initial list and resyncs). A key added for itself while it waits in the bulk lane moves ahead.
 
 export interface WorkQueueOptions {
   concurrency: number;
@@ -15,12 +19,17 @@ export interface WorkQueueOptions {
   onDone?: (key: string, ok: boolean, seconds: number) => void;
 }
 
+/** How urgent a key is: `bulk` keys run after every `change` key queued. */
+export type Lane = "change" | "bulk";
+
 export class WorkQueue {
-  private readonly queue: string[] = [];
-  private readonly queued = new Set<string>();
+  /** Keys waiting, per lane, in the order added (a key moved ahead leaves its old place empty). */
+  private readonly lanes: Record<Lane, (string | undefined)[]> = { change: [], bulk: [] };
+  /** The lane each waiting key is in. */
+  private readonly queued = new Map<string, Lane>();
   private readonly active = new Set<string>();
-  /** Keys added while in flight: they run again when the current run ends. */
-  private readonly dirty = new Set<string>();
+  /** Keys added while in flight, with the most urgent lane asked for: they run again after. */
+  private readonly dirty = new Map<string, Lane>();
   private readonly failures = new Map<string, number>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private stopping = false;
@@ -28,15 +37,21 @@ export class WorkQueue {
 
   constructor(private readonly options: WorkQueueOptions) {}
 
-  add(key: string): void {
+  add(key: string, lane: Lane = "change"): void {
     if (this.stopping) return;
     if (this.active.has(key)) {
-      this.dirty.add(key);
+      if (this.dirty.get(key) !== "change") this.dirty.set(key, lane);
       return;
     }
-    if (this.queued.has(key)) return;
-    this.queued.add(key);
-    this.queue.push(key);
+    const waiting = this.queued.get(key);
+    if (waiting === "change" || waiting === lane) return;
+    if (waiting === "bulk") {
+      // Ahead into the change lane; its place in the bulk lane is left empty (next() skips it).
+      const bulk = this.lanes.bulk;
+      bulk[bulk.indexOf(key)] = undefined;
+    }
+    this.queued.set(key, lane);
+    this.lanes[lane].push(key);
     this.pump();
   }
 
@@ -62,7 +77,7 @@ export class WorkQueue {
 
   /** Keys waiting (not counting those in flight or waiting for a retry timer). */
   get depth(): number {
-    return this.queue.length;
+    return this.queued.size;
   }
 
   get inFlight(): number {
@@ -71,7 +86,7 @@ export class WorkQueue {
 
   /** Resolves when nothing is queued or running (retry timers may still be pending). */
   idle(): Promise<void> {
-    if (this.queue.length === 0 && this.active.size === 0) return Promise.resolve();
+    if (this.queued.size === 0 && this.active.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -80,20 +95,32 @@ export class WorkQueue {
     this.stopping = true;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
-    this.queue.length = 0;
+    this.lanes.change.length = 0;
+    this.lanes.bulk.length = 0;
     this.queued.clear();
     this.dirty.clear();
     await this.idle();
   }
 
+  /** Next key to run: the change lane first, then the bulk lane (skipping places left empty). */
+  private next(): string | undefined {
+    if (this.lanes.change.length > 0) return this.lanes.change.shift();
+    const bulk = this.lanes.bulk;
+    while (bulk.length > 0) {
+      const key = bulk.shift();
+      if (key !== undefined) return key;
+    }
+    return undefined;
+  }
+
   private pump(): void {
-    while (this.active.size < this.options.concurrency && this.queue.length > 0) {
-      const key = this.queue.shift()!;
+    while (this.active.size < this.options.concurrency && this.queued.size > 0) {
+      const key = this.next()!;
       this.queued.delete(key);
       this.active.add(key);
       void this.run(key);
     }
-    if (this.queue.length === 0 && this.active.size === 0) {
+    if (this.queued.size === 0 && this.active.size === 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const w of waiters) w();
@@ -119,7 +146,11 @@ export class WorkQueue {
     } finally {
       this.options.onDone?.(key, ok, (performance.now() - started) / 1000);
       this.active.delete(key);
-      if (this.dirty.delete(key)) this.add(key);
+      const again = this.dirty.get(key);
+      if (again) {
+        this.dirty.delete(key);
+        this.add(key, again);
+      }
       this.pump();
     }
   }

@@ -130,10 +130,8 @@ export class ControllerRuntime {
       path: paths.clusterDescs(scope),
       onEvent: (_type, obj, old) => {
         if (old && old.metadata.generation === obj.metadata.generation && _type !== "DELETED") return;
-        this.enqueue([
-          ...clusterChanged(this.cache, obj),
-          clusterDocumentsKey(obj.metadata.namespace, obj.metadata.name),
-        ]);
+        this.enqueue([clusterDocumentsKey(obj.metadata.namespace, obj.metadata.name)]);
+        this.enqueueBulk(clusterChanged(this.cache, obj));
       },
       onError: onError("ClusterDesc"),
     });
@@ -162,7 +160,7 @@ export class ControllerRuntime {
       path: paths.configMaps(scope),
       labelSelector: `${LABEL_MANAGED_BY}!=${MANAGED_BY}`,
       onEvent: (_type, obj) =>
-        this.enqueue(templateConfigMapChanged(this.cache, obj.metadata.namespace, obj.metadata.name)),
+        this.enqueueBulk(templateConfigMapChanged(this.cache, obj.metadata.namespace, obj.metadata.name)),
       onError: onError("ConfigMap"),
     });
     const onSecretEvent = (type: string, obj: SecretObject) => {
@@ -182,7 +180,7 @@ export class ControllerRuntime {
       // A CA Secret changed (rotated by the user, or deleted): every Machine of its clusters.
       for (const cluster of this.cache.clusters(ns)) {
         const caSecret = cluster.spec.pki?.caSecretName ?? generatedCASecretName(cluster.metadata.name);
-        if (caSecret === obj.metadata.name) this.enqueue(clusterChanged(this.cache, cluster));
+        if (caSecret === obj.metadata.name) this.enqueueBulk(clusterChanged(this.cache, cluster));
       }
     };
     const secrets = new Informer<SecretObject>({
@@ -360,6 +358,15 @@ export class ControllerRuntime {
     }
   }
 
+  /**
+   * Keys of a pass over many Machines (a resync, a ClusterDesc's or its templates' fan-out): they
+   * wait behind every Machine queued for a change of its own, which is answered in its time.
+   */
+  private enqueueBulk(keys: string[]): void {
+    if (!this.reconciling) return;
+    for (const k of keys) this.queue.add(k, "bulk");
+  }
+
   private get informers() {
     const c = this.cache;
     return [
@@ -383,7 +390,7 @@ export class ControllerRuntime {
     return this.informers.every((i) => i.hasSynced);
   }
 
-  /** Starts reconciling (on becoming leader): every Machine is queued once, then events drive. */
+  /** Starts reconciling (on becoming leader): every Machine is queued once (bulk), then events drive. */
   startReconciling(): void {
     this.reconciling = true;
     this.resync();
@@ -392,20 +399,20 @@ export class ControllerRuntime {
   /**
    * Queues every Machine, and every Machine a documents Secret names that is gone (deleted while
    * no controller ran): its reconcile deletes that Secret. With nothing changed, the reconciles
-   * that follow write nothing.
+   * that follow write nothing. In the bulk lane: a Machine's own change goes first.
    */
   resync(): void {
-    this.enqueue([...this.cache.machines.list()].map(objectKey));
+    this.enqueueBulk([...this.cache.machines.list()].map(objectKey));
     const { secrets, documentSecrets } = this.cache;
     for (const informer of [secrets, documentSecrets]) {
       for (const s of informer?.list() ?? []) {
         const machine =
           s.metadata.labels?.[LABEL_KIND] === "documents" ? owningMachine(s.metadata) : undefined;
         const [ns, name] = machine?.split("/") ?? [];
-        if (ns && name && !this.cache.machine(ns, name)) this.enqueue([machine!]);
+        if (ns && name && !this.cache.machine(ns, name)) this.enqueueBulk([machine!]);
       }
     }
-    this.enqueue(
+    this.enqueueBulk(
       [...this.cache.clusterDescs.list()].map((c) =>
         clusterDocumentsKey(c.metadata.namespace, c.metadata.name),
       ),

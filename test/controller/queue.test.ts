@@ -32,6 +32,65 @@ describe("WorkQueue", () => {
     expect(seen).toEqual(["block", "a"]);
   });
 
+  it("runs keys added for a change of their own before bulk keys queued earlier", async () => {
+    const seen: string[] = [];
+    const gate = deferred();
+    const q = new WorkQueue({
+      concurrency: 1,
+      handler: async (k) => {
+        seen.push(k);
+        if (k === "block") await gate.promise;
+      },
+    });
+    q.add("block");
+    for (const k of ["b1", "b2", "b3"]) q.add(k, "bulk");
+    q.add("new");
+    // Moved ahead, once: b2 was waiting in the bulk lane.
+    q.add("b2");
+    q.add("b2", "bulk");
+    // Already waiting as a change: a bulk add leaves it there.
+    q.add("new", "bulk");
+    expect(q.depth).toBe(4);
+    gate.resolve();
+    await q.idle();
+    expect(seen).toEqual(["block", "new", "b2", "b1", "b3"]);
+    expect(q.depth).toBe(0);
+  });
+
+  it("re-runs a key added while in flight in the most urgent lane it was added to", async () => {
+    const seen: string[] = [];
+    const gates = new Map([
+      ["a", deferred()],
+      ["b", deferred()],
+    ]);
+    const runs = new Map<string, number>();
+    const q = new WorkQueue({
+      concurrency: 1,
+      handler: async (k) => {
+        seen.push(k);
+        runs.set(k, (runs.get(k) ?? 0) + 1);
+        if (runs.get(k) === 1) await gates.get(k)?.promise;
+      },
+    });
+    q.add("a");
+    await tick();
+    q.add("x", "bulk");
+    q.add("a", "bulk"); // in flight: again, in the bulk lane, after x
+    gates.get("a")!.resolve();
+    await q.idle();
+    expect(seen).toEqual(["a", "x", "a"]);
+
+    seen.length = 0;
+    q.add("b");
+    await tick();
+    q.add("y", "bulk");
+    q.add("b", "bulk");
+    q.add("b"); // and for a change of its own: again before y
+    gates.get("b")!.resolve();
+    await q.idle();
+    expect(seen).toEqual(["b", "b", "y"]);
+  });
+
   it("runs one handler per key at a time and re-runs a key added while in flight", async () => {
     let running = 0;
     let maxRunning = 0;

@@ -1,0 +1,99 @@
+// A Machine applied while the controller works through a pass over many Machines (here the
+// fan-out of a ClusterDesc edit) is rendered before that pass ends: the pass's keys wait in the
+// queue's bulk lane, behind Machines queued for a change of their own. Against the real test API
+// server (see test/control-plane/), one reconcile at a time so the pass takes a while.
+import { pino } from "pino";
+import { Registry } from "prom-client";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { Machine } from "../../src/api/types.js";
+import type { ConfigMapObject } from "../../src/controller/rendered-configmap.js";
+import { renderedConfigMapName } from "../../src/controller/rendered-configmap.js";
+import type { KubeClient } from "../../src/k8s/client.js";
+import { ControllerRuntime } from "../../src/k8s/controller-runtime.js";
+import { testNamespace } from "../control-plane/namespace.js";
+import { create, exampleObjects, get, kubeClient, mergePatch } from "../support/kube.js";
+import { waitFor } from "../support/wait.js";
+
+const WORKERS = 60;
+const NEW_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILanesTestKeyOnlyForTheQueueLanesTest000001 lanes@test";
+
+let client: KubeClient;
+let ns: string;
+let cleanup: () => Promise<void>;
+let runtime: ControllerRuntime;
+
+function worker(i: number, name = `worker-${String(i).padStart(3, "0")}`): Machine {
+  const hex = i.toString(16).padStart(4, "0");
+  return {
+    apiVersion: "ccts.io/v1alpha1",
+    kind: "Machine",
+    metadata: { name, namespace: ns },
+    spec: {
+      clusterDesc: exampleObjects(ns).cluster.metadata.name,
+      mac: `52:54:00:ab:${hex.slice(0, 2)}:${hex.slice(2)}`,
+      hostname: name,
+      roles: ["worker"],
+    },
+  } as Machine;
+}
+
+const cloudConfig = async (name: string) =>
+  (await get<ConfigMapObject>(client, "ConfigMap", ns, renderedConfigMapName(name)))?.data?.["cloud-config"];
+
+beforeAll(async () => {
+  ({ name: ns, cleanup } = await testNamespace("controller-lanes"));
+  client = await kubeClient(inject("kubeconfig"));
+  runtime = new ControllerRuntime({
+    client,
+    namespace: ns,
+    concurrency: 1,
+    logger: pino({ level: "silent" }),
+    metrics: new Registry(),
+  });
+  await runtime.startInformers();
+  runtime.startReconciling();
+  await create(client, exampleObjects(ns).cluster);
+  for (let i = 0; i < WORKERS; i++) await create(client, worker(i));
+  await waitFor(
+    `${WORKERS} Machines rendered`,
+    async () =>
+      (await cloudConfig(worker(WORKERS - 1).metadata.name)) !== undefined && runtime.queue.depth === 0,
+    60_000,
+  );
+}, 90_000);
+
+afterAll(async () => {
+  await runtime?.stop();
+  client?.close();
+  await cleanup?.();
+});
+
+describe("controller queue lanes", () => {
+  it("renders a Machine applied during a ClusterDesc's fan-out before the fan-out's Machines", async () => {
+    await runtime.queue.idle();
+    const cluster = exampleObjects(ns).cluster;
+    await mergePatch(client, "ClusterDesc", ns, cluster.metadata.name, {
+      spec: { sshAuthorizedKeys: [NEW_KEY] },
+    });
+    // The fan-out is under way: most of its Machines still wait.
+    await waitFor("the fan-out queued", () => runtime.queue.depth > WORKERS / 2, 10_000, 2);
+    const late = worker(WORKERS, "late");
+    await create(client, late);
+    await waitFor(
+      "the late Machine rendered",
+      async () => (await cloudConfig("late"))?.includes(NEW_KEY),
+      30_000,
+      5,
+    );
+    const carrying = async () => {
+      let n = 0;
+      for (let i = 0; i < WORKERS; i++)
+        if ((await cloudConfig(worker(i).metadata.name))?.includes("lanes@test")) n++;
+      return n;
+    };
+    // In one queue in order of arrival it came after all of them.
+    expect(await carrying()).toBeLessThan(WORKERS);
+    await runtime.queue.idle();
+    expect(await carrying()).toBe(WORKERS);
+  }, 60_000);
+});
