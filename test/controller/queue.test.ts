@@ -11,18 +11,24 @@ function deferred() {
   return { promise, resolve };
 }
 
+/** A queue of one worker, held by the key "block" (queued) until `gate` resolves; `seen`: run order. */
+function blockedQueue() {
+  const seen: string[] = [];
+  const gate = deferred();
+  const q = new WorkQueue({
+    concurrency: 1,
+    handler: async (k) => {
+      seen.push(k);
+      if (k === "block") await gate.promise;
+    },
+  });
+  q.add("block");
+  return { q, seen, gate };
+}
+
 describe("WorkQueue", () => {
   it("dedupes a key queued several times", async () => {
-    const seen: string[] = [];
-    const gate = deferred();
-    const q = new WorkQueue({
-      concurrency: 1,
-      handler: async (k) => {
-        seen.push(k);
-        if (k === "block") await gate.promise;
-      },
-    });
-    q.add("block");
+    const { q, seen, gate } = blockedQueue();
     q.add("a");
     q.add("a");
     q.add("a");
@@ -33,16 +39,7 @@ describe("WorkQueue", () => {
   });
 
   it("runs keys added for a change of their own before bulk keys queued earlier", async () => {
-    const seen: string[] = [];
-    const gate = deferred();
-    const q = new WorkQueue({
-      concurrency: 1,
-      handler: async (k) => {
-        seen.push(k);
-        if (k === "block") await gate.promise;
-      },
-    });
-    q.add("block");
+    const { q, seen, gate } = blockedQueue();
     for (const k of ["b1", "b2", "b3"]) q.add(k, "bulk");
     q.add("new");
     // Moved ahead, once: b2 was waiting in the bulk lane.
