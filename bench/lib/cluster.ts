@@ -721,9 +721,9 @@ export async function clusterBench(
         .map(([pid]) => Number(pid));
       const ours = [again.pid, joining.pid, process.pid];
       const masks = [...controlPlane, ...ours].map((pid) => [pid, allowedCpus(pid)] as const);
-      pin(controlPlane, "0");
-      pin(ours, "1");
       try {
+        pin(controlPlane, "0");
+        pin(ours, "1");
         say(
           "cluster: on separate cores (control plane on CPU 0, ccts and the raw client on CPU 1): raw, fan-out, raw",
         );
