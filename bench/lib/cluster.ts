@@ -105,6 +105,12 @@ export interface ClusterResult {
    * 2026-12-02; absent before): a diagnostic, the target is judged on shared cores above.
    */
   separateCores: SeparateCores;
+  /**
+   * Apply to served (Machines one at a time, as above) while a fan-out of every Machine is under
+   * way, with `fanoutWritten` of its `fanoutMachines` ConfigMaps written when the last was served
+   * (since 2026-12-02; absent before): a diagnostic of the queue's bulk lane.
+   */
+  applyDuringFanout: ClusterResult["applyToServed"] & { fanoutMachines: number; fanoutWritten: number };
 }
 
 export type SeparateCores =
@@ -278,6 +284,8 @@ function pathOf(obj: Obj): string {
 const FANOUT_KEY = "ops@fanout";
 /** The key of the fan-out on separate cores: as long as FANOUT_KEY, so the documents keep their size. */
 const SEPARATE_CORES_KEY = "ops@fanou2";
+/** The key of the fan-out that apply-to-served runs during (the same length). */
+const DURING_FANOUT_KEY = "ops@fanou3";
 const CONTENT_HASH = "ccts.io/content-hash";
 
 export async function clusterBench(
@@ -476,6 +484,12 @@ export async function clusterBench(
     let rawControlPlaneCpu = controlPlaneCpuSeconds(cpDir) - cpCpu0;
     say(`cluster: raw: create ${Math.round(n / rawCreate)}/s, update ${Math.round(n / rawUpdate)}/s`);
 
+    /** The ClusterDesc edit of a fan-out: its SSH key, which every Machine's cloud-config carries. */
+    const editKey = (key: string) =>
+      client.request("PATCH", paths.one(paths.clusterDescs({ namespace: NS }), CLUSTER), {
+        contentType: "application/merge-patch+json",
+        body: { spec: { sshAuthorizedKeys: clusterDesc(NS, key).spec!.sshAuthorizedKeys } },
+      });
     /**
      * Fan-out: one ClusterDesc edit (its SSH key) re-renders every Machine. Resolves with the
      * controller's metrics before the edit, once it has written `count` more ConfigMaps (one per
@@ -483,10 +497,7 @@ export async function clusterBench(
      */
     const fanOut = async (key: string, count: number, read: () => Promise<Metrics>): Promise<Metrics> => {
       const before = await read();
-      await client.request("PATCH", paths.one(paths.clusterDescs({ namespace: NS }), CLUSTER), {
-        contentType: "application/merge-patch+json",
-        body: { spec: { sshAuthorizedKeys: clusterDesc(NS, key).spec!.sshAuthorizedKeys } },
-      });
+      await editKey(key);
       await waitUntil(
         `fan-out to ${key}: ConfigMap writes`,
         async () => {
@@ -567,39 +578,45 @@ export async function clusterBench(
       `cluster: raw update after the fan-out ${raw.updateAfterPerSecond}/s (before: ${raw.updatePerSecond}/s); reference ${raw.referencePerSecond}/s`,
     );
 
-    // Apply to served, one Machine at a time.
-    const latencies: number[] = [];
-    let failures = 0;
-    for (let s = 0; s < cfg.applySamples; s++) {
-      const m = machine(NS, s, "lat", "02:cd");
-      const mac = macOf(s, "02:cd");
-      const t0 = nowMs();
-      await client.request("POST", pathOf(m), { body: m });
-      try {
-        await waitUntil(
-          `${m.metadata.name} served`,
-          async () => {
-            const res = await fetch(`${base}/cloud-config/${mac}`);
-            const body = await res.text();
-            return res.status === 200 && body.includes(`hostname: "${m.metadata.name}"`);
-          },
-          10_000,
-          2,
-        );
-        latencies.push(nowMs() - t0);
-      } catch {
-        failures++;
-        latencies.push(10_000);
+    /**
+     * Apply to served, one Machine at a time: POST, then ask the server every 2 ms until it
+     * answers with the new Machine's hostname (10 s at most, counted as a failure).
+     */
+    const applyOneByOne = async (prefix: string, macPrefix: string, count: number) => {
+      const latencies: number[] = [];
+      let failures = 0;
+      for (let s = 0; s < count; s++) {
+        const m = machine(NS, s, prefix, macPrefix);
+        const mac = macOf(s, macPrefix);
+        const t0 = nowMs();
+        await client.request("POST", pathOf(m), { body: m });
+        try {
+          await waitUntil(
+            `${m.metadata.name} served`,
+            async () => {
+              const res = await fetch(`${base}/cloud-config/${mac}`);
+              const body = await res.text();
+              return res.status === 200 && body.includes(`hostname: "${m.metadata.name}"`);
+            },
+            10_000,
+            2,
+          );
+          latencies.push(nowMs() - t0);
+        } catch {
+          failures++;
+          latencies.push(10_000);
+        }
+        await sleep(50);
       }
-      await sleep(50);
-    }
-    const applyToServed = {
-      samples: cfg.applySamples,
-      p50Ms: round(percentile(latencies, 50), 1),
-      p99Ms: round(percentile(latencies, 99), 1),
-      maxMs: round(Math.max(...latencies), 1),
-      failures,
+      return {
+        samples: count,
+        p50Ms: round(percentile(latencies, 50), 1),
+        p99Ms: round(percentile(latencies, 99), 1),
+        maxMs: round(Math.max(...latencies), 1),
+        failures,
+      };
     };
+    const applyToServed = await applyOneByOne("lat", "02:cd", cfg.applySamples);
     say(
       `cluster: apply-to-served p50 ${applyToServed.p50Ms} ms, p99 ${applyToServed.p99Ms} ms ${peaksSoFar()}`,
     );
@@ -683,38 +700,39 @@ export async function clusterBench(
       `cluster: a server with an empty cache served all ${n} Machines after ${serverJoining.servedSeconds} s, peak RSS ${serverJoining.peakRssMiB} MiB`,
     );
 
-    // Diagnostic, last so that no figure above has it in its history: the raw passes and a
-    // fan-out again, with the control plane (etcd, kube-apiserver, kube-controller-manager) bound
-    // to CPU 0 and ccts and this client to CPU 1. In a real cluster the API server does not share
-    // its cores with the controller; this tells whether ccts keeps up with an API server that has
-    // a core of its own. A controller started again for it (the first was stopped for the serving
-    // runs), with the joining server.
+    // Two diagnostics, last so that no figure above has them in its history, with a controller
+    // started again (the first was stopped for the serving runs) and the joining server.
+    // The Machines of apply-to-served are members too: the fan-out rewrites theirs as well.
+    const members = n + cfg.applySamples;
+    const port = await freePort();
+    // No resync pass in these (a fan-out of 10,000 takes longer than --resync 60s here): a pass
+    // landing in one adds a render per Machine and a queue to drain to its time.
+    const again = startCcts("ccts-controller-again", controllerArgs(port, "1h"), logDir, controllerEnv());
+    procs.push(again);
+    const readAgain = () => {
+      if (again.memory() === undefined) throw new Error(`controller exited:\n${again.log().slice(-2000)}`);
+      return controllerMetrics(port);
+    };
+    await waitUntil(
+      "the restarted controller's first pass",
+      async () => {
+        const m = await readAgain();
+        return m.reconciles >= members && m.depth === 0;
+      },
+      renderTimeout,
+      250,
+    );
+
+    // 1. The raw passes and a fan-out again, with the control plane (etcd, kube-apiserver,
+    // kube-controller-manager) bound to CPU 0 and ccts and this client to CPU 1. In a real
+    // cluster the API server does not share its cores with the controller; this tells whether
+    // ccts keeps up with an API server that has a core of its own.
     let separateCores: SeparateCores;
     const whyNot = cannotPin();
     if (whyNot) {
       separateCores = { skipped: whyNot };
       say(`cluster: fan-out on separate cores skipped: ${whyNot}`);
     } else {
-      // The Machines of apply-to-served are members too: the fan-out rewrites theirs as well.
-      const members = n + cfg.applySamples;
-      const port = await freePort();
-      // No resync pass in this phase (a fan-out of 10,000 takes longer than --resync 60s here): a
-      // pass landing in it adds a render per Machine and a queue to drain to its time.
-      const again = startCcts("ccts-controller-again", controllerArgs(port, "1h"), logDir, controllerEnv());
-      procs.push(again);
-      const readAgain = () => {
-        if (again.memory() === undefined) throw new Error(`controller exited:\n${again.log().slice(-2000)}`);
-        return controllerMetrics(port);
-      };
-      await waitUntil(
-        "the restarted controller's first pass",
-        async () => {
-          const m = await readAgain();
-          return m.reconciles >= members && m.depth === 0;
-        },
-        renderTimeout,
-        250,
-      );
       const controlPlane = processesNaming(cpDir)
         .map((line) => line.split(" "))
         .filter(([, command]) => /(^|\/)(kube-apiserver|etcd|kube-controller-manager)$/.test(command ?? ""))
@@ -775,6 +793,35 @@ export async function clusterBench(
       }
     }
 
+    // 2. Apply to served while a fan-out of every Machine is under way: a Machine's own change
+    // goes ahead of the fan-out's (the queue's bulk lane), so it is served in its time, not after
+    // the fan-out's remaining Machines.
+    say(`cluster: apply to served during a fan-out of ${members} Machines`);
+    const duringSamples = Math.max(2, Math.round(cfg.applySamples / 5));
+    const beforeDuring = await readAgain();
+    const writtenSince = async () =>
+      ((await readAgain()).writes.configmap ?? 0) - (beforeDuring.writes.configmap ?? 0);
+    await editKey(DURING_FANOUT_KEY);
+    await waitUntil(
+      "the fan-out under way",
+      async () => (await writtenSince()) >= members / 10,
+      renderTimeout,
+      50,
+    );
+    const during = await applyOneByOne("dur", "02:ce", duringSamples);
+    // The samples' own ConfigMaps are among the writes.
+    const fanoutWritten = (await writtenSince()) - duringSamples;
+    await waitUntil(
+      "the fan-out done",
+      async () => (await writtenSince()) >= members + duringSamples && (await readAgain()).depth === 0,
+      renderTimeout,
+      250,
+    );
+    const applyDuringFanout = { ...during, fanoutMachines: members, fanoutWritten };
+    say(
+      `cluster: apply to served during the fan-out: p50 ${during.p50Ms} ms, p99 ${during.p99Ms} ms (the fan-out had written ${fanoutWritten} of ${members} by then)`,
+    );
+
     const serving: ServingResult = {
       mode: "cluster",
       loadSeconds: round(initialServedSeconds),
@@ -810,6 +857,7 @@ export async function clusterBench(
       serving,
       memory: { ...memory, serverJoining },
       separateCores,
+      applyDuringFanout,
     };
   } finally {
     for (const p of procs.reverse()) await p.stop();

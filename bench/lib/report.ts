@@ -117,6 +117,7 @@ export function targets(s: ServingResult | undefined, c: ClusterResult | undefin
         target: "p99 < 1 s",
         met: c.applyToServed.p99Ms < 1000 && c.applyToServed.failures === 0,
       },
+      applyDuringFanoutRow(c),
       {
         figure: `controller peak RSS (${c.machines} Machines)`,
         value: `${mb(c.memory.controller?.peakRssMiB)} MB`,
@@ -154,6 +155,20 @@ function separateCoresRow(c: ClusterResult): Target {
     figure,
     value: `${s.configMapWritesPerSecond}/s (${s.ratioToRaw}x), ${s.configMapsSeconds} s`,
     reference: `raw ${s.referencePerSecond}/s (${s.rawUpdatePerSecond}/s before, ${s.rawUpdateAfterPerSecond}/s after)`,
+    target: "(diagnostic)",
+    met: undefined,
+  };
+}
+
+/** Apply to served while a fan-out is under way: a diagnostic of the queue's bulk lane. */
+function applyDuringFanoutRow(c: ClusterResult): Target {
+  const a = c.applyDuringFanout;
+  return {
+    figure: `apply to served during a fan-out of ${a?.fanoutMachines ?? "?"} Machines: p50 / p99 (${a?.samples ?? 0} Machines, one at a time)`,
+    value: a
+      ? `${ms(a.p50Ms)} / ${ms(a.p99Ms)} (${a.failures} failed; the fan-out ${a.fanoutWritten} of ${a.fanoutMachines} written by then)`
+      : "not measured",
+    reference: "-",
     target: "(diagnostic)",
     met: undefined,
   };

@@ -79,6 +79,10 @@ describe("npm run bench -- --quick", () => {
     expect(c.separateCores.verifiedConfigMaps).toBe(c.separateCores.configMaps);
     expect(c.separateCores.configMapWritesPerSecond).toBeGreaterThan(0);
     expect(c.separateCores.referencePerSecond).toBeGreaterThan(0);
+    // Machines applied while a fan-out was under way: every one served.
+    expect(c.applyDuringFanout.samples).toBeGreaterThan(0);
+    expect(c.applyDuringFanout.failures).toBe(0);
+    expect(c.applyDuringFanout.fanoutWritten).toBeGreaterThan(0);
 
     // The report: one row per figure of the issue, each with a value that is a number.
     expect(result.targets.length).toBeGreaterThanOrEqual(19);
