@@ -27,7 +27,8 @@ export class WorkQueue {
   private readonly lanes: Record<Lane, (string | undefined)[]> = { change: [], bulk: [] };
   /** The lane each waiting key is in. */
   private readonly queued = new Map<string, Lane>();
-  private readonly active = new Set<string>();
+  /** Keys being handled, with the lane they were taken from (a retry goes back to it). */
+  private readonly active = new Map<string, Lane>();
   /** Keys added while in flight, with the most urgent lane asked for: they run again after. */
   private readonly dirty = new Map<string, Lane>();
   private readonly failures = new Map<string, number>();
@@ -59,12 +60,12 @@ export class WorkQueue {
    * Adds the key after a delay, unless a timer for it is pending already: that one stands, sooner
    * or later (the reconcile it brings recomputes what is due and sets the next timer).
    */
-  addAfter(key: string, delayMs: number): void {
+  addAfter(key: string, delayMs: number, lane: Lane = "change"): void {
     if (this.stopping) return;
     if (this.timers.has(key)) return;
     const timer = setTimeout(() => {
       this.timers.delete(key);
-      this.add(key);
+      this.add(key, lane);
     }, delayMs);
     timer.unref();
     this.timers.set(key, timer);
@@ -116,8 +117,8 @@ export class WorkQueue {
   private pump(): void {
     while (this.active.size < this.options.concurrency && this.queued.size > 0) {
       const key = this.next()!;
+      this.active.set(key, this.queued.get(key)!);
       this.queued.delete(key);
-      this.active.add(key);
       void this.run(key);
     }
     if (this.queued.size === 0 && this.active.size === 0) {
@@ -142,7 +143,8 @@ export class WorkQueue {
         this.options.maxDelayMs ?? 60_000,
       );
       this.options.onError?.(key, error, delay);
-      this.addAfter(key, delay);
+      // A bulk key failing (an API server down during a fan-out) retries in the bulk lane.
+      this.addAfter(key, delay, this.active.get(key));
     } finally {
       this.options.onDone?.(key, ok, (performance.now() - started) / 1000);
       this.active.delete(key);

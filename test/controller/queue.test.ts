@@ -156,6 +156,34 @@ describe("WorkQueue", () => {
     await q.shutDown();
   });
 
+  it("retries a failed key in the lane it was taken from", async () => {
+    const seen: string[] = [];
+    const failed = new Set<string>();
+    const gate = deferred();
+    const q = new WorkQueue({
+      concurrency: 1,
+      baseDelayMs: 1,
+      handler: async (k) => {
+        seen.push(k);
+        if (k === "hold") await gate.promise;
+        if (k.startsWith("fail") && !failed.has(k)) {
+          failed.add(k);
+          throw new Error("API server down");
+        }
+      },
+    });
+    q.add("fail-bulk", "bulk"); // runs at once
+    q.add("fail-change");
+    q.add("hold");
+    q.add("x", "bulk");
+    await tick(10); // both failed once, hold runs; the retries are queued by now
+    q.add("y");
+    gate.resolve();
+    await q.idle();
+    // Retried: fail-change in the change lane (before y), fail-bulk in the bulk lane (after x).
+    expect(seen).toEqual(["fail-bulk", "fail-change", "hold", "fail-change", "y", "x", "fail-bulk"]);
+  });
+
   it("shutDown waits for handlers in flight and takes no more keys", async () => {
     const gate = deferred();
     let finished = false;
