@@ -185,6 +185,13 @@ const totalOf = (w: Record<string, number>) => Object.values(w).reduce((a, b) =>
 const deltaOf = (a: Record<string, number>, b: Record<string, number>) =>
   Object.fromEntries(Object.keys({ ...a, ...b }).map((k) => [k, (b[k] ?? 0) - (a[k] ?? 0)]));
 
+/** A controller's metrics; throws with the tail of its log when it has exited. */
+function metricsOf(controller: Proc, port: number): Promise<Metrics> {
+  if (controller.memory() === undefined)
+    throw new Error(`controller exited:\n${controller.log().slice(-2000)}`);
+  return controllerMetrics(port);
+}
+
 /** CPU seconds of the control plane's kube-apiserver and etcd (processes naming its run dir). */
 function controlPlaneCpuSeconds(dir: string, which = /(^|\/)(kube-apiserver|etcd)$/): number {
   let total = 0;
@@ -354,11 +361,7 @@ export async function clusterBench(
     ];
     const server = startCcts("ccts-server", serverArgs, logDir, { NODE_OPTIONS: SERVER_NODE_OPTIONS });
     procs.push(server);
-    const metrics = () => {
-      if (controller.memory() === undefined)
-        throw new Error(`controller exited:\n${controller.log().slice(-2000)}`);
-      return controllerMetrics(metricsPort);
-    };
+    const metrics = () => metricsOf(controller, metricsPort);
     const renderTimeout = Math.max(120_000, n * 60);
     try {
       await waitUntil(
@@ -465,8 +468,11 @@ export async function clusterBench(
         data,
       };
     };
+    const cpDir = dirname(cp.kubeconfig);
+    /** One raw pass: its seconds, and the CPU seconds kube-apiserver and etcd spent meanwhile. */
     const rawPass = async (key: string, concurrency: number) => {
       const t0 = nowMs();
+      const cpu0 = controlPlaneCpuSeconds(cpDir);
       await pool(rawNames, concurrency, async (name) => {
         await client.request("PATCH", paths.one(paths.configMaps({ namespace: RAW_NS }), name), {
           query: { fieldManager: "bench-raw", force: true },
@@ -474,14 +480,12 @@ export async function clusterBench(
           body: rawBody(name, key),
         });
       });
-      return (nowMs() - t0) / 1000;
+      return { seconds: (nowMs() - t0) / 1000, controlPlaneCpu: controlPlaneCpuSeconds(cpDir) - cpu0 };
     };
     say(`cluster: raw reference: ${n} server-side applies (create, 32 in flight), then ${n} (update)`);
-    const rawCreate = await rawPass("ops@bench", 32);
-    const cpDir = dirname(cp.kubeconfig);
-    const cpCpu0 = controlPlaneCpuSeconds(cpDir);
-    const rawUpdate = await rawPass("ops@bnch2", cfg.writeConcurrency);
-    let rawControlPlaneCpu = controlPlaneCpuSeconds(cpDir) - cpCpu0;
+    const rawCreate = (await rawPass("ops@bench", 32)).seconds;
+    const rawUpdatePass = await rawPass("ops@bnch2", cfg.writeConcurrency);
+    const rawUpdate = rawUpdatePass.seconds;
     say(`cluster: raw: create ${Math.round(n / rawCreate)}/s, update ${Math.round(n / rawUpdate)}/s`);
 
     /** The ClusterDesc edit of a fan-out: its SSH key, which every Machine's cloud-config carries. */
@@ -561,9 +565,9 @@ export async function clusterBench(
     // The raw update pass again, on the other side of the fan-out, right after a resync pass (the
     // no-op one) like the first: the reference is both passes together.
     say(`cluster: raw reference after the fan-out: ${n} server-side applies (update)`);
-    const cpCpu1 = controlPlaneCpuSeconds(cpDir);
-    const rawUpdateAfter = await rawPass("ops@bnch3", cfg.writeConcurrency);
-    rawControlPlaneCpu += controlPlaneCpuSeconds(cpDir) - cpCpu1;
+    const rawUpdateAfterPass = await rawPass("ops@bnch3", cfg.writeConcurrency);
+    const rawUpdateAfter = rawUpdateAfterPass.seconds;
+    const rawControlPlaneCpu = rawUpdatePass.controlPlaneCpu + rawUpdateAfterPass.controlPlaneCpu;
     const raw = {
       createSeconds: round(rawCreate),
       createPerSecond: Math.round(n / rawCreate),
@@ -709,10 +713,7 @@ export async function clusterBench(
     // landing in one adds a render per Machine and a queue to drain to its time.
     const again = startCcts("ccts-controller-again", controllerArgs(port, "1h"), logDir, controllerEnv());
     procs.push(again);
-    const readAgain = () => {
-      if (again.memory() === undefined) throw new Error(`controller exited:\n${again.log().slice(-2000)}`);
-      return controllerMetrics(port);
-    };
+    const readAgain = () => metricsOf(again, port);
     await waitUntil(
       "the restarted controller's first pass",
       async () => {
@@ -745,19 +746,18 @@ export async function clusterBench(
         say(
           "cluster: on separate cores (control plane on CPU 0, ccts and the raw client on CPU 1): raw, fan-out, raw",
         );
-        let cp0 = controlPlaneCpuSeconds(cpDir);
-        const rawBefore = await rawPass("ops@bnch4", cfg.writeConcurrency);
-        let rawCpu = controlPlaneCpuSeconds(cpDir) - cp0;
-        cp0 = controlPlaneCpuSeconds(cpDir);
+        const before = await rawPass("ops@bnch4", cfg.writeConcurrency);
+        const cp0 = controlPlaneCpuSeconds(cpDir);
         const controllerCpu0 = cpuSeconds(again.pid);
         const t0 = nowMs();
         await fanOut(SEPARATE_CORES_KEY, members, readAgain);
         const seconds = (nowMs() - t0) / 1000;
         const controllerCpu = cpuSeconds(again.pid) - controllerCpu0;
         const fanoutCpu = controlPlaneCpuSeconds(cpDir) - cp0;
-        cp0 = controlPlaneCpuSeconds(cpDir);
-        const rawAfter = await rawPass("ops@bnch5", cfg.writeConcurrency);
-        rawCpu += controlPlaneCpuSeconds(cpDir) - cp0;
+        const after = await rawPass("ops@bnch5", cfg.writeConcurrency);
+        const rawBefore = before.seconds;
+        const rawAfter = after.seconds;
+        const rawCpu = before.controlPlaneCpu + after.controlPlaneCpu;
         const verifiedConfigMaps = await carrying(SEPARATE_CORES_KEY);
         if (verifiedConfigMaps !== members)
           throw new Error(
