@@ -7,7 +7,7 @@ import { renderText, TemplateError } from "./engine.js";
 import { CONTENT_TYPES } from "./format.js";
 import { contentHash } from "./render.js";
 import { compareText, indexIn } from "./sorted.js";
-import { strictView } from "./strict.js";
+import { makeStrict } from "./strict.js";
 import { builtinDnsmasqTemplate } from "./templates.js";
 import type { RenderedDocument, TemplateSource } from "./types.js";
 
@@ -76,7 +76,7 @@ export function renderDnsmasq(
       });
     }
   }
-  const data = strictView({ ...facts, machines: served, variables: facts.cluster.variables }, "");
+  const data = makeStrict({ ...facts, machines: served, variables: facts.cluster.variables }, "");
   let content: string;
   try {
     content = renderText(template.text, data);

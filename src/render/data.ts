@@ -422,7 +422,8 @@ export function templateData(
     etcd: facts.etcd,
     masters: facts.masters,
     machines: facts.machines,
-    tls: tls ?? null,
+    // A copy: the render makes the data's objects strict in place (strict.ts), never the caller's.
+    tls: tls ? { ca: tls.ca, cert: tls.cert, key: tls.key } : null,
   };
 }
 

@@ -3,7 +3,6 @@
 
 import type { HelperOptions } from "handlebars";
 import yaml from "js-yaml";
-import { unwrap } from "./strict.js";
 
 /** An error thrown by a helper, with the template line of the call when Handlebars knows it. */
 export class HelperError extends Error {
@@ -23,9 +22,8 @@ function isOptions(v: unknown): v is HelperOptions {
   return v !== null && typeof v === "object" && "hash" in v && "data" in v && "name" in v;
 }
 
-/** Deeply unwraps strict views so serialisers see plain data. */
-function plain(value: unknown): unknown {
-  const v = unwrap(value);
+/** A deep copy on plain objects and arrays: serialisers see no strict prototypes (strict.ts). */
+function plain(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(plain);
   if (v !== null && typeof v === "object") {
     const out: Record<string, unknown> = {};
@@ -36,20 +34,18 @@ function plain(value: unknown): unknown {
 }
 
 function isEmpty(v: unknown): boolean {
-  const u = unwrap(v);
-  return u === null || u === undefined || u === "" || (Array.isArray(u) && u.length === 0);
+  return v === null || v === undefined || v === "" || (Array.isArray(v) && v.length === 0);
 }
 
 function truthy(v: unknown): boolean {
-  const u = unwrap(v);
-  return Array.isArray(u) ? u.length > 0 : Boolean(u);
+  return Array.isArray(v) ? v.length > 0 : Boolean(v);
 }
 
 function text(v: unknown): string {
   if (v === undefined) throw new Error("value is undefined");
   if (v === null) return "";
   if (typeof v === "object")
-    throw new Error(`expected text, got ${Array.isArray(unwrap(v)) ? "a list" : "an object"}`);
+    throw new Error(`expected text, got ${Array.isArray(v) ? "a list" : "an object"}`);
   return String(v);
 }
 
@@ -133,9 +129,8 @@ const HELPERS: Record<string, (args: unknown[], options: HelperOptions, self: un
     return JSON.stringify(plain(value), null, spaces === undefined ? undefined : count(spaces));
   },
   join([list, sep]) {
-    const l = unwrap(list);
-    if (!Array.isArray(l)) throw new Error(`expected a list, got ${l === null ? "null" : typeof l}`);
-    return l.map((x) => text(x)).join(sep === undefined ? "," : text(sep));
+    if (!Array.isArray(list)) throw new Error(`expected a list, got ${list === null ? "null" : typeof list}`);
+    return list.map((x) => text(x)).join(sep === undefined ? "," : text(sep));
   },
   default([value, fallback]) {
     return isEmpty(value) ? fallback : value;
@@ -144,10 +139,10 @@ const HELPERS: Record<string, (args: unknown[], options: HelperOptions, self: un
     return Buffer.from(text(blockText("base64", args, options, self)), "utf8").toString("base64");
   },
   eq([a, b]) {
-    return unwrap(a) === unwrap(b);
+    return a === b;
   },
   ne([a, b]) {
-    return unwrap(a) !== unwrap(b);
+    return a !== b;
   },
   and(args) {
     if (args.length === 0) throw new Error("needs at least one argument");
@@ -164,7 +159,11 @@ const HELPERS: Record<string, (args: unknown[], options: HelperOptions, self: un
   },
   hasRole([role, machine], options) {
     const m = machine === undefined ? (options.data.root as { machine: unknown }).machine : machine;
-    const roles = (unwrap(m) as { roles?: unknown } | null)?.roles;
+    // An own field only: any other object would throw for a field it does not document.
+    const roles =
+      m !== null && typeof m === "object" && Object.hasOwn(m, "roles")
+        ? (m as { roles: unknown }).roles
+        : undefined;
     if (!Array.isArray(roles)) throw new Error("the machine has no roles list");
     return roles.includes(text(role));
   },
@@ -191,12 +190,11 @@ const HELPERS: Record<string, (args: unknown[], options: HelperOptions, self: un
     return text(s).trim();
   },
   array(args) {
-    return args.map(unwrap);
+    return [...args];
   },
   includes([list, item]) {
-    const l = unwrap(list);
-    if (!Array.isArray(l)) throw new Error("expected a list");
-    return l.includes(unwrap(item));
+    if (!Array.isArray(list)) throw new Error("expected a list");
+    return list.includes(item);
   },
   cidr([ip, mask]) {
     const addr = text(ip);

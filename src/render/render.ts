@@ -4,7 +4,7 @@ import type { Machine } from "../api/types.js";
 import { InvalidMachineError, machineKey, templateData } from "./data.js";
 import { renderText, TemplateError } from "./engine.js";
 import { CONTENT_TYPES, formatOf, outputNameProblem, validateOutput } from "./format.js";
-import { strictView } from "./strict.js";
+import { makeStrict } from "./strict.js";
 import type {
   RenderedDocument,
   RenderFailure,
@@ -86,7 +86,7 @@ export function renderMachine(input: RenderInput, options: RenderOptions = {}): 
   const key = safeKey(input.machine);
   let data: unknown;
   try {
-    data = strictView(templateData(input.cluster, input.machine, input.machines, input.tls), "");
+    data = makeStrict(templateData(input.cluster, input.machine, input.machines, input.tls), "");
   } catch (err) {
     if (err instanceof InvalidMachineError) return failure("InvalidMachine", key, err.message);
     throw err;

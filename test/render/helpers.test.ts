@@ -78,7 +78,7 @@ describe("helpers", () => {
     expect(render("{{#each variables}}{{@key}},{{/each}}")).toBe(`${keys},`);
     expect(Object.keys(JSON.parse(render("{{toJson variables}}"))).join(",")).toBe(keys);
     expect(render("{{toYaml variables}}")).not.toContain("freeForm");
-    // Two renders of the same data: each is strict on its own (no view outlives its render).
+    // Two renders of the same data: the second is as strict as the first.
     expect(failure("{{machine.hostnam}}")).toMatch(/"hostnam" not defined in machine/);
     expect(failure("{{#if machine.hostnam}}x{{/if}}")).toMatch(/"hostnam" not defined in machine/);
   });

@@ -68,6 +68,42 @@ describe("strict mode", () => {
     expect(h.line).toBe(2);
     const i = failureOf(renderMachine(textInput("{{#if machin.ip}}x{{/if}}")));
     expect(i.message).toContain('"machin" not defined in the template data');
+    const j = failureOf(renderMachine(textInput("{{#if machine.roles.lenght}}x{{/if}}")));
+    expect(j.message).toContain('"lenght" not defined in machine.roles');
+  });
+
+  it("stays strict in every render of a pass, where the cluster's data is made once and shared", () => {
+    // The second and later Machines of one list reuse the cluster facts the first one made.
+    const machines = [1, 2, 3].map((i) => machine(`m${i}`, { mac: `52:54:00:00:00:0${i}` }));
+    const shared = cluster();
+    const input = (m: Machine, text: string): RenderInput => ({
+      cluster: shared,
+      machine: m,
+      machines,
+      templates: [inline("out.txt", text)],
+    });
+    for (const m of machines) {
+      expect(
+        contentOf(renderMachine(input(m, "{{machines.length}} {{machines.[1].name}} {{cluster.name}}"))),
+      ).toBe("3 m2 lab");
+      expect(
+        failureOf(renderMachine(input(m, "{{#each machines}}{{#if hostnam}}{{/if}}{{/each}}"))).message,
+      ).toContain('"hostnam" not defined in machines[]');
+      expect(failureOf(renderMachine(input(m, "{{#if cluster.netwrk}}{{/if}}"))).message).toContain(
+        '"netwrk" not defined in cluster',
+      );
+    }
+  });
+
+  it("leaves the caller's objects as they were", () => {
+    const tls = { ca: "CA", cert: "CERT", key: "KEY" };
+    const m = machine("m1");
+    const r = renderMachine({ ...textInput("{{tls.ca}} {{#if tls.crt}}{{/if}}", m), tls });
+    expect(failureOf(r).message).toContain('"crt" not defined in tls');
+    expect(Object.getPrototypeOf(tls)).toBe(Object.prototype);
+    expect(Object.getPrototypeOf(m)).toBe(Object.prototype);
+    expect(Object.getPrototypeOf(m.spec)).toBe(Object.prototype);
+    expect((tls as Record<string, unknown>).crt).toBeUndefined();
   });
 
   it("lets templates test documented optional fields and free-form variables", () => {
