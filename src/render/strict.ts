@@ -38,7 +38,9 @@ export function markFreeForm<T extends object>(value: T): T {
 
 /**
  * The throwing prototypes, one per place in the data (`machine`, `machines[]`) and kind: a few
- * dozen for the whole process, shared by every render. A Set of them tells a strict object.
+ * dozen for the whole process, shared by every render. A Set of them tells a strict object: no
+ * WeakSet of the objects themselves, as V8 keeps what weak tables reach through young-generation
+ * GCs (the strict views' WeakMap once promoted each render pass's garbage: +17 MiB of old space).
  */
 const prototypes = new Map<string, object>();
 const strictPrototypes = new Set<object>();
