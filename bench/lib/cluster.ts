@@ -515,23 +515,46 @@ export async function clusterBench(
       );
       return before;
     };
+    /**
+     * fanOut, measured: its seconds, and the CPU seconds the controller and the server (`pids`)
+     * and kube-apiserver + etcd spent meanwhile. `startedAt`: the edit's time, for what follows.
+     */
+    const measuredFanOut = async (
+      key: string,
+      count: number,
+      read: () => Promise<Metrics>,
+      pids: { controller: number; server: number },
+    ) => {
+      const controllerCpu0 = cpuSeconds(pids.controller);
+      const serverCpu0 = cpuSeconds(pids.server);
+      const controlPlaneCpu0 = controlPlaneCpuSeconds(cpDir);
+      const startedAt = nowMs();
+      const before = await fanOut(key, count, read);
+      return {
+        before,
+        startedAt,
+        seconds: (nowMs() - startedAt) / 1000,
+        controllerCpu: cpuSeconds(pids.controller) - controllerCpu0,
+        serverCpu: cpuSeconds(pids.server) - serverCpu0,
+        controlPlaneCpu: controlPlaneCpuSeconds(cpDir) - controlPlaneCpu0,
+      };
+    };
     /** How many rendered ConfigMaps carry `key` in their cloud-config. */
     const carrying = async (key: string) =>
       (await listRendered(client)).filter((c) => c.data["cloud-config"]?.includes(key)).length;
 
     await afterResyncPass("the fan-out");
-    const cpu0 = cpuSeconds(controller.pid);
-    const serverCpu0 = cpuSeconds(server.pid);
-    const fanoutCpCpu0 = controlPlaneCpuSeconds(cpDir);
     say("cluster: fan-out: editing the ClusterDesc");
-    t = nowMs();
-    const before = await fanOut(FANOUT_KEY, n, metrics);
-    const configMapsSeconds = (nowMs() - t) / 1000;
-    const controllerCpu = cpuSeconds(controller.pid) - cpu0;
-    const serverCpu = cpuSeconds(server.pid) - serverCpu0;
-    const fanoutControlPlaneCpu = controlPlaneCpuSeconds(cpDir) - fanoutCpCpu0;
+    const {
+      before,
+      startedAt,
+      seconds: configMapsSeconds,
+      controllerCpu,
+      serverCpu,
+      controlPlaneCpu: fanoutControlPlaneCpu,
+    } = await measuredFanOut(FANOUT_KEY, n, metrics, { controller: controller.pid, server: server.pid });
     const serverSweepSeconds = await sweepServed(base, macs, () => FANOUT_KEY, 120_000);
-    const servedSeconds = (nowMs() - t) / 1000;
+    const servedSeconds = (nowMs() - startedAt) / 1000;
     say(
       `cluster: fan-out: ConfigMaps ${configMapsSeconds.toFixed(1)} s, served ${servedSeconds.toFixed(1)} s ${peaksSoFar()}`,
     );
@@ -747,13 +770,14 @@ export async function clusterBench(
           "cluster: on separate cores (control plane on CPU 0, ccts and the raw client on CPU 1): raw, fan-out, raw",
         );
         const before = await rawPass("ops@bnch4", cfg.writeConcurrency);
-        const cp0 = controlPlaneCpuSeconds(cpDir);
-        const controllerCpu0 = cpuSeconds(again.pid);
-        const t0 = nowMs();
-        await fanOut(SEPARATE_CORES_KEY, members, readAgain);
-        const seconds = (nowMs() - t0) / 1000;
-        const controllerCpu = cpuSeconds(again.pid) - controllerCpu0;
-        const fanoutCpu = controlPlaneCpuSeconds(cpDir) - cp0;
+        const {
+          seconds,
+          controllerCpu,
+          controlPlaneCpu: fanoutCpu,
+        } = await measuredFanOut(SEPARATE_CORES_KEY, members, readAgain, {
+          controller: again.pid,
+          server: joining.pid,
+        });
         const after = await rawPass("ops@bnch5", cfg.writeConcurrency);
         const rawBefore = before.seconds;
         const rawAfter = after.seconds;
