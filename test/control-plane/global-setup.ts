@@ -5,7 +5,7 @@
 // KUBECONFIG_CCTS_TEST already set (e.g. to .testenv/kubeconfig of a running `npm run testenv`):
 // reuse that control plane instead of starting one, for fast edit-test loops.
 // It starts only when a test file of the run needs it (imports namespace.ts or harness.ts, or
-// injects kubeconfig/kubectl), so unit-test runs do not pay for it; in watch mode it always starts.
+// test/support/runtime.ts, or injects kubeconfig/kubectl), so unit-test runs do not pay for it; in watch mode it always starts.
 // CCTS_CONTROL_PLANE=0: never start; CCTS_CONTROL_PLANE=1: always start.
 import { readFileSync } from "node:fs";
 import type { TestProject } from "vitest/node";
@@ -20,7 +20,7 @@ declare module "vitest" {
 }
 
 const NEEDS_CONTROL_PLANE =
-  /control-plane\/(namespace|harness)(\.[jt]s)?["']|from "\.\/(namespace|harness)(\.[jt]s)?"|inject\(["'](kubeconfig|kubectl|controlPlaneBinDir)["']\)/;
+  /control-plane\/(namespace|harness)(\.[jt]s)?["']|support\/runtime(\.[jt]s)?["']|from "\.\/(namespace|harness)(\.[jt]s)?"|inject\(["'](kubeconfig|kubectl|controlPlaneBinDir)["']\)/;
 
 function runNeedsControlPlane(project: TestProject): boolean {
   const flag = process.env.CCTS_CONTROL_PLANE;

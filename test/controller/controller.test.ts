@@ -3,7 +3,7 @@
 // the latency of a change on a quiet cluster.
 import { pino } from "pino";
 import { Registry } from "prom-client";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ANNOTATION_CONTENT_HASH } from "../../src/api/constants.js";
 import { macLabel } from "../../src/api/labels.js";
 import type { ClusterDesc, Machine } from "../../src/api/types.js";
@@ -12,13 +12,14 @@ import { renderedConfigMapName } from "../../src/controller/rendered-configmap.j
 import type { KubeClient } from "../../src/k8s/client.js";
 import { ControllerRuntime } from "../../src/k8s/controller-runtime.js";
 import { paths } from "../../src/k8s/paths.js";
-import { kubectl, testNamespace } from "../control-plane/namespace.js";
-import { create, exampleObjects, get, kubeClient, listEvents, mergePatch, remove } from "../support/kube.js";
+import { kubectl } from "../control-plane/namespace.js";
+import { create, exampleObjects, get, listEvents, mergePatch, remove } from "../support/kube.js";
+import { startTestRuntime } from "../support/runtime.js";
 import { waitFor } from "../support/wait.js";
 
 let client: KubeClient;
 let ns: string;
-let cleanup: () => Promise<void>;
+let stop: () => Promise<void>;
 let runtime: ControllerRuntime;
 const runtimeMetrics = new Registry();
 const example = () => exampleObjects(ns);
@@ -44,26 +45,13 @@ async function waitReason(name: string, reason: string, timeoutMs = 10_000): Pro
 }
 
 beforeAll(async () => {
-  ({ name: ns, cleanup } = await testNamespace("controller"));
-  client = await kubeClient(inject("kubeconfig"));
-  runtime = new ControllerRuntime({
-    client,
-    namespace: ns,
-    logger: pino({ level: "silent" }),
-    metrics: runtimeMetrics,
-  });
-  await runtime.startInformers();
-  runtime.startReconciling();
+  ({ ns, client, runtime, stop } = await startTestRuntime("controller", { metrics: runtimeMetrics }));
   const { cluster, machines } = example();
   await create(client, cluster);
   for (const m of machines) await create(client, m);
 });
 
-afterAll(async () => {
-  await runtime?.stop();
-  client?.close();
-  await cleanup?.();
-});
+afterAll(() => stop?.());
 
 describe("controller", () => {
   it("renders every example Machine into its own ConfigMap, and reports it in status", async () => {

@@ -1,18 +1,12 @@
-// A Machine applied while the controller works through a pass over many Machines (here the
-// fan-out of a ClusterDesc edit) is rendered before that pass ends: the pass's keys wait in the
-// queue's bulk lane, behind Machines queued for a change of their own. Against the real test API
-// server (see test/control-plane/), one reconcile at a time so the pass takes a while.
-import { pino } from "pino";
-import { Registry } from "prom-client";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Machine } from "../../src/api/types.js";
 import type { ConfigMapObject } from "../../src/controller/rendered-configmap.js";
 import { renderedConfigMapName } from "../../src/controller/rendered-configmap.js";
 import type { KubeClient } from "../../src/k8s/client.js";
-import { ControllerRuntime } from "../../src/k8s/controller-runtime.js";
+import type { ControllerRuntime } from "../../src/k8s/controller-runtime.js";
 import { paths } from "../../src/k8s/paths.js";
-import { testNamespace } from "../control-plane/namespace.js";
-import { create, exampleObjects, get, kubeClient, mergePatch } from "../support/kube.js";
+import { create, exampleObjects, get, mergePatch } from "../support/kube.js";
+import { startTestRuntime } from "../support/runtime.js";
 import { waitFor } from "../support/wait.js";
 
 const WORKERS = 60;
@@ -20,7 +14,7 @@ const NEW_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILanesTestKeyOnlyForTheQueu
 
 let client: KubeClient;
 let ns: string;
-let cleanup: () => Promise<void>;
+let stop: () => Promise<void>;
 let runtime: ControllerRuntime;
 
 function worker(i: number, name = `worker-${String(i).padStart(3, "0")}`): Machine {
@@ -42,17 +36,7 @@ const cloudConfig = async (name: string) =>
   (await get<ConfigMapObject>(client, "ConfigMap", ns, renderedConfigMapName(name)))?.data?.["cloud-config"];
 
 beforeAll(async () => {
-  ({ name: ns, cleanup } = await testNamespace("controller-lanes"));
-  client = await kubeClient(inject("kubeconfig"));
-  runtime = new ControllerRuntime({
-    client,
-    namespace: ns,
-    concurrency: 1,
-    logger: pino({ level: "silent" }),
-    metrics: new Registry(),
-  });
-  await runtime.startInformers();
-  runtime.startReconciling();
+  ({ ns, client, runtime, stop } = await startTestRuntime("controller-lanes", { concurrency: 1 }));
   await create(client, exampleObjects(ns).cluster);
   for (let i = 0; i < WORKERS; i++) await create(client, worker(i));
   await waitFor(
@@ -63,11 +47,7 @@ beforeAll(async () => {
   );
 }, 90_000);
 
-afterAll(async () => {
-  await runtime?.stop();
-  client?.close();
-  await cleanup?.();
-});
+afterAll(() => stop?.());
 
 describe("controller queue lanes", () => {
   it("renders a Machine applied during a ClusterDesc's fan-out before the fan-out's Machines", async () => {

@@ -9,8 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { pino } from "pino";
-import { Registry } from "prom-client";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ANNOTATION_CONTENT_HASH } from "../../src/api/constants.js";
 import type { ClusterDesc, Machine } from "../../src/api/types.js";
 import { DiskCache } from "../../src/cache/disk-cache.js";
@@ -18,18 +17,18 @@ import { DocumentIndex } from "../../src/cache/document-index.js";
 import type { SecretObject } from "../../src/controller/certificates.js";
 import type { ConfigMapObject } from "../../src/controller/rendered-configmap.js";
 import type { KubeClient } from "../../src/k8s/client.js";
-import { ControllerRuntime } from "../../src/k8s/controller-runtime.js";
+import type { ControllerRuntime } from "../../src/k8s/controller-runtime.js";
 import { ServedConfigMaps } from "../../src/k8s/served-configmaps.js";
 import { buildApp } from "../../src/server/app.js";
 import { MemoryLookup } from "../../src/server/memory-lookup.js";
-import { testNamespace } from "../control-plane/namespace.js";
-import { create, exampleObjects, get, kubeClient, mergePatch, remove } from "../support/kube.js";
+import { create, exampleObjects, get, mergePatch, remove } from "../support/kube.js";
+import { startTestRuntime } from "../support/runtime.js";
 import { waitFor } from "../support/wait.js";
 
 const run = promisify(execFile);
 let client: KubeClient;
 let ns: string;
-let cleanup: () => Promise<void>;
+let stop: () => Promise<void>;
 let runtime: ControllerRuntime;
 let clock = Date.now();
 const logLines: string[] = [];
@@ -87,19 +86,11 @@ function machineIn(
 }
 
 beforeAll(async () => {
-  ({ name: ns, cleanup } = await testNamespace("pki"));
   dir = await mkdtemp(join(tmpdir(), "ccts-pki-"));
-  client = await kubeClient(inject("kubeconfig"));
-  const logger = pino({ level: "debug" }, { write: (line: string) => logLines.push(line) });
-  runtime = new ControllerRuntime({
-    client,
-    namespace: ns,
-    logger,
-    metrics: new Registry(),
+  ({ ns, client, runtime, stop } = await startTestRuntime("pki", {
+    logger: pino({ level: "debug" }, { write: (line: string) => logLines.push(line) }),
     now: () => new Date(clock),
-  });
-  await runtime.startInformers();
-  runtime.startReconciling();
+  }));
   const { cluster, machines } = exampleObjects(ns);
   await create(client, cluster);
   for (const m of machines) await create(client, m);
@@ -107,11 +98,7 @@ beforeAll(async () => {
     await waitFor(`${m.metadata.name} rendered`, async () => (await reason(m.metadata.name)) === "Rendered");
 });
 
-afterAll(async () => {
-  await runtime?.stop();
-  client?.close();
-  await cleanup?.();
-});
+afterAll(() => stop?.());
 
 describe("cluster CA and machine certificates", () => {
   it("generates the cluster CA once into a Secret owned by the ClusterDesc", async () => {
