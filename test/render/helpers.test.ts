@@ -155,6 +155,22 @@ describe("helpers", () => {
     expect(failure("{{cidr 'x' '255.255.255.0'}}")).toMatch(/"x" is not an IPv4 address/);
   });
 
+  it("a helper is called wherever a template names it (each template gets only the helpers it names)", () => {
+    // Handlebars copies every helper of its environment on each call of a template, so each
+    // template is compiled with the helpers its text names (engine.ts): every position counts.
+    expect(render("{{upper 'a'}}")).toBe("A");
+    expect(render("{{#if (eq machine.ip '10.20.0.11')}}yes{{/if}}")).toBe("yes");
+    expect(render("{{join (array (lower 'A') (upper 'b')) '-'}}")).toBe("a-B");
+    expect(render("{{toJson (array 1) indent=(default variables.zero 2)}}")).toBe("[1]");
+    expect(render('{{"upper" "quoted name"}}')).toBe("QUOTED NAME");
+    expect(render("{{#each (array 'x' 'y') as |v|}}{{upper v}}{{/each}}")).toBe("XY");
+    expect(render("{{#with machine}}{{base64 ip}}{{/with}}")).toBe(
+      Buffer.from("10.20.0.11").toString("base64"),
+    );
+    // A name used only as a field is a field read, as before: strict mode reports it.
+    expect(failure("{{machine.upper}}")).toMatch(/upper/);
+  });
+
   it("a helper error names the helper and the template line", () => {
     const r = renderMachine(textInput("a\nb\n  {{indent 'x' 'y'}}\n"));
     expect(r.ok).toBe(false);
