@@ -1,6 +1,7 @@
 // Mutated request heads, node:http as the oracle: for each, every byte a client gets from the app
 // with the socket front must be the byte it gets from the same app with node:http parsing every
-// request (where node:http mishandles pipelined requests, the bytes it gives them one at a time).
+// request (where node:http mishandles pipelined requests, the bytes it gives them one at a time),
+// and the server must close the connection once the client has ended its side.
 // The cases in socket-front.test.ts are the ones we thought of; these are the ones a seeded random
 // walk finds near a plain GET (stray bytes, case, repeated or odd headers, pipelining, heads split
 // across reads). The seed is fixed, so a failure is reproducible; the assertion shows the bytes
@@ -177,6 +178,8 @@ describe("the socket front against node:http, mutated heads", () => {
         }
       }
       expect(viaFront, shown(parts)).toBe(viaNode);
+      // Whatever it was sent, the server ends a connection whose client has ended its side.
+      expect(viaFront.endsWith("<still open>"), shown(parts)).toBe(false);
       if (viaFront.startsWith("HTTP/1.1 200 OK")) documents++;
     }
     // The walk stays near plain GETs: many answers are documents, not only errors.
