@@ -54,6 +54,24 @@ describe("WorkQueue", () => {
     expect(q.depth).toBe(0);
   });
 
+  it("keeps the order of thousands of bulk keys while keys move ahead, before and after its line is compacted", async () => {
+    const keys = Array.from({ length: 3000 }, (_, i) => `k${i}`);
+    const seen: string[] = [];
+    const q = new WorkQueue({
+      concurrency: 1,
+      handler: async (k) => {
+        seen.push(k);
+        // By now the bulk line has dropped the 1,500 keys it handed out (KeyLine compacts).
+        if (k === "k1500") q.add("k2500");
+      },
+    });
+    for (const k of keys) q.add(k, "bulk");
+    q.add("k10");
+    await q.idle();
+    const rest = keys.filter((k) => k !== "k10" && k !== "k2500");
+    expect(seen).toEqual(["k0", "k10", ...rest.slice(1, 1500), "k2500", ...rest.slice(1500)]);
+  });
+
   it("re-runs a key added while in flight in the most urgent lane it was added to", async () => {
     const seen: string[] = [];
     const gates = new Map([
