@@ -44,7 +44,7 @@ class KeyLine {
     if (this.head >= this.keys.length) return undefined;
     const key = this.keys[this.head];
     this.keys[this.head++] = undefined;
-    // Drop the read part once it is most of the array: amortised O(1) a key.
+    // Drop the read part once it is half the array or more: amortised O(1) a key.
     if (this.head >= 1024 && this.head * 2 >= this.keys.length) {
       this.keys = this.keys.slice(this.head);
       this.head = 0;
