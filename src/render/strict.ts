@@ -84,8 +84,11 @@ export function makeStrict<T>(value: T, label: string): T {
     for (const item of value) makeStrict(item, itemLabel);
   } else {
     Object.setPrototypeOf(value, prototypeFor(label, false));
-    for (const [field, child] of Object.entries(value))
-      makeStrict(child, label ? `${label}.${field}` : field);
+    // The labels only for fields that hold objects: most hold text, and every render passes here.
+    for (const field of Object.keys(value)) {
+      const child = (value as Record<string, unknown>)[field];
+      if (child !== null && typeof child === "object") makeStrict(child, label ? `${label}.${field}` : field);
+    }
   }
   return value;
 }
