@@ -1,7 +1,7 @@
 // Shared fixtures for the server tests: a MemoryLookup filled by hand (the lookup port's own
 // in-memory implementation, not a mock) and an app listening on a real loopback socket.
 import { request as httpRequest } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, connect, type Socket } from "node:net";
 import { Writable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
@@ -123,5 +123,86 @@ export function rawGet(
     );
     req.on("error", reject);
     req.end();
+  });
+}
+
+export interface ExchangeOptions {
+  /** Pause between two writes. */
+  gapMs?: number;
+  /**
+   * Write each part once the answer to the one before has arrived (nothing more for 30 ms), and
+   * none after an answer with `Connection: close`.
+   */
+  oneAtATime?: boolean;
+}
+
+/** How long after the client's end the server must have closed. */
+const CLOSE_WITHIN_MS = 1000;
+
+/**
+ * One raw connection: each part its own write, then the client's end. Resolves to every byte the
+ * server sent, and whether it closed the connection within a second of that end (node:http and
+ * the socket front both answer every complete request, then end their side).
+ */
+export async function exchangeBytes(
+  port: number,
+  parts: string[],
+  { gapMs = 0, oneAtATime = false }: ExchangeOptions = {},
+): Promise<{ bytes: Buffer; closed: boolean }> {
+  const socket = connect(port, "127.0.0.1");
+  // Listened for from the start: a server may close before the client is done writing.
+  const closed = new Promise<boolean>((ok) => socket.once("close", () => ok(true)));
+  socket.on("error", () => {});
+  await new Promise((ok) => socket.once("connect", ok));
+  const chunks: Buffer[] = [];
+  socket.on("data", (c: Buffer) => chunks.push(c));
+  for (const [i, part] of parts.entries()) {
+    if (i > 0 && gapMs > 0) await new Promise((ok) => setTimeout(ok, gapMs));
+    if (!socket.writable) break;
+    socket.write(part, "latin1");
+    if (oneAtATime) {
+      await settled(socket, 30, 1000);
+      // An answer that ends the connection ends the exchange: what follows is not read.
+      if (/\r\nconnection: close\r\n/i.test(Buffer.concat(chunks).toString("latin1"))) break;
+    }
+  }
+  socket.end();
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>((ok) => (timer = setTimeout(() => ok(false), CLOSE_WITHIN_MS)));
+  const closedInTime = await Promise.race([closed, timedOut]);
+  clearTimeout(timer);
+  if (!closedInTime) socket.destroy();
+  return { bytes: Buffer.concat(chunks), closed: closedInTime };
+}
+
+/**
+ * exchangeBytes as text, Date headers blanked so two servers' answers compare; ends in
+ * `<still open>` when the server had not closed a second after the client's end.
+ */
+export async function exchange(port: number, parts: string[], options?: ExchangeOptions): Promise<string> {
+  const { bytes, closed } = await exchangeBytes(port, parts, options);
+  const text = bytes.toString("latin1").replace(/\r\nDate: [^\r]*/g, "\r\nDate: -");
+  return closed ? text : `${text}\n<still open>`;
+}
+
+/** Resolves once nothing arrived for `quietMs`, or the connection closed, or after `maxMs`. */
+function settled(socket: Socket, quietMs: number, maxMs: number): Promise<void> {
+  return new Promise((ok) => {
+    let quiet: NodeJS.Timeout | undefined;
+    const done = () => {
+      clearTimeout(quiet);
+      clearTimeout(bound);
+      socket.off("data", again);
+      socket.off("close", done);
+      ok();
+    };
+    const again = () => {
+      clearTimeout(quiet);
+      quiet = setTimeout(done, quietMs);
+    };
+    const bound = setTimeout(done, maxMs);
+    socket.on("data", again);
+    socket.once("close", done);
+    again();
   });
 }

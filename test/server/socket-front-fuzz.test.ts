@@ -6,21 +6,9 @@
 // walk finds near a plain GET (stray bytes, case, repeated or odd headers, pipelining, heads split
 // across reads). The seed is fixed, so a failure is reproducible; the assertion shows the bytes
 // sent. FUZZ_SEED=N FUZZ_CASES=N walk elsewhere or further (24,000 cases of six seeds pass).
-import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MAC_A, MAC_B, MAC_UNKNOWN, type Running, start } from "./helpers.js";
-
-/** Small deterministic PRNG (mulberry32): the same cases on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { pick, random } from "../support/random.js";
+import { exchange, MAC_A, MAC_B, MAC_UNKNOWN, type Running, start } from "./helpers.js";
 
 const CASES = Number(process.env.FUZZ_CASES ?? 1000);
 /** Bytes that matter to an HTTP/1.1 parser, and a few that do not. */
@@ -54,10 +42,6 @@ const HEADERS = [
   "X-Spaces:   a  b  ",
 ];
 
-function pick<T>(rand: () => number, items: readonly T[]): T {
-  return items[Math.floor(rand() * items.length)]!;
-}
-
 /** A request near a plain GET: a valid one, then a few random edits. */
 function request(rand: () => number): string {
   const version = rand() < 0.85 ? "HTTP/1.1" : pick(rand, ["HTTP/1.0", "HTTP/1.2", "http/1.1", "HTTP/2.0"]);
@@ -77,64 +61,6 @@ function request(rand: () => number): string {
     else head = head.slice(0, at) + head.charAt(at).toUpperCase() + head.slice(at + 1);
   }
   return head;
-}
-
-/** Resolves once nothing arrived for `quietMs`, or the connection closed, or after `maxMs`. */
-function settled(socket: Socket, quietMs: number, maxMs: number): Promise<void> {
-  return new Promise((ok) => {
-    let quiet: NodeJS.Timeout | undefined;
-    const done = () => {
-      clearTimeout(quiet);
-      clearTimeout(bound);
-      socket.off("data", again);
-      socket.off("close", done);
-      ok();
-    };
-    const again = () => {
-      clearTimeout(quiet);
-      quiet = setTimeout(done, quietMs);
-    };
-    const bound = setTimeout(done, maxMs);
-    socket.on("data", again);
-    socket.once("close", done);
-    again();
-  });
-}
-
-/**
- * One connection: each part its own write, then the client's end; everything the server sent
- * (Date headers blanked), marked when the server had not closed a second after the end. With
- * `oneAtATime`, each part is written once the answer to the one before has arrived, and none after
- * an answer with `Connection: close`.
- */
-async function exchange(port: number, parts: string[], oneAtATime = false): Promise<string> {
-  const socket = connect(port, "127.0.0.1");
-  // Listened for from the start: a server may close before the client is done writing.
-  const closed = new Promise<boolean>((ok) => socket.once("close", () => ok(true)));
-  socket.on("error", () => {});
-  await new Promise((ok) => socket.once("connect", ok));
-  const chunks: Buffer[] = [];
-  socket.on("data", (c: Buffer) => chunks.push(c));
-  for (const [i, part] of parts.entries()) {
-    if (i > 0 && !oneAtATime) await new Promise((ok) => setTimeout(ok, 5));
-    if (!socket.writable) break;
-    socket.write(part, "latin1");
-    if (oneAtATime) {
-      await settled(socket, 30, 1000);
-      // An answer that ends the connection ends the exchange: what follows is not read.
-      if (/\r\nconnection: close\r\n/i.test(Buffer.concat(chunks).toString("latin1"))) break;
-    }
-  }
-  socket.end();
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<boolean>((ok) => (timer = setTimeout(() => ok(false), 1000)));
-  const closedInTime = await Promise.race([closed, timedOut]);
-  clearTimeout(timer);
-  if (!closedInTime) socket.destroy();
-  const bytes = Buffer.concat(chunks)
-    .toString("latin1")
-    .replace(/\r\nDate: [^\r]*/g, "\r\nDate: -");
-  return closedInTime ? bytes : `${bytes}\n<still open>`;
 }
 
 /** The parts as a JSON string, bytes outside printable ASCII as \\xNN (JSON leaves \x80-\xff as they are). */
@@ -163,15 +89,15 @@ describe("the socket front against node:http, mutated heads", () => {
       // Sometimes the bytes come in two reads, cut at a random place (a head across reads).
       const cut = rand() < 0.2 ? 1 + Math.floor(rand() * (bytes.length - 1)) : 0;
       const parts = cut > 0 ? [bytes.slice(0, cut), bytes.slice(cut)] : [bytes];
-      const viaFront = await exchange(front.port, parts);
-      let viaNode = await exchange(node.port, parts);
+      const viaFront = await exchange(front.port, parts, { gapMs: 5 });
+      let viaNode = await exchange(node.port, parts, { gapMs: 5 });
       // node:http gets two pipelined cases wrong: a parse error in a later request drops the
       // answers still queued before it, and a later request's Expect puts the 100 Continue
       // between the head and the body of that request's answer. The front, which answers the
       // plain requests before them itself, gives node:http's answers to the requests sent one
       // at a time; those are expected where the two differ.
       if (viaFront !== viaNode && requests.length > 1) {
-        const oneAtATime = await exchange(node.port, requests, true);
+        const oneAtATime = await exchange(node.port, requests, { oneAtATime: true });
         if (viaFront === oneAtATime) {
           viaNode = oneAtATime;
           pipeliningFixes++;
