@@ -5,7 +5,13 @@
 
 /** Byte lengths Go's net.ParseMAC accepts: EUI-48, EUI-64 and 20-byte IP over InfiniBand. */
 const VALID_LENGTHS = new Set([6, 8, 20]);
-const MAX_INPUT = 64;
+/**
+ * The longest accepted form: a 20-byte address with URL-encoded colons (iPXE's `${net0/mac}` of an
+ * InfiniBand port, sent in a query), 40 hex digits and 19 `%3A`. Longer input is refused unread.
+ */
+const MAX_INPUT = 20 * 2 + 19 * "%3A".length;
+/** How much of a refused input an error message repeats. */
+const SHOWN_INPUT = 64;
 
 export class MacError extends Error {
   constructor(
@@ -13,7 +19,7 @@ export class MacError extends Error {
     reason: string,
   ) {
     super(
-      `invalid MAC address ${JSON.stringify(input.length > MAX_INPUT ? `${input.slice(0, MAX_INPUT)}…` : input)}: ${reason}`,
+      `invalid MAC address ${JSON.stringify(input.length > SHOWN_INPUT ? `${input.slice(0, SHOWN_INPUT)}…` : input)}: ${reason}`,
     );
     this.name = "MacError";
   }

@@ -130,6 +130,21 @@ describe("iPXE", () => {
     expect((await get("/ipxe?mac=52-54-00-12-34-01")).status).toBe(200);
   });
 
+  it("an InfiniBand port's 20-byte address, as iPXE sends it (colons URL-encoded) and as hexhyp", async () => {
+    const ib = "80:00:02:08:fe:80:00:00:00:00:00:00:00:02:c9:03:00:0a:bc:01";
+    const r = await start();
+    try {
+      r.lookup.setMachine([ib], machineA);
+      for (const mac of [ib.replaceAll(":", "%3A"), ib.replaceAll(":", "-"), ib.replaceAll(":", "%253A")]) {
+        const res = await fetch(`${r.base}/ipxe?mac=${mac}`);
+        expect(res.status, mac).toBe(200);
+        expect(await res.text()).toBe(IPXE_A);
+      }
+    } finally {
+      await r.app.close();
+    }
+  });
+
   it("400 without mac, with a malformed mac, with mac given twice", async () => {
     expect((await get("/ipxe")).status).toBe(400);
     expect(await (await get("/ipxe")).text()).toBe("missing query parameter mac\n");
