@@ -19,6 +19,7 @@ debian_packages=(
   haproxy                         # the cdktf stack's front door, run with its generated config
   libjemalloc2                    # the controller container's allocator (tests, benchmark)
   git openssl curl
+  shellcheck                      # lints the built-in install.sh
   openssh-server                  # an sshd on loopback serving a template repository over SSH
 )
 missing=()
