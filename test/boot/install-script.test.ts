@@ -17,8 +17,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../support/processes.js";
-import { type Served, serveExamples } from "./serve.js";
+import { freePort, startCli } from "../support/processes.js";
+import { accessLog, type Served, serveExamples } from "./serve.js";
 
 const run = promisify(execFile);
 
@@ -164,6 +164,30 @@ describe("install.sh, run", () => {
     expect(args.filter((a) => a.startsWith("-"))).toEqual(["-d", "-C", "-V", "-c"]);
     expect(args.slice(0, 2)).toEqual(["-d", "/dev/sda"]);
     expect(r.record("reboot.called")).toBeUndefined();
+  });
+
+  it("waits for a server that is not up yet (connection refused) and goes on once it is", async () => {
+    // The unreachable cluster's address gets a server while the script already runs: a ccts serve
+    // of the same folder takes about a second to listen, well after curl's first attempt.
+    const late = startCli([
+      "serve",
+      "--dir",
+      served.dir,
+      "--port",
+      String(closedPort),
+      "--host",
+      "127.0.0.1",
+    ]);
+    try {
+      const r = await install(MAC_NO_SERVER);
+      expect(r.code, r.stderr + late.output()).toBe(0);
+      expect(r.record("flatcar-install.config")).toMatch(/^#cloud-config\n/);
+      expect(accessLog(late.output()).filter((l) => l.url === `/cloud-config/${MAC_NO_SERVER}`)).toEqual([
+        { url: `/cloud-config/${MAC_NO_SERVER}`, status: 200 },
+      ]);
+    } finally {
+      await late.stop();
+    }
   });
 
   it("stops with an error, before any installer runs, when its server cannot be reached", async () => {

@@ -15,7 +15,7 @@ trap 'rm -rf "$workdir"' EXIT INT TERM
 config="$workdir/cloud-config.yaml"
 
 echo "ccts: fetching the cloud-config of $mac from $server"
-curl -fsS --retry 5 --retry-delay 2 -o "$config" "$server/cloud-config/$mac"
+curl -fsS --retry 5 --retry-delay 2 --retry-connrefused -o "$config" "$server/cloud-config/$mac"
 if [ "$(head -n 1 "$config")" != "#cloud-config" ]; then
   echo "ccts: $server/cloud-config/$mac is not a cloud-config" >&2
   exit 1
