@@ -390,11 +390,36 @@ export class ControlPlane {
   }
 }
 
-/** Starts etcd, kube-apiserver (ready), the CRDs (Established), and kube-controller-manager. */
+/** Attempts at starting a control plane whose ports were taken between their pick and their bind. */
+const PORT_ATTEMPTS = 3;
+
+/**
+ * Starts etcd, kube-apiserver (ready), the CRDs (Established), and kube-controller-manager. A port
+ * is free when picked and bound by the process later: should another process take it in between
+ * (seen once: etcd's "bind: address already in use", which failed a whole test run), the control
+ * plane is started again on other ports.
+ */
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const log = opts.log ?? (() => {});
   cleanStaleRuns(log);
   const binDir = opts.binDir ?? (await buildControlPlane(log));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(binDir, log, opts.crdDir);
+    } catch (e) {
+      if (attempt >= PORT_ATTEMPTS || !String(e).includes("address already in use")) throw e;
+      log(
+        `a port was taken before its process bound it; starting again on other ports (${attempt + 1} of ${PORT_ATTEMPTS})`,
+      );
+    }
+  }
+}
+
+async function startOnce(
+  binDir: string,
+  log: (line: string) => void,
+  crdDir: string | undefined,
+): Promise<ControlPlane> {
   mkdirSync(runsRoot, { recursive: true });
   const dir = mkdtempSync(join(runsRoot, "run-"));
   writeFileSync(join(dir, "owner"), String(process.pid));
@@ -432,7 +457,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     writeFileSync(cp.kubeconfig, kubeconfigYaml(cp.apiServerURL, ca, ADMIN_TOKEN_USER, cp.adminToken), {
       mode: 0o600,
     });
-    await applyCrds(cp, opts.crdDir ?? defaultCrdDir);
+    await applyCrds(cp, crdDir ?? defaultCrdDir);
     // After the CRDs, so the garbage collector discovers them at once instead of at its next
     // 30 s discovery resync.
     cp.spawn("kube-controller-manager", [

@@ -5,7 +5,8 @@
 // that range is free only until the kernel hands it out as the source port of some outgoing
 // connection, and the tests open thousands (boot storms through HAProxy, wrk), so a child process
 // told to listen on it later could find it taken (seen: Consul's "bind: address already in use").
-// Below the range only another freePort caller can take it, and the pick is random.
+// Below the range only another freePort caller can take it, and the pick is random; one process
+// never hands out a port twice (four picks in a row for one control plane could otherwise meet).
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -39,10 +40,17 @@ async function listens(port: number): Promise<boolean> {
   return ok;
 }
 
+/** Ports this process has handed out: a caller may not bind its port before the next pick. */
+const handedOut = new Set<number>();
+
 export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 100; attempt++) {
     const port = LOWEST + Math.floor(Math.random() * (below - LOWEST));
-    if (await listens(port)) return port;
+    if (handedOut.has(port)) continue;
+    if (await listens(port)) {
+      handedOut.add(port);
+      return port;
+    }
   }
   throw new Error(`no free port found in ${LOWEST}-${below - 1}`);
 }
