@@ -118,7 +118,9 @@ async function install(mac: string, installers: string[] = ["flatcar-install"]):
   const res = await fetch(`${served.base}/install.sh?mac=${mac}`);
   expect(res.status).toBe(200);
   const dir = mkdtempSync(join(work, "run-"));
-  const [bin, record, tmp] = ["bin", "record", "tmp"].map((d) => join(dir, d));
+  const bin = join(dir, "bin");
+  const record = join(dir, "record");
+  const tmp = join(dir, "tmp");
   for (const d of [bin, record, tmp]) mkdirSync(d);
   for (const name of [...installers, "reboot"]) {
     writeFileSync(join(bin, name), name === "reboot" ? REBOOT_STAND_IN : INSTALLER_STAND_IN);
