@@ -8,6 +8,7 @@ import { LeaderElector } from "../k8s/leader.js";
 import { startHealthServer } from "./health.js";
 import { processLogger } from "./logger.js";
 import { parse, port, UsageError } from "./usage.js";
+import { registerBuildInfo, VERSION } from "./version.js";
 
 function durationMs(value: string): number {
   const m = /^(\d+)(ms|s|m|h)$/.exec(value);
@@ -36,6 +37,7 @@ export async function runController(args: string[]): Promise<number> {
   const logger = processLogger().child({ component: "controller" });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  registerBuildInfo(registry);
   // Flags first: a typo is a usage error whether or not a cluster is reachable.
   const concurrency = Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1)
@@ -64,7 +66,10 @@ export async function runController(args: string[]): Promise<number> {
     port(values["metrics-port"], 9090),
     values["metrics-host"]!,
   );
-  logger.info({ server: client.serverURL, namespace: values.namespace ?? "(all)" }, "starting");
+  logger.info(
+    { version: VERSION, server: client.serverURL, namespace: values.namespace ?? "(all)" },
+    "starting",
+  );
   await runtime.startInformers();
   logger.info({ machines: runtime.cache.machines.size }, "caches synced");
 

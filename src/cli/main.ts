@@ -24,6 +24,8 @@ Usage:
       documents Secrets are read from --documents-namespace (default: --namespace). The documents'
       bytes live in a file in --cache-dir (page cache); --documents-in-memory keeps them in the heap
       (faster per request, ~8 MB more RSS per 1,000 Machines).
+  ccts version
+      Print the version of ccts and of the Node.js running it.
   ccts help
 
 HTTP flags (serve, server):
@@ -50,6 +52,11 @@ async function main(argv: string[]): Promise<number> {
   if (command === undefined || command === "help" || command === "--help" || command === "-h") {
     process.stdout.write(USAGE);
     return command === undefined ? 2 : 0;
+  }
+  if (command === "version" || command === "--version") {
+    const { VERSION } = await import("./version.js");
+    process.stdout.write(`ccts ${VERSION} (Node.js ${process.version})\n`);
+    return 0;
   }
   const load = commands[command];
   if (!load) {

@@ -12,6 +12,7 @@ import { MemoryLookup } from "../server/memory-lookup.js";
 import { HTTP_FLAGS, httpSettings } from "./http-flags.js";
 import { processLogging } from "./logger.js";
 import { parse, required } from "./usage.js";
+import { registerBuildInfo, VERSION } from "./version.js";
 
 /**
  * Cluster mode: serves the controller's rendered ConfigMaps, indexed in memory, their bytes in a
@@ -31,12 +32,14 @@ export async function runServer(args: string[]): Promise<number> {
   const http = httpSettings(values, 0);
   const { logger, accessLog } = processLogging();
   const cacheDir = resolve(required(values["cache-dir"], "--cache-dir"));
+  logger.info({ version: VERSION, cacheDir }, "starting");
   const cache = new DiskCache(cacheDir, (op, key, err) =>
     logger.error({ op, key, err: String(err) }, "disk cache"),
   );
   // In memory the documents cost ~8 MB of RSS per 1,000 Machines and save the pread per request.
   const documentFile = values["documents-in-memory"] ? undefined : await openDocumentFile(cacheDir, logger);
   const registry = new Registry();
+  registerBuildInfo(registry);
   if (documentFile) documentFileMetrics(documentFile, registry);
   fileBytesGauge(
     registry,

@@ -9,7 +9,16 @@ import { promisify } from "node:util";
 import yaml from "js-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXAMPLE_DIR } from "../support/kube.js";
-import { freePort, type Running, runCli, SYSTEM_NODE, startCli, waitReady } from "../support/processes.js";
+import {
+  BUILD_INFO_LINE,
+  freePort,
+  PACKAGE_VERSION,
+  type Running,
+  runCli,
+  SYSTEM_NODE,
+  startCli,
+  waitReady,
+} from "../support/processes.js";
 import { LEGACY_CLUSTER_DESC as LEGACY } from "../support/shared.js";
 
 describe("ccts render", () => {
@@ -97,6 +106,17 @@ describe("ccts render", () => {
   });
 });
 
+describe("ccts version", () => {
+  it.each([["version"], ["--version"]])("%s prints the package's version and Node's", async (arg) => {
+    const r = await runCli([arg], SYSTEM_NODE);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toMatch(
+      new RegExp(`^ccts ${PACKAGE_VERSION.replaceAll(".", "\\.")} \\(Node\\.js v20\\.[0-9.]+\\)\n$`),
+    );
+  });
+});
+
 describe("ccts import + ccts serve on a legacy cluster-desc.yml", () => {
   let server: Running;
   let base: string;
@@ -116,6 +136,12 @@ describe("ccts import + ccts serve on a legacy cluster-desc.yml", () => {
 
   afterAll(async () => {
     expect(await server?.stop()).toBe(0);
+  });
+
+  it("says which ccts it is: in its first log line and in /metrics", async () => {
+    const first = JSON.parse(server.output().split("\n")[0]!) as Record<string, unknown>;
+    expect(first).toMatchObject({ msg: "starting", version: PACKAGE_VERSION });
+    expect(await (await fetch(`${base}/metrics`)).text()).toMatch(BUILD_INFO_LINE);
   });
 
   it("writes one JSON access line per answered request to standard output", async () => {

@@ -15,7 +15,7 @@ import type { KubeClient } from "../../src/k8s/client.js";
 import { ControllerRuntime } from "../../src/k8s/controller-runtime.js";
 import { type ControlPlane, startControlPlane } from "../control-plane/harness.js";
 import { create, exampleObjects, get, kubeClient, mergePatch, remove } from "../support/kube.js";
-import { freePort, type Running, startCli, waitReady } from "../support/processes.js";
+import { BUILD_INFO_LINE, freePort, type Running, startCli, waitReady } from "../support/processes.js";
 import { waitFor } from "../support/wait.js";
 
 const ns = "serving";
@@ -153,6 +153,7 @@ describe("ccts server in cluster mode", () => {
 
   it("keeps the documents' bytes in a document file, unlinked, in the cache directory", async () => {
     const text = await (await fetch(`${a.base}/metrics`)).text();
+    expect(text).toMatch(BUILD_INFO_LINE);
     const live = Number(/^ccts_document_file_bytes\{state="live"\} (\d+)$/m.exec(text)?.[1]);
     // Every Machine's documents, at least the cloud-configs served above.
     let served = 0;

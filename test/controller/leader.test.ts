@@ -5,7 +5,7 @@ import type { Machine } from "../../src/api/types.js";
 import type { KubeClient } from "../../src/k8s/client.js";
 import { testNamespace } from "../control-plane/namespace.js";
 import { create, exampleObjects, get, kubeClient, mergePatch } from "../support/kube.js";
-import { freePort, type Running, startCli } from "../support/processes.js";
+import { BUILD_INFO_LINE, freePort, PACKAGE_VERSION, type Running, startCli } from "../support/processes.js";
 import { waitFor } from "../support/wait.js";
 
 let client: KubeClient;
@@ -88,6 +88,13 @@ describe("leader election", () => {
     standby = leader === "replica-a" ? "replica-b" : "replica-a";
     expect(await writesOf(replicas.get(leader)!.metrics)).toBeGreaterThan(0);
     expect(await writesOf(replicas.get(standby)!.metrics)).toBe(0);
+  });
+
+  it("each replica says which ccts it is: in its start-up line and in /metrics", async () => {
+    for (const { proc, metrics } of replicas.values()) {
+      expect(proc.output()).toMatch(new RegExp(`"version":"${PACKAGE_VERSION}"[^\n]*"msg":"starting"`));
+      expect(await (await fetch(`${metrics}/metrics`)).text()).toMatch(BUILD_INFO_LINE);
+    }
   });
 
   it("the standby takes over within 15 s after the leader is killed", async () => {

@@ -1,12 +1,22 @@
 // Starting the real ccts CLI (the compiled dist/) as a child process, and stopping it again.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { waitFor } from "./wait.js";
 
 export const ROOT = join(import.meta.dirname, "../..");
 export const CLI = join(ROOT, "dist/cli/main.js");
+/** The version in package.json: what `ccts version`, the start-up line and ccts_build_info name. */
+export const PACKAGE_VERSION = (
+  JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }
+).version;
+/** The line ccts_build_info has in a /metrics text. */
+export const BUILD_INFO_LINE = new RegExp(
+  `^ccts_build_info\\{version="${PACKAGE_VERSION.replaceAll(".", "\\.")}"\\} 1$`,
+  "m",
+);
 /** The machine's own Node (20 here): the CLI must run on it, not only on the tests' Node 24. */
 export const SYSTEM_NODE = "/usr/bin/node";
 
