@@ -5,7 +5,7 @@
 // The cases in socket-front.test.ts are the ones we thought of; these are the ones a seeded random
 // walk finds near a plain GET (stray bytes, case, repeated or odd headers, pipelining, heads split
 // across reads). The seed is fixed, so a failure is reproducible; the assertion shows the bytes
-// sent. FUZZ_SEED=N FUZZ_CASES=N walk elsewhere or further (24,000 cases of six seeds pass).
+// sent. FUZZ_SEED=N FUZZ_CASES=N walk elsewhere or further (44,000 cases of eleven seeds pass).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pick, random } from "../support/random.js";
 import { exchange, MAC_A, MAC_B, MAC_UNKNOWN, type Running, start } from "./helpers.js";
@@ -110,7 +110,8 @@ describe("the socket front against node:http, mutated heads", () => {
     }
     // The walk stays near plain GETs: many answers are documents, not only errors.
     expect(documents).toBeGreaterThan(CASES / 4);
-    // The seeded walk meets both pipelining cases; were it to meet none, the branch went untested.
-    expect(pipeliningFixes).toBeGreaterThan(0);
+    // The default walk meets both pipelining cases; were it to meet none, the branch went untested.
+    // (Another FUZZ_SEED may meet neither: seeds 7 and 8 of 4,000 cases do not.)
+    if (process.env.FUZZ_SEED === undefined) expect(pipeliningFixes).toBeGreaterThan(0);
   });
 });
