@@ -13,7 +13,8 @@ debian_packages=(
   cloud-init python3-jsonschema   # cloud-config schema and cloud-init's own NoCloud/ConfigDrive code
   qemu-system-x86 ipxe-qemu ovmf  # iPXE firmware booting in a VM, BIOS and UEFI
   ignition                        # ignition-validate
-  dnsmasq                         # dnsmasq --test
+  dnsmasq                         # dnsmasq --test, and dnsmasq serving DHCP and DNS in a namespace
+  isc-dhcp-client iproute2        # dhclient asking that dnsmasq for leases over a veth pair
   xorriso genisoimage             # ConfigDrive ISO images
   nginx wrk                       # benchmark reference and load generator
   haproxy                         # the cdktf stack's front door, run with its generated config

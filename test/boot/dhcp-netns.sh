@@ -1,0 +1,78 @@
+#!/bin/sh
+# Runs inside a fresh network and mount namespace (test/boot/dhcp.test.ts starts it with unshare):
+# Debian's dnsmasq serves DHCP, TFTP and DNS with the given configuration on one end of a veth
+# pair, and Debian's dhclient asks for a lease on the other end once per case, under the case's
+# MAC, as BIOS PXE firmware, UEFI firmware or iPXE would (the options dnsmasq tells them apart by).
+# Prints one line per case: "lease MAC key=value ..." with what the server offered; then "dns NAME
+# ADDRESS" for each name asked of dnsmasq's DNS.
+#   dhcp-netns.sh CONF WORK SERVER_IP "MAC:KIND ..." "NAME ..."
+# KIND: bios (no options), efi (client architecture 7), ipxe (iPXE's option 175).
+set -eu
+# dnsmasq, dhclient and ip live in sbin, which a non-root PATH may lack.
+PATH=/usr/sbin:/sbin:$PATH
+conf=$1 work=$2 server_ip=$3 cases=$4 names=$5
+
+ip link set lo up
+ip link add srv type veth peer name cli
+ip addr add "$server_ip/24" dev srv
+ip link set srv up
+# The configuration names the TFTP root the bootstrapper has (/var/lib/tftpboot); this mount
+# namespace gets an empty /var/lib of its own to hold it, leaving the machine's alone.
+mount --make-rprivate /
+mount -t tmpfs tmpfs /var/lib
+mkdir /var/lib/tftpboot
+
+# --user= --group=: stay the user it was started as (in a user namespace it could not switch).
+dnsmasq --keep-in-foreground --conf-file="$conf" --interface=srv --bind-interfaces \
+  --pid-file="$work/dnsmasq.pid" --dhcp-leasefile="$work/dnsmasq.leases" \
+  --log-facility="$work/dnsmasq.log" --log-dhcp --user= --group= &
+dnsmasq_pid=$!
+trap 'kill "$dnsmasq_pid" 2>/dev/null || true' EXIT
+# dnsmasq answers DNS once it has bound its sockets.
+for _ in $(seq 50); do
+  [ -s "$work/dnsmasq.pid" ] && break
+  sleep 0.1
+done
+
+# dhclient's script: the offered values, as a line.
+cat > "$work/hook.sh" <<'EOF'
+#!/bin/sh
+if [ "$reason" = BOUND ]; then
+  echo "lease $mac ip=$new_ip_address host=$new_host_name domain=$new_domain_name routers=$new_routers dns=$new_domain_name_servers ntp=$new_ntp_servers broadcast=$new_broadcast_address file=$new_filename next=$new_next_server" >> "$out"
+fi
+EOF
+chmod +x "$work/hook.sh"
+
+for case in $cases; do
+  mac=${case%:*}
+  kind=${case##*:}
+  ip link set cli down
+  ip link set cli address "$mac"
+  ip link set cli up
+  {
+    echo "initial-interval 1;"
+    echo "request subnet-mask, broadcast-address, routers, domain-name, domain-name-servers, host-name, ntp-servers;"
+    case $kind in
+      ipxe) echo "option ipxe-encapsulated code 175 = string; send ipxe-encapsulated 01:01:01;" ;;
+      efi) echo "option client-architecture code 93 = unsigned integer 16; send client-architecture 7;" ;;
+      bios) ;;
+      *) echo "unknown kind $kind" >&2; exit 2 ;;
+    esac
+  } > "$work/dhclient.conf"
+  # -1: one try; it leaves a daemon holding the lease once bound, stopped with -x.
+  timeout 30 dhclient -1 -cf "$work/dhclient.conf" -sf "$work/hook.sh" \
+    -lf "$work/dhclient.$mac.leases" -pf "$work/dhclient.pid" -e mac="$mac" -e out="$work/out" cli \
+    2>> "$work/dhclient.log" || echo "lease $mac failed" >> "$work/out"
+  dhclient -x -pf "$work/dhclient.pid" cli 2>> "$work/dhclient.log" || true
+  ip addr flush dev cli
+done
+cat "$work/out"
+
+for name in $names; do
+  echo "dns $name $(DNS_SERVER=$server_ip NAME=$name "$NODE" -e '
+    const { Resolver } = require("node:dns").promises;
+    const r = new Resolver({ timeout: 2000, tries: 1 });
+    r.setServers([process.env.DNS_SERVER]);
+    r.resolve4(process.env.NAME).then((a) => console.log(a.join(",")), (e) => console.log(e.code));
+  ')"
+done
