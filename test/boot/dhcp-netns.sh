@@ -27,7 +27,14 @@ dnsmasq --keep-in-foreground --conf-file="$conf" --interface=srv --bind-interfac
   --pid-file="$work/dnsmasq.pid" --dhcp-leasefile="$work/dnsmasq.leases" \
   --log-facility="$work/dnsmasq.log" --log-dhcp --user= --group= &
 dnsmasq_pid=$!
-trap 'kill "$dnsmasq_pid" 2>/dev/null || true' EXIT
+# Nothing outlives the script: dnsmasq, and the dhclient of a case stopped half way.
+client_pid=
+cleanup() {
+  kill "$dnsmasq_pid" 2>/dev/null || true
+  if [ -n "$client_pid" ]; then kill "$client_pid" 2>/dev/null || true; fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
 # dnsmasq answers DNS once it has bound its sockets.
 for _ in $(seq 50); do
   [ -s "$work/dnsmasq.pid" ] && break
@@ -59,11 +66,20 @@ for case in $cases; do
       *) echo "unknown kind $kind" >&2; exit 2 ;;
     esac
   } > "$work/dhclient.conf"
-  # -1: one try; it leaves a daemon holding the lease once bound, stopped with -x.
-  timeout 30 dhclient -1 -cf "$work/dhclient.conf" -sf "$work/hook.sh" \
+  # In the foreground (-d), one try (-1): stopped once its script has printed the lease.
+  timeout 30 dhclient -d -1 -cf "$work/dhclient.conf" -sf "$work/hook.sh" \
     -lf "$work/dhclient.$mac.leases" -pf "$work/dhclient.pid" -e mac="$mac" -e out="$work/out" cli \
-    2>> "$work/dhclient.log" || echo "lease $mac failed" >> "$work/out"
-  dhclient -x -pf "$work/dhclient.pid" cli 2>> "$work/dhclient.log" || true
+    2>> "$work/dhclient.log" &
+  client_pid=$!
+  for _ in $(seq 300); do
+    grep -q "^lease $mac " "$work/out" 2>/dev/null && break
+    kill -0 "$client_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill "$client_pid" 2>/dev/null || true
+  wait "$client_pid" 2>/dev/null || true
+  client_pid=
+  grep -q "^lease $mac " "$work/out" 2>/dev/null || echo "lease $mac failed" >> "$work/out"
   ip addr flush dev cli
 done
 cat "$work/out"
