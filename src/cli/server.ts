@@ -33,6 +33,9 @@ export async function runServer(args: string[]): Promise<number> {
   const { logger, accessLog } = processLogging();
   const cacheDir = resolve(required(values["cache-dir"], "--cache-dir"));
   logger.info({ version: VERSION, cacheDir }, "starting");
+  // Read before anything is served: a kubeconfig that cannot be read is a configuration error,
+  // not an API server that is away (which the disk cache is there for).
+  const access = await loadKubeConfig(values.kubeconfig);
   const cache = new DiskCache(cacheDir, (op, key, err) =>
     logger.error({ op, key, err: String(err) }, "disk cache"),
   );
@@ -60,7 +63,7 @@ export async function runServer(args: string[]): Promise<number> {
   const app = buildApp({ lookup, logger, accessLog, metrics: registry, ...http.app });
   await app.listen(http.listen);
 
-  const client = await KubeClient.create(loadKubeConfig(values.kubeconfig));
+  const client = await KubeClient.create(access);
   const served = new ServedConfigMaps(client, index, cache, logger, {
     namespace: values.namespace,
     documentsNamespace: values["documents-namespace"],

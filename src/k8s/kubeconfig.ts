@@ -76,10 +76,26 @@ function pick<T>(list: unknown, name: string | undefined, field: string, what: s
   return (found[field] ?? {}) as T;
 }
 
-/** Reads one kubeconfig file; exec plugins and auth providers go to @kubernetes/client-node. */
+/**
+ * Reads one kubeconfig file; exec plugins and auth providers go to @kubernetes/client-node. Every
+ * error names the file (a missing file, bad YAML, a certificate file it points to that is missing).
+ */
 async function fromFile(file: string): Promise<KubeAccess> {
+  try {
+    return await readAccess(file);
+  } catch (e) {
+    const message = (e as Error).message;
+    if (message.startsWith(`kubeconfig ${file}:`)) throw e;
+    throw new Error(`kubeconfig ${file}: ${message.replace(/^kubeconfig: /, "")}`, { cause: e });
+  }
+}
+
+async function readAccess(file: string): Promise<KubeAccess> {
   const config = yaml.load(readFileSync(file, "utf8")) as Record<string, unknown>;
+  if (typeof config !== "object" || config === null || Array.isArray(config))
+    throw new Error("not a kubeconfig (a YAML mapping)");
   const contextName = config["current-context"] as string | undefined;
+  if (!contextName) throw new Error("no current-context");
   const context = pick<{ cluster?: string; user?: string }>(
     config.contexts,
     contextName,

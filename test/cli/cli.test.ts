@@ -104,6 +104,22 @@ describe("ccts render", () => {
     expect(r.stderr).toMatch(message);
     expect(r.stdout).toBe("");
   });
+
+  it.each([["server", "--cache-dir", "CACHE"], ["controller"]])(
+    "%s with a kubeconfig it cannot read: exit 1 naming the file, before serving anything",
+    async (command, ...rest) => {
+      const cache = await mkdtemp(join(tmpdir(), "ccts-cli-cache-"));
+      const port = String(await freePort());
+      const args = [command, ...rest.map((a) => (a === "CACHE" ? cache : a)), "--kubeconfig", "/nonexistent"];
+      const extra = command === "server" ? ["--port", port, "--host", "127.0.0.1"] : ["--metrics-port", port];
+      const r = await runCli([...args, ...extra], SYSTEM_NODE);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(
+        `ccts ${command}: kubeconfig /nonexistent: ENOENT: no such file or directory, open '/nonexistent'\n`,
+      );
+      expect(r.stdout).not.toContain("listening");
+    },
+  );
 });
 
 describe("ccts version", () => {

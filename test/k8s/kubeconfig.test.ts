@@ -90,6 +90,32 @@ describe("loadKubeConfig", () => {
     await expect(loadKubeConfig(file)).rejects.toThrow(/context "gone" not found/);
   });
 
+  it("names the file in every error: missing, not YAML, not a kubeconfig, a file it points to missing", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ccts-kubeconfig-bad-"));
+    await expect(loadKubeConfig(join(dir, "none"))).rejects.toThrow(
+      `kubeconfig ${join(dir, "none")}: ENOENT: no such file or directory`,
+    );
+    const cases: [content: string, message: RegExp][] = [
+      ["clusters: [", /: unexpected end of the stream/],
+      ["- a\n- b\n", /: not a kubeconfig \(a YAML mapping\)$/],
+      ["apiVersion: v1\nkind: Config\n", /: no current-context$/],
+    ];
+    for (const [i, [content, message]] of cases.entries()) {
+      const file = join(dir, `bad-${i}`);
+      await writeFile(file, content);
+      const error = await loadKubeConfig(file).then(
+        () => undefined,
+        (e: Error) => e.message,
+      );
+      expect(error?.startsWith(`kubeconfig ${file}: `), error).toBe(true);
+      expect(error).toMatch(message);
+    }
+    const missingCa = await kubeconfig({ token: "x" }, { "certificate-authority": "gone.pem" });
+    await expect(loadKubeConfig(missingCa)).rejects.toThrow(
+      new RegExp(`^kubeconfig ${missingCa}: ENOENT: no such file or directory, open '.*gone\\.pem'`),
+    );
+  });
+
   it("uses the Pod's service account in a cluster", async () => {
     const dir = await mkdtemp(join(tmpdir(), "ccts-sa-"));
     await writeFile(join(dir, "token"), "sa-token");
