@@ -44,6 +44,10 @@ export async function runController(args: string[]): Promise<number> {
     throw new UsageError("--concurrency must be a positive integer");
   const resyncMs = durationMs(values.resync!);
   if (resyncMs < 1000) throw new UsageError(`--resync must be at least 1s, got ${values.resync}`);
+  const leaderElect = values["leader-elect"] && !values["no-leader-elect"];
+  const leaseNamespace = values["lease-namespace"] ?? values.namespace ?? process.env.POD_NAMESPACE;
+  if (leaderElect && !leaseNamespace)
+    throw new UsageError("--lease-namespace is required when watching all namespaces (or set POD_NAMESPACE)");
   const client = await KubeClient.create(loadKubeConfig(values.kubeconfig));
   const runtime = new ControllerRuntime({
     client,
@@ -74,15 +78,9 @@ export async function runController(args: string[]): Promise<number> {
   logger.info({ machines: runtime.cache.machines.size }, "caches synced");
 
   const resync = setInterval(() => runtime.resync(), resyncMs);
-  const leaderElect = values["leader-elect"] && !values["no-leader-elect"];
   let elector: LeaderElector | undefined;
   let lost = false;
-  if (leaderElect) {
-    const leaseNamespace = values["lease-namespace"] ?? values.namespace ?? process.env.POD_NAMESPACE;
-    if (!leaseNamespace)
-      throw new UsageError(
-        "--lease-namespace is required when watching all namespaces (or set POD_NAMESPACE)",
-      );
+  if (leaderElect && leaseNamespace) {
     elector = new LeaderElector({
       client,
       namespace: leaseNamespace,

@@ -80,9 +80,13 @@ main(process.argv.slice(2)).then(
   (code) => {
     // serve keeps running; it resolves only on shutdown.
     process.exitCode = code;
+    // A command that failed part way may have left a listening socket or a timer behind (a
+    // server once kept serving, with no watch, after its error was printed): failure ends the
+    // process. stdout and stderr are synchronous here (files and pipes on Linux), the log too.
+    if (code !== 0) process.exit(code);
   },
   (e) => {
     process.stderr.write(`ccts: ${(e as Error).stack ?? e}\n`);
-    process.exitCode = 1;
+    process.exit(1);
   },
 );

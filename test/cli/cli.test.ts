@@ -98,6 +98,9 @@ describe("ccts render", () => {
     [["controller", "--resync", "0s"], 2, /--resync must be at least 1s, got 0s/],
     [["controller", "--resync", "soon"], 2, /expected a duration like 30s, 10m or 1h, got soon/],
     [["controller", "--concurrency", "0"], 2, /--concurrency must be a positive integer/],
+    // Leader election over all namespaces needs to be told where its Lease goes (POD_NAMESPACE
+    // is unset here); checked before any cluster is asked, so nothing is left running.
+    [["controller"], 2, /--lease-namespace is required when watching all namespaces/],
   ])("fails clearly for %j", async (args, code, message) => {
     const r = await runCli(args, SYSTEM_NODE);
     expect(r.code).toBe(code);
@@ -105,7 +108,10 @@ describe("ccts render", () => {
     expect(r.stdout).toBe("");
   });
 
-  it.each([["server", "--cache-dir", "CACHE"], ["controller"]])(
+  it.each([
+    ["server", "--cache-dir", "CACHE"],
+    ["controller", "--namespace", "x"],
+  ])(
     "%s with a kubeconfig it cannot read: exit 1 naming the file, before serving anything",
     async (command, ...rest) => {
       const cache = await mkdtemp(join(tmpdir(), "ccts-cli-cache-"));
