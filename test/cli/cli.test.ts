@@ -3,6 +3,7 @@
 // own NoCloud code fetching a seed from the running server.
 import { execFile } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
+import { type AddressInfo, createServer } from "node:net";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -126,6 +127,24 @@ describe("ccts render", () => {
       expect(r.stdout).not.toContain("listening");
     },
   );
+});
+
+describe("ccts serve on a port already taken", () => {
+  it("exits 1 with the error, leaving nothing running", async () => {
+    const taken = createServer();
+    await new Promise<void>((ok) => taken.listen(0, "127.0.0.1", ok));
+    const { port } = taken.address() as AddressInfo;
+    try {
+      const r = await runCli(
+        ["serve", "--dir", EXAMPLE_DIR, "--port", String(port), "--host", "127.0.0.1"],
+        SYSTEM_NODE,
+      );
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(`ccts serve: listen EADDRINUSE: address already in use 127.0.0.1:${port}\n`);
+    } finally {
+      taken.close();
+    }
+  });
 });
 
 describe("ccts version", () => {
