@@ -8,25 +8,17 @@
 #   dhcp-netns.sh CONF WORK SERVER_IP "MAC:KIND ..." "NAME ..."
 # KIND: bios (no options), efi (client architecture 7), ipxe (iPXE's option 175).
 set -eu
-# dnsmasq, dhclient and ip live in sbin, which a non-root PATH may lack.
-PATH=/usr/sbin:/sbin:$PATH
+# shellcheck source=test/boot/netns-common.sh
+. "$(dirname "$0")/netns-common.sh"
 conf=$1 work=$2 server_ip=$3 cases=$4 names=$5
 
 ip link set lo up
 ip link add srv type veth peer name cli
 ip addr add "$server_ip/24" dev srv
 ip link set srv up
-# The configuration names the TFTP root the bootstrapper has (/var/lib/tftpboot); this mount
-# namespace gets an empty /var/lib of its own to hold it, leaving the machine's alone.
-mount --make-rprivate /
-mount -t tmpfs tmpfs /var/lib
-mkdir /var/lib/tftpboot
+private_tftp_root
 
-# --user= --group=: stay the user it was started as (in a user namespace it could not switch).
-dnsmasq --keep-in-foreground --conf-file="$conf" --interface=srv --bind-interfaces \
-  --pid-file="$work/dnsmasq.pid" --dhcp-leasefile="$work/dnsmasq.leases" \
-  --log-facility="$work/dnsmasq.log" --log-dhcp --user= --group= &
-dnsmasq_pid=$!
+start_dnsmasq "$conf" srv "$work"
 # Nothing outlives the script: dnsmasq, and the dhclient of a case stopped half way.
 client_pid=
 cleanup() {

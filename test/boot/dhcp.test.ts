@@ -5,15 +5,13 @@
 // network options and the boot file its firmware needs; a Machine without an IP gets a lease from
 // the range under its name; a MAC no Machine has gets a lease and no name; the names resolve.
 // (test/boot/dnsmasq.test.ts checks the same file's syntax with `dnsmasq --test`.)
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runInNamespace } from "./netns.js";
 import { type Served, serveExamples } from "./serve.js";
 
-const run = promisify(execFile);
 const SCRIPT = join(import.meta.dirname, "dhcp-netns.sh");
 const BOOTSTRAPPER = "10.20.0.2";
 const DYNAMIC_MAC = "52:54:00:12:34:31";
@@ -50,18 +48,13 @@ spec:
     `${UNKNOWN_MAC}:bios`,
   ];
   const names = ["master-1.lab.example.org", "worker-2", "dyn-1.lab.example.org", "nosuch.lab.example.org"];
-  // Root makes the namespaces directly; anyone else through a user namespace of their own.
-  const unshare = process.getuid?.() === 0 ? ["--net", "--mount"] : ["--map-root-user", "--net", "--mount"];
-  const r = await run(
-    "unshare",
-    [...unshare, "sh", SCRIPT, join(work, "ccts.conf"), work, BOOTSTRAPPER, cases.join(" "), names.join(" ")],
-    { env: { ...process.env, NODE: process.execPath }, timeout: 120_000 },
-  ).catch((e: { stdout?: string; stderr?: string; message: string }) => {
-    throw new Error(
-      `${e.message}\n${e.stdout ?? ""}${e.stderr ?? ""}\n${log("dnsmasq.log")}${log("dhclient.log")}`,
-    );
+  output = await runInNamespace(
+    SCRIPT,
+    [join(work, "ccts.conf"), work, BOOTSTRAPPER, cases.join(" "), names.join(" ")],
+    { env: { NODE: process.execPath }, timeoutMs: 120_000 },
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}\n${log("dnsmasq.log")}${log("dhclient.log")}`);
   });
-  output = r.stdout;
   leases = new Map();
   dns = new Map();
   for (const line of output.split("\n")) {

@@ -4,17 +4,15 @@
 // Machine's reserved address and, seeing iPXE, ccts's /boot.ipxe; that chains to the VM's own
 // script by MAC, which echoes the Machine. (test/boot/ipxe-qemu.test.ts boots through QEMU's own
 // DHCP under BIOS and UEFI; test/boot/dhcp.test.ts asks dnsmasq as each firmware with dhclient.)
-import { execFile } from "node:child_process";
 import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXAMPLE_DIR } from "../support/kube.js";
 import { CLI } from "../support/processes.js";
+import { runInNamespace } from "./netns.js";
 import { accessLog } from "./serve.js";
 
-const run = promisify(execFile);
 const SCRIPT = join(import.meta.dirname, "pxe-netns.sh");
 const QEMU = "/usr/bin/qemu-system-x86_64";
 const BOOTSTRAPPER = "10.20.0.2";
@@ -54,14 +52,9 @@ beforeAll(
   async () => {
     if (!CAN_RUN) return;
     work = mkdtempSync(join(tmpdir(), "ccts-pxe-"));
-    // Root makes the namespaces directly; anyone else through a user namespace of their own.
-    const unshare = process.getuid?.() === 0 ? ["--net", "--mount"] : ["--map-root-user", "--net", "--mount"];
-    await run(
-      "unshare",
-      [...unshare, "sh", SCRIPT, work, EXAMPLE_DIR, BOOTSTRAPPER, VM_MAC, ECHO, String(BOOT_SECONDS)],
-      { env: { ...process.env, NODE: process.execPath, CLI, QEMU }, timeout: (BOOT_SECONDS + 30) * 1000 },
-    ).catch((e: { message: string; stdout?: string; stderr?: string }) => {
-      throw new Error(`${e.message}\n${e.stdout ?? ""}${e.stderr ?? ""}`);
+    await runInNamespace(SCRIPT, [work, EXAMPLE_DIR, BOOTSTRAPPER, VM_MAC, ECHO, String(BOOT_SECONDS)], {
+      env: { NODE: process.execPath, CLI, QEMU },
+      timeoutMs: (BOOT_SECONDS + 30) * 1000,
     });
     serial = read("serial.log");
     ccts = read("ccts.log");

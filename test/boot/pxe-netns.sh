@@ -10,8 +10,8 @@
 #   pxe-netns.sh WORK EXAMPLES_DIR SERVER_IP VM_MAC UNTIL SECONDS
 # Environment: NODE and CLI (node and dist/cli/main.js), QEMU (qemu-system-x86_64).
 set -eu
-# dnsmasq and ip live in sbin, which a non-root PATH may lack.
-PATH=/usr/sbin:/sbin:$PATH
+# shellcheck source=test/boot/netns-common.sh
+. "$(dirname "$0")/netns-common.sh"
 work=$1 examples=$2 server_ip=$3 vm_mac=$4 until=$5 seconds=$6
 
 ccts_pid='' dnsmasq_pid='' qemu_pid=''
@@ -28,11 +28,7 @@ ip link set br0 up
 ip tuntap add dev tap0 mode tap
 ip link set tap0 master br0
 ip link set tap0 up
-# The configuration names the bootstrapper's TFTP root (/var/lib/tftpboot); this mount namespace
-# gets an empty /var/lib of its own to hold it, leaving the machine's alone.
-mount --make-rprivate /
-mount -t tmpfs tmpfs /var/lib
-mkdir /var/lib/tftpboot
+private_tftp_root
 
 "$NODE" "$CLI" serve --dir "$examples" --host "$server_ip" --port 8080 > "$work/ccts.log" 2>&1 &
 ccts_pid=$!
@@ -42,11 +38,7 @@ for _ in $(seq 100); do
 done
 curl -fsS -o "$work/dnsmasq.conf" "http://$server_ip:8080/dnsmasq.conf?cluster=lab"
 
-# --user= --group=: stay the user it was started as (in a user namespace it could not switch).
-dnsmasq --keep-in-foreground --conf-file="$work/dnsmasq.conf" --interface=br0 --bind-interfaces \
-  --pid-file="$work/dnsmasq.pid" --dhcp-leasefile="$work/dnsmasq.leases" \
-  --log-facility="$work/dnsmasq.log" --log-dhcp --user= --group= &
-dnsmasq_pid=$!
+start_dnsmasq "$work/dnsmasq.conf" br0 "$work"
 
 "$QEMU" -nographic -no-reboot -m 256 -machine accel=tcg -boot n \
   -netdev tap,id=n0,ifname=tap0,script=no,downscript=no \
