@@ -22,7 +22,7 @@ const ECHO = `ccts: master-1 ${VM_MAC}`;
 const BOOT_SECONDS = 120;
 
 /**
- * QEMU's tap device needs /dev/net/tun read-write: root has it (CI runs as root); an ordinary user
+ * QEMU's tap device needs /dev/net/tun read-write: root has it (the suite runs as root here); a user
  * usually not (mode 600), and the test is then skipped, as the README's Tests section says.
  */
 function tunUsable(): boolean {
