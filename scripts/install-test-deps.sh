@@ -47,3 +47,6 @@ scripts/install-node24.sh
 test/control-plane/build.sh
 cdktf/tools/build.sh
 test/deploy/install-hadolint.sh
+# gopkg.in/yaml.v2, which the legacy decoder of test/legacy/yaml-go.test.ts builds with, fetched
+# here so the test itself never waits on the Go module proxy.
+(cd test/legacy/go-legacy-yaml && GOTOOLCHAIN=local go mod download)

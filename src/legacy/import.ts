@@ -21,23 +21,97 @@ export interface ImportResult {
 
 type Legacy = Record<string, unknown>;
 
-/** Go's yaml.v2 read `y`, `yes`, `on` and `true` as true; js-yaml (YAML 1.2) reads them as strings. */
+/**
+ * The legacy server read this file with Go's yaml.v2 into typed fields, and a string field keeps a
+ * scalar's text as written: `cur_host_name: 0042` was "0042" and `coreos_version: 1.10` "1.10",
+ * where js-yaml's YAML 1.2 reading gives the numbers 42 and 1.1. So the fields the legacy server
+ * knew are read with this schema, which resolves nothing but nulls (and merge keys, which yaml.v2
+ * also had); legacyBool and legacyInt then read bools and the one int the way yaml.v2 did.
+ */
+const LEGACY_TEXT_SCHEMA = yaml.FAILSAFE_SCHEMA.extend({
+  implicit: [
+    new yaml.Type("tag:yaml.org,2002:null", {
+      kind: "scalar",
+      resolve: (text: string) => ["", "~", "null", "Null", "NULL"].includes(text),
+      construct: () => null,
+    }),
+    new yaml.Type("tag:yaml.org,2002:merge", { kind: "scalar", resolve: (text: string) => text === "<<" }),
+  ],
+});
+
+/** yaml.v2's YAML 1.1 bools, each in lower, Title and UPPER case. */
+const yaml11Forms = (words: string[]) =>
+  new Set(words.flatMap((w) => [w, w.charAt(0).toUpperCase() + w.slice(1), w.toUpperCase()]));
+const YAML11_TRUE = yaml11Forms(["y", "yes", "on", "true"]);
+const YAML11_FALSE = yaml11Forms(["n", "no", "off", "false"]);
+
 function legacyBool(v: unknown): boolean | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof v === "boolean") return v;
-  const s = String(v).toLowerCase();
-  if (["y", "yes", "true", "on"].includes(s)) return true;
-  if (["n", "no", "false", "off"].includes(s)) return false;
+  if (YAML11_TRUE.has(String(v))) return true;
+  if (YAML11_FALSE.has(String(v))) return false;
   throw new Error(`expected a yes/no value, got ${JSON.stringify(v)}`);
 }
 
-function str(v: unknown): string | undefined {
-  return v === undefined || v === null ? undefined : String(v);
+/**
+ * An int as yaml.v2 read one: Go's strconv.ParseInt with its base prefixes, underscores dropped,
+ * and a float cut to its whole part (`5.0` and `1e3` were 5 and 1000).
+ */
+function legacyInt(v: unknown): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  const text = String(v);
+  const plain = text.replaceAll("_", "");
+  let value: number;
+  const int = /^([-+]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)$/.exec(plain);
+  if (int) {
+    const [, sign, digits = ""] = int;
+    const magnitude = /^0[0-7]/.test(digits) ? Number.parseInt(digits, 8) : Number(digits);
+    value = sign === "-" ? -magnitude : magnitude;
+  } else if (/^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/.test(plain)) {
+    value = Math.trunc(Number(plain));
+  } else if (/^-\.(inf|Inf|INF)$/.test(plain)) {
+    value = Number.NEGATIVE_INFINITY; // Go made it the smallest int64; refused below as out of range
+  } else {
+    throw new Error(`expected an integer, got ${JSON.stringify(v)}`);
+  }
+  if (!Number.isSafeInteger(value)) throw new Error(`integer out of range: ${text}`);
+  return value;
 }
 
+/** A legacy string field: its text, or undefined where Go saw "" (null, ~, empty). */
+function str(v: unknown): string | undefined {
+  if (v === undefined || v === null || v === "") return undefined;
+  if (typeof v === "object")
+    throw new Error(`expected a string, got a ${Array.isArray(v) ? "list" : "mapping"}`);
+  return String(v);
+}
+
+/** A legacy []string: a null item was "" to Go. A lone string is taken as a one-item list. */
 function strList(v: unknown): string[] | undefined {
   if (v === undefined || v === null) return undefined;
-  return (Array.isArray(v) ? v : [v]).map(String);
+  return (Array.isArray(v) ? v : [v]).map((item) => str(item) ?? "");
+}
+
+/** A nested legacy struct (coreos, ceph): a mapping, or empty where absent. */
+function section(v: unknown): Legacy {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== "object" || Array.isArray(v)) throw new Error("expected a mapping");
+  return v as Legacy;
+}
+
+/** A legacy map[string]string, such as images. */
+function strMap(v: unknown): Record<string, string> | undefined {
+  if (v === undefined || v === null) return undefined;
+  const map = section(v);
+  return Object.fromEntries(Object.keys(map).map((k) => [k, read(map, k, str) ?? ""]));
+}
+
+/** Converts field `key` of a legacy mapping, naming the field in any error. */
+function read<T>(from: Legacy, key: string, convert: (v: unknown) => T, where = ""): T {
+  try {
+    return convert(from[key]);
+  } catch (e) {
+    throw new Error(`${where}${key}: ${(e as Error).message}`);
+  }
 }
 
 /** Drops undefined values (and objects left empty) so the emitted YAML carries only what was set. */
@@ -59,9 +133,9 @@ function compact<T>(value: T): T {
  * template verbatim). Accept that, a real list, or one key per line.
  */
 function sshKeys(v: unknown): string[] | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (Array.isArray(v)) return v.map(String);
-  const text = String(v);
+  if (Array.isArray(v)) return strList(v);
+  const text = str(v);
+  if (text === undefined) return undefined;
   try {
     const parsed = yaml.load(text);
     if (Array.isArray(parsed)) return parsed.map(String);
@@ -73,7 +147,7 @@ function sshKeys(v: unknown): string[] | undefined {
     .map((l) =>
       l
         .trim()
-        .replace(/^-\s*/, "")
+        .replace(/^-(\s+|$)/, "")
         .replace(/^"(.*)"$/, "$1"),
     )
     .filter((l) => l !== "");
@@ -128,40 +202,43 @@ function objectName(hostname: string): string {
     .slice(0, 253);
 }
 
-function machineFrom(node: Legacy, index: number, opts: ImportOptions, notes: string[]): Machine {
+/** `node` as the legacy server read it; `typedNode`, the same node in YAML 1.2, gives the extras. */
+function machineFrom(
+  node: Legacy,
+  typedNode: Legacy,
+  index: number,
+  opts: ImportOptions,
+  notes: string[],
+): Machine {
   const where = `nodes[${index}]`;
   if (typeof node !== "object" || node === null) throw new Error(`${where}: not a mapping`);
-  if (node.mac === undefined) throw new Error(`${where}: mac is required`);
-  let mac: string;
-  try {
-    mac = parseMac(String(node.mac));
-  } catch (e) {
-    throw new Error(`${where}: ${(e as Error).message}`);
-  }
-  const flag = (k: string) => {
-    try {
-      return legacyBool(node[k]) ?? false;
-    } catch (e) {
-      throw new Error(`${where}.${k}: ${(e as Error).message}`);
-    }
-  };
+  const mac = read(
+    node,
+    "mac",
+    (v) => {
+      if (str(v) === undefined) throw new Error("is required");
+      return parseMac(String(v));
+    },
+    `${where}.`,
+  );
+  const flag = (k: string) => read(node, k, legacyBool, `${where}.`) ?? false;
   const roles: string[] = [];
   if (flag("kube_master")) roles.push("master");
   else roles.push("worker");
   if (flag("etcd_member")) roles.push("etcd");
   if (flag("ingress_label")) roles.push("ingress");
   if (flag("ceph_monitor")) roles.push("ceph-monitor");
-  const hostname = str(node.cur_host_name);
-  const extra = Object.fromEntries(Object.entries(node).filter(([k]) => !NODE_KEYS.has(k)));
+  const hostname = read(node, "cur_host_name", str, `${where}.`);
+  const extra = Object.fromEntries(Object.entries(typedNode).filter(([k]) => !NODE_KEYS.has(k)));
   if (Object.keys(extra).length)
     notes.push(`${where}: kept ${Object.keys(extra).join(", ")} as spec.variables.legacy`);
   const spec: MachineSpec = {
     clusterDesc: opts.name,
     mac,
     hostname,
-    ip: str(node.ip),
+    ip: read(node, "ip", str, `${where}.`),
     roles,
-    flannelInterface: str(node.flannel_iface),
+    flannelInterface: read(node, "flannel_iface", str, `${where}.`),
     variables: Object.keys(extra).length ? { legacy: extra } : undefined,
   };
   return compact({
@@ -172,74 +249,81 @@ function machineFrom(node: Legacy, index: number, opts: ImportOptions, notes: st
   });
 }
 
-export function importLegacy(text: string, opts: ImportOptions): ImportResult {
-  const doc = yaml.load(text);
+function mapping(doc: unknown): Legacy {
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
     throw new Error("legacy cluster description must be a YAML mapping");
   }
-  const legacy = doc as Legacy;
+  return doc as Legacy;
+}
+
+export function importLegacy(text: string, opts: ImportOptions): ImportResult {
+  const legacy = mapping(yaml.load(text, { schema: LEGACY_TEXT_SCHEMA }));
+  // Fields the legacy server did not know were never typed by it: they keep YAML 1.2's reading, so
+  // a template sees true and 3 rather than "true" and "3".
+  const typed = mapping(yaml.load(text));
   const notes: string[] = [];
   for (const required of ["bootstrapper", "subnet", "netmask", "domainname"]) {
-    if (legacy[required] === undefined) throw new Error(`${required} is required`);
+    if (read(legacy, required, str) === undefined) throw new Error(`${required} is required`);
   }
-  const coreos = (legacy.coreos ?? {}) as Legacy;
-  const ceph = legacy.ceph as Legacy | undefined;
-  const extra = Object.fromEntries(Object.entries(legacy).filter(([k]) => !CLUSTER_KEYS.has(k)));
+  const coreos = read(legacy, "coreos", section);
+  const ceph = legacy.ceph === undefined || legacy.ceph === null ? undefined : read(legacy, "ceph", section);
+  const extra = Object.fromEntries(Object.entries(typed).filter(([k]) => !CLUSTER_KEYS.has(k)));
   const variables: Record<string, unknown> = {};
   if (ceph) {
     variables.ceph = compact({
-      zapAndStartOSD: legacyBool(ceph.zap_and_start_osd),
-      osdJournalSize: ceph.osd_journal_size,
+      zapAndStartOSD: read(ceph, "zap_and_start_osd", legacyBool, "ceph."),
+      osdJournalSize: read(ceph, "osd_journal_size", legacyInt, "ceph."),
     });
   }
   if (Object.keys(extra).length) {
     variables.legacy = extra;
     notes.push(`kept ${Object.keys(extra).join(", ")} as spec.variables.legacy`);
   }
-  const low = str(legacy.iplow);
-  const high = str(legacy.iphigh);
+  const low = read(legacy, "iplow", str);
+  const high = read(legacy, "iphigh", str);
   if ((low === undefined) !== (high === undefined))
     throw new Error("iplow and iphigh must be given together");
   const spec: ClusterDescSpec = {
     network: {
-      bootstrapperIP: String(legacy.bootstrapper),
-      subnet: String(legacy.subnet),
-      netmask: String(legacy.netmask),
+      bootstrapperIP: read(legacy, "bootstrapper", str) as string,
+      subnet: read(legacy, "subnet", str) as string,
+      netmask: read(legacy, "netmask", str) as string,
       dhcpRange: low && high ? { start: low, end: high } : undefined,
-      routers: strList(legacy.routers),
-      broadcast: str(legacy.broadcast),
-      nameservers: strList(legacy.nameservers),
-      upstreamNameservers: strList(legacy.upstreamnameservers),
-      domain: String(legacy.domainname),
-      dockerDomain: str(legacy.dockerdomain),
-      lease: str(legacy.lease),
-      pxe: legacyBool(legacy.start_pxe),
-      ntp: legacyBool(legacy.set_ntp),
+      routers: read(legacy, "routers", strList),
+      broadcast: read(legacy, "broadcast", str),
+      nameservers: read(legacy, "nameservers", strList),
+      upstreamNameservers: read(legacy, "upstreamnameservers", strList),
+      domain: read(legacy, "domainname", str) as string,
+      dockerDomain: read(legacy, "dockerdomain", str),
+      lease: read(legacy, "lease", str),
+      pxe: read(legacy, "start_pxe", legacyBool),
+      ntp: read(legacy, "set_ntp", legacyBool),
     },
     kubernetes: {
-      serviceClusterIPRange: str(legacy.k8s_service_cluster_ip_range),
-      clusterDNS: str(legacy.k8s_cluster_dns),
-      masterIPs: strList(legacy.kube_master_ip),
-      masterDNSNames: strList(legacy.kube_master_dns),
-      flannelBackend: str(legacy.flannel_backend),
+      serviceClusterIPRange: read(legacy, "k8s_service_cluster_ip_range", str),
+      clusterDNS: read(legacy, "k8s_cluster_dns", str),
+      masterIPs: read(legacy, "kube_master_ip", strList),
+      masterDNSNames: read(legacy, "kube_master_dns", strList),
+      flannelBackend: read(legacy, "flannel_backend", str),
     },
     os: {
-      name: str(legacy.os_name),
-      channel: str(legacy.coreos_channel),
-      version: str(legacy.coreos_version),
+      name: read(legacy, "os_name", str),
+      channel: read(legacy, "coreos_channel", str),
+      version: read(legacy, "coreos_version", str),
       updates: {
-        rebootStrategy: str(coreos.reboot_strategy),
-        windowStart: str(coreos.start_time),
-        windowLength: str(coreos.time_length),
+        rebootStrategy: read(coreos, "reboot_strategy", str, "coreos."),
+        windowStart: read(coreos, "start_time", str, "coreos."),
+        windowLength: read(coreos, "time_length", str, "coreos."),
       },
     },
-    sshAuthorizedKeys: sshKeys(legacy.ssh_authorized_keys),
-    images: legacy.images as Record<string, string> | undefined,
+    sshAuthorizedKeys: read(legacy, "ssh_authorized_keys", sshKeys),
+    images: read(legacy, "images", strMap),
     variables: Object.keys(variables).length ? variables : undefined,
   };
   const nodes = legacy.nodes ?? [];
   if (!Array.isArray(nodes)) throw new Error("nodes must be a list");
-  const machines = nodes.map((n, i) => machineFrom(n as Legacy, i, opts, notes));
+  const typedNodes = typed.nodes as Legacy[];
+  const machines = nodes.map((n, i) => machineFrom(n as Legacy, typedNodes[i] as Legacy, i, opts, notes));
   const names = new Set<string>();
   for (const m of machines) {
     if (names.has(m.metadata.name)) throw new Error(`two nodes would both be named ${m.metadata.name}`);

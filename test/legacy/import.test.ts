@@ -93,6 +93,24 @@ describe("importLegacy", () => {
     expect(r.notes.join("\n")).toMatch(/nginx_root_dir, gpu_drivers_version/);
   });
 
+  it("reads values as the legacy server's YAML 1.1 reader did, and extras as YAML 1.2", () => {
+    const text = legacyText
+      .replace('cur_host_name: "etcd-2"', "cur_host_name: 0042")
+      .replace('coreos_version: "4152.2.0"', "coreos_version: 1.10")
+      .replace('lease: "12h"', "lease: ~")
+      .replace("osd_journal_size: 5000", "osd_journal_size: 010");
+    const r = importLegacy(`${text}\ngpu_nodes: 3\ningress_hostnetwork: true\n`, {
+      name: "x",
+      namespace: "default",
+    });
+    expect(r.machines[1]?.spec.hostname).toBe("0042");
+    expect(r.machines[1]?.metadata.name).toBe("0042");
+    expect(r.cluster.spec.os?.version).toBe("1.10");
+    expect(r.cluster.spec.network.lease).toBeUndefined();
+    expect(r.cluster.spec.variables?.ceph).toEqual({ zapAndStartOSD: false, osdJournalSize: 8 });
+    expect(r.cluster.spec.variables?.legacy).toEqual({ gpu_nodes: 3, ingress_hostnetwork: true });
+  });
+
   it.each([
     ["not a mapping", "- a\n- b\n", /must be a YAML mapping/],
     [
@@ -103,12 +121,27 @@ describe("importLegacy", () => {
     [
       "bad MAC",
       `${legacyText.replace('"52:54:00:0a:00:22"', '"52:54:00:0a:00"')}`,
-      /nodes\[4\]: invalid MAC address/,
+      /nodes\[4\]\.mac: invalid MAC address/,
     ],
     [
       "bad flag",
       `${legacyText.replace("kube_master: y", "kube_master: maybe")}`,
       /nodes\[0\]\.kube_master: expected a yes\/no value/,
+    ],
+    [
+      "a list for a string",
+      legacyText.replace('lease: "12h"', "lease: [12h]"),
+      /^lease: expected a string, got a list$/,
+    ],
+    [
+      "a bad integer",
+      `${legacyText.replace("osd_journal_size: 5000", "osd_journal_size: 5k")}`,
+      /ceph\.osd_journal_size: expected an integer/,
+    ],
+    [
+      "coreos not a mapping",
+      `${legacyText.replace(/^coreos:\n( {2}.*\n)+/m, "coreos: stable\n")}`,
+      /^coreos: expected a mapping$/,
     ],
     [
       "duplicate names",
