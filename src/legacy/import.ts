@@ -325,10 +325,16 @@ export function importLegacy(text: string, opts: ImportOptions): ImportResult {
   const typedNodes = typed.nodes as Legacy[];
   const machines = nodes.map((n, i) => machineFrom(n as Legacy, typedNodes[i] as Legacy, i, opts, notes));
   const names = new Set<string>();
-  for (const m of machines) {
+  const macs = new Map<string, number>();
+  machines.forEach((m, i) => {
     if (names.has(m.metadata.name)) throw new Error(`two nodes would both be named ${m.metadata.name}`);
     names.add(m.metadata.name);
-  }
+    // Two Machines with one MAC would both be refused (DuplicateMAC): that machine could not boot.
+    const first = macs.get(m.spec.mac);
+    if (first !== undefined)
+      throw new Error(`nodes[${i}].mac: ${m.spec.mac} is also the MAC of nodes[${first}]`);
+    macs.set(m.spec.mac, i);
+  });
   const cluster: ClusterDesc = compact({
     apiVersion: API_VERSION,
     kind: "ClusterDesc",

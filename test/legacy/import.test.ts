@@ -144,6 +144,11 @@ describe("importLegacy", () => {
       /^coreos: expected a mapping$/,
     ],
     [
+      "one MAC on two nodes, in two notations",
+      legacyText.replace('"52:54:00:0a:00:21"', '"52-54-00-0A-00-11"'),
+      /nodes\[3\]\.mac: 52:54:00:0a:00:11 is also the MAC of nodes\[0\]/,
+    ],
+    [
       "duplicate names",
       `${legacyText.replace('cur_host_name: "etcd-2"', 'cur_host_name: "master-1"')}`,
       /two nodes would both be named master-1/,
