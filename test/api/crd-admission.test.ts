@@ -3,7 +3,9 @@
 import { readFileSync } from "node:fs";
 import yaml from "js-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { importLegacy, toManifests } from "../../src/legacy/import.js";
 import { kubectl, type TestNamespace, testNamespace } from "../control-plane/namespace.ts";
+import { LEGACY_CLUSTER_DESC } from "../support/shared.js";
 
 let ns: TestNamespace;
 beforeAll(async () => {
@@ -86,6 +88,30 @@ describe("CRDs in a real API server", () => {
     expect(short.code).toBe(0);
     expect(short.stdout).toContain("machine.ccts.io/master-1");
     expect(short.stdout).toContain("clusterdesc.ccts.io/lab");
+  });
+
+  it("accepts what `ccts import` makes of the legacy cluster-desc.yml, applied as a user would", async () => {
+    const legacy = readFileSync(LEGACY_CLUSTER_DESC, "utf8").replace(
+      'cur_host_name: "etcd-2"',
+      "cur_host_name: 0042",
+    );
+    const manifests = toManifests(importLegacy(legacy, { name: "legacy", namespace: ns.name }));
+    const r = await kubectl(["apply", "-f", "-"], { input: manifests });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const get = await kubectl(["get", "machines.ccts.io", "-n", ns.name, "-o", "json"]);
+    const machines = JSON.parse(get.stdout).items as {
+      metadata: { name: string };
+      spec: Record<string, unknown>;
+    }[];
+    const imported = machines.filter((m) => m.spec.clusterDesc === "legacy");
+    expect(imported.map((m) => [m.metadata.name, m.spec.hostname ?? null]).sort()).toEqual([
+      ["0042", "0042"],
+      ["52-54-00-0a-00-13", null],
+      ["52-54-00-0a-00-21", null],
+      ["52-54-00-0a-00-22", null],
+      ["master-1", "master-1"],
+    ]);
   });
 
   it("defaults roles to [worker] and keeps every MAC notation as written", async () => {
