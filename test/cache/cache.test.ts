@@ -406,8 +406,10 @@ describe("DiskCache", () => {
     const { cache, entries } = await reload(dir);
     await cache.close();
     expect(entries.length).toBe(1000);
-    // One write per file would be 1,000; reading ahead by 100 entries makes it about ten.
-    expect(cache.stats().batches).toBeLessThanOrEqual(20);
+    // One write per file would be 1,000; reading ahead by 100 entries makes it about ten. How many
+    // depends on how fast the reads run against the 20 ms batch window (22 on a busy machine), so
+    // the bound only tells batched writes from one per file.
+    expect(cache.stats().batches).toBeLessThanOrEqual(100);
     expect(await readdir(dir)).toEqual([JOURNAL]);
     expect((await reload(dir)).entries.length).toBe(1000);
   });
