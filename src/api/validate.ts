@@ -1,8 +1,12 @@
 // Checks that a decoded YAML/JSON document is a ClusterDesc or Machine we can work with. In cluster
 // mode the API server enforces the CRD schema at admission; the embedded store (ccts serve --dir)
-// has no API server, so it runs these checks on every file it loads.
+// has no API server, so it runs these checks on every file it loads: a few with friendlier messages
+// first, then the CRD schema itself (structural.ts), so what `ccts serve --dir` accepts is what
+// `kubectl apply` accepts.
 import { API_VERSION, KIND_CLUSTER_DESC, KIND_MACHINE } from "./constants.js";
 import { type MacError, parseMac } from "./mac.js";
+import { clusterDescSchema, machineSchema } from "./schema.js";
+import { ruleProblems, schemaProblems } from "./structural.js";
 import type { ClusterDesc, Machine } from "./types.js";
 
 export type Checked =
@@ -30,6 +34,26 @@ function checkMac(value: unknown, path: string, problems: string[]): void {
   } catch (e) {
     problems.push(`${path}: ${(e as MacError).message}`);
   }
+}
+
+/** What the API server takes as an object name (kubectl: "a lowercase RFC 1123 subdomain"). */
+const DNS1123_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** The CRD schema's problems with `doc`, but for fields `found` already names. */
+function crdProblems(kind: string, doc: Record<string, unknown>, found: string[]): string[] {
+  const { schema } = kind === KIND_MACHINE ? machineSchema : clusterDescSchema;
+  // A status in a file is dropped by the API server, which refuses only fields it does not know.
+  const { status, ...object } = doc;
+  const structural = [
+    ...schemaProblems(schema, object),
+    ...(status === undefined || !schema.properties?.status
+      ? []
+      : schemaProblems(schema.properties.status, status, "status", true)),
+  ];
+  const problems = structural.length || !isMap(doc.spec) ? structural : ruleProblems(kind, doc.spec);
+  return problems
+    .filter(({ path }) => !found.some((f) => f.startsWith(`${path} `) || f.startsWith(`${path}:`)))
+    .map(({ path, message }) => `${path}: ${message}`);
 }
 
 /** Returns the typed object, or throws an Error listing every problem found. */
@@ -76,6 +100,12 @@ export function checkObject(doc: unknown): Checked {
   } else {
     throw new Error(`kind must be ${KIND_CLUSTER_DESC}, ${KIND_MACHINE} or ConfigMap, got ${String(kind)}`);
   }
+  const name = (doc.metadata as { name?: unknown } | undefined)?.name;
+  if (typeof name === "string" && name !== "" && !DNS1123_SUBDOMAIN.test(name))
+    problems.push(
+      `metadata.name: ${JSON.stringify(name)} is not a lowercase RFC 1123 subdomain (a-z, 0-9, '-', '.')`,
+    );
+  problems.push(...crdProblems(kind, doc, problems));
   if (problems.length)
     throw new Error(`${kind} ${String((doc.metadata as { name?: string })?.name)}: ${problems.join("; ")}`);
   return kind === KIND_MACHINE
