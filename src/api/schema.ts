@@ -67,9 +67,12 @@ const mac = (description: string): JSONSchemaProps => ({
   maxLength: 59,
 });
 
+/** A dotted quad without leading zeros: format ipv4 alone admits 010.020.000.011, which dnsmasq and cloud-init refuse. */
+const IPV4_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
 const ipv4 = (description: string): JSONSchemaProps => ({
   type: "string",
   format: "ipv4",
+  pattern: `^${IPV4_OCTET}(\\.${IPV4_OCTET}){3}$`,
   description,
   maxLength: 15,
 });

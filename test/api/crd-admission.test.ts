@@ -151,6 +151,11 @@ describe("CRDs in a real API server", () => {
       machine("bad-ip", { clusterDesc: "lab", mac: "00:25:90:c0:f7:80", ip: "10.0.0.256" }),
     );
     expect(msg).toMatch(/spec\.ip: Invalid value: "10\.0\.0\.256": spec\.ip in body must be of type ipv4/);
+    // format ipv4 alone takes leading zeros (read as decimal); dnsmasq and cloud-init refuse them.
+    const zeros = await rejected(
+      machine("zero-ip", { clusterDesc: "lab", mac: "00:25:90:c0:f7:80", ip: "010.020.000.011" }),
+    );
+    expect(zeros).toMatch(/spec\.ip: Invalid value: "010\.020\.000\.011": spec\.ip in body should match/);
   });
 
   it("CEL: interface MACs must differ from spec.mac (in any notation) and from each other", async () => {
