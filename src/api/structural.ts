@@ -121,8 +121,9 @@ function ipv4Number(ip: string): number {
 }
 
 /**
- * The schemas' x-kubernetes-validations (CEL), restated. Each rule runs only where the structural
- * checks passed for the fields it reads, as CEL rules run only on a structurally valid object.
+ * The schemas' x-kubernetes-validations (CEL), restated. For a spec the structural checks passed
+ * (validate.ts runs them first), so each field has its type. A null field counts as absent: the
+ * API server drops it before the rules see the object.
  */
 export function ruleProblems(kind: string, spec: Record<string, unknown>): SchemaProblem[] {
   const problems: SchemaProblem[] = [];
@@ -137,7 +138,7 @@ export function ruleProblems(kind: string, spec: Record<string, unknown>): Schem
       });
     const templates = (spec.templates ?? []) as Record<string, unknown>[];
     templates.forEach((t, i) => {
-      if ((t.configMapKeyRef !== undefined) === (t.inline !== undefined))
+      if ((t.configMapKeyRef != null) === (t.inline != null))
         problems.push({
           path: `spec.templates[${i}]`,
           message: "a template takes its text from exactly one of configMapKeyRef and inline",
@@ -146,7 +147,7 @@ export function ruleProblems(kind: string, spec: Record<string, unknown>): Schem
     const outputs = templates.map((t) => t.output);
     if (new Set(outputs).size !== outputs.length)
       problems.push({ path: "spec.templates", message: "each template output name may appear only once" });
-    if (spec.git !== undefined && templates.length > 0)
+    if (spec.git != null && templates.length > 0)
       problems.push({ path: "spec", message: "spec.git and spec.templates exclude each other" });
   } else if (kind === "Machine" && Array.isArray(spec.interfaces)) {
     const own = macHex(spec.mac);
