@@ -182,6 +182,14 @@ const CLUSTER_KEYS = new Set([
   "ssh_authorized_keys",
   "nodes",
 ]);
+type Convert = (v: unknown) => unknown;
+/** Fields the legacy server had that ccts has no place for: kept as variables, typed as it typed them. */
+const KNOWN_EXTRAS: Record<string, Convert> = {
+  ingress_hostnetwork: legacyBool,
+  gpu_drivers_version: str,
+  set_yum_repo: str,
+  nginx_root_dir: str,
+};
 const NODE_KEYS = new Set([
   "mac",
   "cur_host_name",
@@ -189,6 +197,7 @@ const NODE_KEYS = new Set([
   "kube_master",
   "etcd_member",
   "ingress_label",
+  "ingresslabel",
   "ceph_monitor",
   "flannel_iface",
 ]);
@@ -211,22 +220,22 @@ function machineFrom(
   notes: string[],
 ): Machine {
   const where = `nodes[${index}]`;
-  if (typeof node !== "object" || node === null) throw new Error(`${where}: not a mapping`);
-  const mac = read(
-    node,
-    "mac",
-    (v) => {
-      if (str(v) === undefined) throw new Error("is required");
-      return parseMac(String(v));
-    },
-    `${where}.`,
-  );
+  if (typeof node !== "object" || node === null || Array.isArray(node))
+    throw new Error(`${where}: not a mapping`);
+  const requiredMac = (v: unknown) => {
+    const text = str(v);
+    if (text === undefined) throw new Error("is required");
+    return parseMac(text);
+  };
+  const mac = read(node, "mac", requiredMac, `${where}.`);
   const flag = (k: string) => read(node, k, legacyBool, `${where}.`) ?? false;
   const roles: string[] = [];
   if (flag("kube_master")) roles.push("master");
   else roles.push("worker");
   if (flag("etcd_member")) roles.push("etcd");
-  if (flag("ingress_label")) roles.push("ingress");
+  // The legacy Go struct's IngressLabel had no yaml tag, so yaml.v2 read `ingresslabel`, though
+  // its own sample (and the shared legacy file) say `ingress_label`: either makes the role.
+  if (flag("ingress_label") || flag("ingresslabel")) roles.push("ingress");
   if (flag("ceph_monitor")) roles.push("ceph-monitor");
   const hostname = read(node, "cur_host_name", str, `${where}.`);
   const extra = Object.fromEntries(Object.entries(typedNode).filter(([k]) => !NODE_KEYS.has(k)));
@@ -267,7 +276,11 @@ export function importLegacy(text: string, opts: ImportOptions): ImportResult {
   }
   const coreos = read(legacy, "coreos", section);
   const ceph = legacy.ceph === undefined || legacy.ceph === null ? undefined : read(legacy, "ceph", section);
-  const extra = Object.fromEntries(Object.entries(typed).filter(([k]) => !CLUSTER_KEYS.has(k)));
+  const extra = Object.fromEntries(
+    Object.entries(typed)
+      .filter(([k]) => !CLUSTER_KEYS.has(k))
+      .map(([k, v]) => [k, Object.hasOwn(KNOWN_EXTRAS, k) ? read(legacy, k, KNOWN_EXTRAS[k] as Convert) : v]),
+  );
   const variables: Record<string, unknown> = {};
   if (ceph) {
     variables.ceph = compact({

@@ -99,7 +99,7 @@ describe("importLegacy", () => {
       .replace('coreos_version: "4152.2.0"', "coreos_version: 1.10")
       .replace('lease: "12h"', "lease: ~")
       .replace("osd_journal_size: 5000", "osd_journal_size: 010");
-    const r = importLegacy(`${text}\ngpu_nodes: 3\ningress_hostnetwork: true\n`, {
+    const r = importLegacy(`${text}\ngpu_nodes: 3\ningress_hostnetwork: Yes\ngpu_drivers_version: 384.90\n`, {
       name: "x",
       namespace: "default",
     });
@@ -108,7 +108,19 @@ describe("importLegacy", () => {
     expect(r.cluster.spec.os?.version).toBe("1.10");
     expect(r.cluster.spec.network.lease).toBeUndefined();
     expect(r.cluster.spec.variables?.ceph).toEqual({ zapAndStartOSD: false, osdJournalSize: 8 });
-    expect(r.cluster.spec.variables?.legacy).toEqual({ gpu_nodes: 3, ingress_hostnetwork: true });
+    // gpu_drivers_version was a string to the legacy server; gpu_nodes it never knew.
+    expect(r.cluster.spec.variables?.legacy).toEqual({
+      gpu_nodes: 3,
+      ingress_hostnetwork: true,
+      gpu_drivers_version: "384.90",
+    });
+  });
+
+  it("takes ingresslabel, the key the legacy server's struct read, as ingress_label", () => {
+    const text = legacyText.replace(/ingress_label: y/, "ingresslabel: yes");
+    const r = importLegacy(text, { name: "x", namespace: "default" });
+    expect(r.machines[2]?.spec.roles).toEqual(["worker", "etcd", "ingress"]);
+    expect(r.machines[2]?.spec.variables).toBeUndefined();
   });
 
   it.each([
