@@ -39,6 +39,9 @@ function checkMac(value: unknown, path: string, problems: string[]): void {
 /** What the API server takes as an object name (kubectl: "a lowercase RFC 1123 subdomain"). */
 const DNS1123_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
+/** A ConfigMap's top-level fields; the API server refuses others (kubectl's strict field validation). */
+const CONFIGMAP_FIELDS = new Set(["apiVersion", "kind", "metadata", "data", "binaryData", "immutable"]);
+
 /** The CRD schema's problems with `doc`, but for fields `found` already names. */
 function crdProblems(kind: string, doc: Record<string, unknown>, found: string[]): string[] {
   const { schema } = kind === KIND_MACHINE ? machineSchema : clusterDescSchema;
@@ -62,11 +65,18 @@ export function checkObject(doc: unknown): Checked {
   const { apiVersion, kind } = doc;
   const problems: string[] = [];
   requireString(doc, "metadata.name", problems);
+  const name = (doc.metadata as { name?: unknown } | undefined)?.name;
+  if (typeof name === "string" && name !== "" && !DNS1123_SUBDOMAIN.test(name))
+    problems.push(
+      `metadata.name: ${JSON.stringify(name)} is not a lowercase RFC 1123 subdomain (a-z, 0-9, '-', '.')`,
+    );
   if (kind === "ConfigMap" && apiVersion === "v1") {
     const data = doc.data ?? {};
     if (!isMap(data) || !Object.values(data).every((v) => typeof v === "string")) {
       problems.push("data must map keys to strings");
     }
+    for (const key of Object.keys(doc))
+      if (!CONFIGMAP_FIELDS.has(key)) problems.push(`${key}: unknown field`);
     if (problems.length) throw new Error(`ConfigMap: ${problems.join("; ")}`);
     return {
       kind,
@@ -100,11 +110,6 @@ export function checkObject(doc: unknown): Checked {
   } else {
     throw new Error(`kind must be ${KIND_CLUSTER_DESC}, ${KIND_MACHINE} or ConfigMap, got ${String(kind)}`);
   }
-  const name = (doc.metadata as { name?: unknown } | undefined)?.name;
-  if (typeof name === "string" && name !== "" && !DNS1123_SUBDOMAIN.test(name))
-    problems.push(
-      `metadata.name: ${JSON.stringify(name)} is not a lowercase RFC 1123 subdomain (a-z, 0-9, '-', '.')`,
-    );
   problems.push(...crdProblems(kind, doc, problems));
   if (problems.length)
     throw new Error(`${kind} ${String((doc.metadata as { name?: string })?.name)}: ${problems.join("; ")}`);

@@ -1,7 +1,8 @@
 // The embedded store's checks (checkObject, what `ccts serve --dir` accepts) against the API
 // server's admission of the same object through the CRDs (`kubectl create --dry-run=server`,
-// field validation Strict as kubectl sends it): the example ClusterDesc and Machine, and each with
-// one field broken the way a hand-written file breaks it. Both must accept the same objects.
+// field validation Strict as kubectl sends it): the example ClusterDesc and Machine, a template
+// ConfigMap, and each with one field broken the way a hand-written file breaks it. Both must
+// accept the same objects.
 import { readFileSync } from "node:fs";
 import yaml from "js-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -40,6 +41,12 @@ function withField(base: Obj, path: string, value: unknown): Obj {
   return copy;
 }
 
+const TEMPLATES: Obj = {
+  apiVersion: "v1",
+  kind: "ConfigMap",
+  metadata: { name: "tpl" },
+  data: { "cloud-config": "#cloud-config\nhostname: {{machine.hostname}}\n" },
+};
 const MAC_A = "52:54:00:12:34:0a";
 const MAC_B = "52:54:00:12:34:0b";
 const CASES: [string, Obj][] = [
@@ -135,6 +142,10 @@ const CASES: [string, Obj][] = [
     `ClusterDesc ${path} = ${JSON.stringify(value)}`,
     withField(clusterDesc, path, value),
   ]),
+  ["a template ConfigMap", TEMPLATES],
+  ["a template ConfigMap named Tpl_1", { ...TEMPLATES, metadata: { name: "Tpl_1" } }],
+  ["a template ConfigMap with a number in data", { ...TEMPLATES, data: { "cloud-config": 5 } }],
+  ["a template ConfigMap with a typo'd field", { ...TEMPLATES, datas: { a: "b" } }],
   [
     "ClusterDesc with both git and templates",
     withField(
