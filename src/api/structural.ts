@@ -65,7 +65,9 @@ export function schemaProblems(
     if (!unknownFieldsOnly || message === UNKNOWN_FIELD) problems.push({ path: where, message });
   };
   if (schema.type && !hasType(value, schema.type)) {
-    report(`must be of type ${schema.type}, got ${typeOf(value)}`);
+    // YAML reads unquoted 0042, 1.10 or yes as a number or a bool: the fix is quotes.
+    const quote = schema.type === "string" && typeof value !== "object" ? " (quote it in YAML)" : "";
+    report(`must be of type ${schema.type}, got ${typeOf(value)}${quote}`);
     return problems;
   }
   if (typeof value === "string") {

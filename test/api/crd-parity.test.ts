@@ -199,7 +199,7 @@ describe("ccts serve --dir accepts what the API server admits, and nothing else"
     );
     expect(embedded(withField(machine, "spec.ip", "010.020.000.011"))).toMatch(/spec\.ip: should match/);
     expect(embedded(withField(machine, "spec.hostname", 42))).toMatch(
-      /spec\.hostname: must be of type string/,
+      /spec\.hostname: must be of type string, got integer \(quote it in YAML\)/,
     );
     expect(embedded(withField(machine, "spec.foo", 1))).toMatch(/spec\.foo: unknown field/);
     expect(
