@@ -133,6 +133,8 @@ const CASES: [string, Obj][] = [
       ["spec.templates", [{ output: "ipxe", configMapKeyRef: { name: "t" } }]],
       ["spec.git", { url: "https://git.example.org/lab.git", interval: "10m" }],
       ["spec.git", { url: "file:///srv/lab.git" }],
+      ["spec.git", { url: "https://git.example.org/lab\u00a0copy.git" }],
+      ["spec.git", { url: "https://git.example.org/lab copy.git" }],
       ["spec.git", { url: "https://git.example.org/lab.git", interval: "1d" }],
       ["spec.pki", { certificateLifetime: "1y" }],
       ["spec.variables", { anything: [1, "two", { three: null }] }],
