@@ -67,7 +67,10 @@ const mac = (description: string): JSONSchemaProps => ({
   maxLength: 59,
 });
 
-/** A dotted quad without leading zeros: format ipv4 alone admits 010.020.000.011, which dnsmasq and cloud-init refuse. */
+/**
+ * A dotted quad without leading zeros: format ipv4 alone admits 010.020.000.011 (and format cidr
+ * 010.96.0.0/016), which dnsmasq and cloud-init refuse.
+ */
 const IPV4_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
 const ipv4 = (description: string): JSONSchemaProps => ({
   type: "string",
@@ -286,6 +289,7 @@ export const clusterDescSchema: KindSchema = {
               serviceClusterIPRange: {
                 type: "string",
                 format: "cidr",
+                pattern: `^${IPV4_OCTET}(\\.${IPV4_OCTET}){3}/(3[0-2]|[12]?[0-9])$`,
                 description: "Service cluster IP range (CIDR, 10.96.0.0/16).",
               },
               clusterDNS: ipv4("Cluster DNS service IP."),
