@@ -162,3 +162,56 @@ export function ruleProblems(kind: string, spec: Record<string, unknown>): Schem
   }
   return problems;
 }
+
+/** ObjectMeta's fields: the API server refuses any other under metadata (strict decoding). */
+const OBJECT_META_FIELDS = new Set([
+  "name",
+  "generateName",
+  "namespace",
+  "selfLink",
+  "uid",
+  "resourceVersion",
+  "generation",
+  "creationTimestamp",
+  "deletionTimestamp",
+  "deletionGracePeriodSeconds",
+  "labels",
+  "annotations",
+  "ownerReferences",
+  "finalizers",
+  "managedFields",
+]);
+const QUALIFIED_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+/** What the API server takes as an object name or a key prefix: a lowercase RFC 1123 subdomain. */
+export const DNS1123_SUBDOMAIN =
+  /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** A label or annotation key: an optional DNS subdomain prefix and `/`, then a name of <= 63. */
+function isQualifiedName(key: string): boolean {
+  const slash = key.lastIndexOf("/");
+  const name = key.slice(slash + 1);
+  const prefixOk = slash < 0 || DNS1123_SUBDOMAIN.test(key.slice(0, slash));
+  return prefixOk && name.length <= 63 && QUALIFIED_NAME.test(name);
+}
+
+/** What the API server checks of metadata beyond the name: known fields, labels, annotations. */
+export function objectMetaProblems(metadata: unknown): SchemaProblem[] {
+  if (typeOf(metadata) !== "object") return [];
+  const problems: SchemaProblem[] = [];
+  for (const [key, value] of Object.entries(metadata as Record<string, unknown>)) {
+    const path = `metadata.${key}`;
+    if (!OBJECT_META_FIELDS.has(key)) problems.push({ path, message: UNKNOWN_FIELD });
+    if ((key !== "labels" && key !== "annotations") || value === null || value === undefined) continue;
+    if (typeOf(value) !== "object") {
+      problems.push({ path, message: "must be a mapping of strings" });
+      continue;
+    }
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      if (typeof v !== "string") problems.push({ path: `${path}.${k}`, message: "must be a string" });
+      else if (!isQualifiedName(k)) problems.push({ path, message: `invalid key ${JSON.stringify(k)}` });
+      else if (key === "labels" && v !== "" && !(v.length <= 63 && QUALIFIED_NAME.test(v)))
+        problems.push({ path: `${path}.${k}`, message: `invalid label value ${JSON.stringify(v)}` });
+    }
+  }
+  return problems;
+}

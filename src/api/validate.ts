@@ -6,7 +6,7 @@
 import { API_VERSION, KIND_CLUSTER_DESC, KIND_MACHINE } from "./constants.js";
 import { type MacError, parseMac } from "./mac.js";
 import { clusterDescSchema, machineSchema } from "./schema.js";
-import { ruleProblems, schemaProblems } from "./structural.js";
+import { DNS1123_SUBDOMAIN, objectMetaProblems, ruleProblems, schemaProblems } from "./structural.js";
 import type { ClusterDesc, Machine } from "./types.js";
 
 export type Checked =
@@ -35,9 +35,6 @@ function checkMac(value: unknown, path: string, problems: string[]): void {
     problems.push(`${path}: ${(e as MacError).message}`);
   }
 }
-
-/** What the API server takes as an object name (kubectl: "a lowercase RFC 1123 subdomain"). */
-const DNS1123_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** A ConfigMap's top-level fields; the API server refuses others (kubectl's strict field validation). */
 const CONFIGMAP_FIELDS = new Set(["apiVersion", "kind", "metadata", "data", "binaryData", "immutable"]);
@@ -70,6 +67,7 @@ export function checkObject(doc: unknown): Checked {
     problems.push(
       `metadata.name: ${JSON.stringify(name)} is not a lowercase RFC 1123 subdomain (a-z, 0-9, '-', '.')`,
     );
+  for (const { path, message } of objectMetaProblems(doc.metadata)) problems.push(`${path}: ${message}`);
   if (kind === "ConfigMap" && apiVersion === "v1") {
     const data = doc.data ?? {};
     if (!isMap(data) || !Object.values(data).every((v) => typeof v === "string")) {

@@ -94,6 +94,14 @@ const CASES: [string, Obj][] = [
       ["metadata.name", "Master-1"],
       ["metadata.name", "master_1"],
       ["metadata.name", "master.1"],
+      ["metadata.nmae", "master-1"],
+      ["metadata.labels", { rack: "r7", "ccts.io/zone": "a" }],
+      ["metadata.labels", { "bad key!": "a" }],
+      ["metadata.labels", { rack: 7 }],
+      ["metadata.annotations", { note: "free text, any length" }],
+      ["metadata.annotations", { note: 5 }],
+      ["metadata.labels", { rack: "r".repeat(64) }],
+      ["metadata.labels", { "Example.COM/rack": "r7" }],
     ] as [string, unknown][]
   ).map(([path, value]): [string, Obj] => [
     `Machine ${path} = ${JSON.stringify(value)}`,
