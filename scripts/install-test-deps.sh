@@ -4,6 +4,7 @@
 #   - npm dependencies (npm ci) and the Node 24 runtime the tests run on
 #   - the Kubernetes control plane binaries, and OpenTofu, the Terraform Kubernetes provider and
 #     Consul for the CDKTF test (all built from Go modules, cached outside the repo)
+#   - gopkg.in/yaml.v2, the legacy server's YAML reader, for the legacy import test
 # Safe to re-run: every step skips what is already there.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
