@@ -76,10 +76,16 @@ export function schemaProblems(
       report(`should be at least ${schema.minLength} chars long`);
     if (schema.maxLength !== undefined && length > schema.maxLength)
       report(`may not be longer than ${schema.maxLength}`);
-    if (schema.pattern && !compiled(schema.pattern).test(value)) report(`should match '${schema.pattern}'`);
     if (schema.enum && !schema.enum.includes(value)) report(`must be one of ${schema.enum.join(", ")}`);
     const format = schema.format && FORMATS[schema.format];
     if (format && !format(value)) report(`must be of format ${schema.format}`);
+    else if (schema.pattern && !compiled(schema.pattern).test(value))
+      // On an address the pattern only adds "no leading zeros" to the format (see schema.ts).
+      report(
+        format
+          ? `must be of format ${schema.format}, without leading zeros`
+          : `should match '${schema.pattern}'`,
+      );
   }
   if (typeof value === "number" && schema.minimum !== undefined && value < schema.minimum)
     report(`should be greater than or equal to ${schema.minimum}`);

@@ -5,6 +5,7 @@ import yaml from "js-yaml";
 import { API_VERSION } from "../api/constants.js";
 import { macHostname, parseMac } from "../api/mac.js";
 import type { ClusterDesc, ClusterDescSpec, Machine, MachineSpec } from "../api/types.js";
+import { checkObject } from "../api/validate.js";
 
 export interface ImportOptions {
   /** Name of the ClusterDesc (and prefix of nothing else). */
@@ -355,6 +356,24 @@ export function importLegacy(text: string, opts: ImportOptions): ImportResult {
     spec,
   });
   return { cluster, machines, notes };
+}
+
+/**
+ * Throws when the cluster (or `ccts serve --dir`) would refuse what the import made, say an
+ * `iplow: 10.20.0.300`: better told at import than at `kubectl apply`. Apart from importLegacy,
+ * which only reads the file as the legacy server read it.
+ */
+export function checkImported(result: ImportResult): void {
+  const problems: string[] = [];
+  for (const object of [result.cluster, ...result.machines]) {
+    try {
+      checkObject(object);
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
+  if (problems.length)
+    throw new Error(`the cluster would refuse what this file imports to:\n  ${problems.join("\n  ")}`);
 }
 
 /** The import as multi-document YAML, ready for `kubectl apply -f` or `ccts serve --dir`. */

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import yaml from "js-yaml";
 import { describe, expect, it } from "vitest";
 import { checkObject } from "../../src/api/validate.js";
-import { importLegacy, toManifests } from "../../src/legacy/import.js";
+import { checkImported, importLegacy, toManifests } from "../../src/legacy/import.js";
 import { LEGACY_CLUSTER_DESC as LEGACY_FILE } from "../support/shared.js";
 
 const legacyText = readFileSync(LEGACY_FILE, "utf8");
@@ -79,6 +79,18 @@ describe("importLegacy", () => {
     expect(docs).toHaveLength(6);
     expect(docs.map((d) => checkObject(d).kind)).toEqual(["ClusterDesc", ...Array(5).fill("Machine")]);
     expect(docs[0]).toEqual(result.cluster);
+  });
+
+  it("says at import what the cluster would refuse, naming each object", () => {
+    expect(() => checkImported(result)).not.toThrow();
+    const text = legacyText
+      .replace("iplow: 10.20.0.100", "iplow: 10.20.0.300")
+      .replace('cur_host_name: "etcd-2"', "cur_host_name: etcd_2");
+    const r = importLegacy(text, { name: "lab", namespace: "ops" });
+    expect(() => checkImported(r)).toThrow(
+      /the cluster would refuse what this file imports to:\n {2}ClusterDesc lab: spec\.network\.dhcpRange\.start: must be of format ipv4/,
+    );
+    expect(() => checkImported(r)).not.toThrow(/etcd/); // etcd_2 becomes the valid name etcd-2
   });
 
   it("keeps unknown legacy fields as variables instead of dropping them", () => {
