@@ -11,6 +11,9 @@ Usage:
   ccts render --dir DIR --cluster NAME [--namespace NS] [--output dnsmasq.conf]
       Print one rendered document of a Machine or a ClusterDesc; exit 1 with the error when it
       does not render.
+  ccts check --dir DIR
+      List every file ccts serve --dir would refuse and every document that would not render;
+      exit 1 when there is any (for the CI of a template repository).
   ccts import LEGACY.yml [--name NAME] [--namespace NS]
       Print a legacy cluster-desc.yml as one ClusterDesc and one Machine per node.
   ccts controller [--kubeconfig K] [--namespace NS] [--documents-namespace NS] [--metrics-port 9090]
@@ -42,6 +45,7 @@ HTTP flags (serve, server):
 const commands: Record<string, () => Promise<(args: string[]) => Promise<number>>> = {
   serve: async () => (await import("./serve.js")).runServe,
   render: async () => (await import("./render.js")).runRender,
+  check: async () => (await import("./check.js")).runCheck,
   import: async () => (await import("./import.js")).runImport,
   controller: async () => (await import("./controller.js")).runController,
   server: async () => (await import("./server.js")).runServer,

@@ -2,7 +2,7 @@
 // cluster-desc.yml, serve it, and fetch every legacy node by every MAC notation, with cloud-init's
 // own NoCloud code fetching a seed from the running server.
 import { execFile } from "node:child_process";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, writeFile } from "node:fs/promises";
 import { type AddressInfo, createServer } from "node:net";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -144,6 +144,32 @@ describe("ccts serve on a port already taken", () => {
     } finally {
       taken.close();
     }
+  });
+});
+
+describe("ccts check", () => {
+  it("passes the example folder", async () => {
+    const r = await runCli(["check", "--dir", EXAMPLE_DIR], SYSTEM_NODE);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe(`${EXAMPLE_DIR}: no problems\n`);
+    expect(r.code).toBe(0);
+  });
+
+  it("lists a refused file and a template that does not render, and exits 1", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ccts-check-"));
+    await cp(EXAMPLE_DIR, dir, { recursive: true });
+    const machine = (name: string, mac: string, more: string) =>
+      `apiVersion: ccts.io/v1alpha1\nkind: Machine\nmetadata: {name: ${name}}\nspec: {clusterDesc: ${name === "typo" ? "lab" : "broken"}, mac: "${mac}"${more}}\n`;
+    await writeFile(join(dir, "typo.yaml"), machine("typo", "52:54:00:12:34:70", ", hostnmae: typo-1"));
+    await writeFile(
+      join(dir, "broken.yaml"),
+      `${machine("broken", "52:54:00:12:34:71", "")}---\napiVersion: ccts.io/v1alpha1\nkind: ClusterDesc\nmetadata: {name: broken}\nspec:\n  network: {bootstrapperIP: 10.20.0.2, subnet: 10.20.0.0, netmask: 255.255.255.0, domain: lab.test}\n  templates: [{output: cloud-config, inline: "#cloud-config\\nhostname: {{machine.hostnmae}}\\n"}]\n`,
+    );
+    const r = await runCli(["check", "--dir", dir], SYSTEM_NODE);
+    expect(r.stderr).toMatch(/^typo\.yaml: Machine typo: spec\.hostnmae: unknown field$/m);
+    expect(r.stderr).toMatch(/^Machine default\/broken: TemplateError: .*hostnmae/m);
+    expect(r.stdout).toBe(`${dir}: 2 problem(s)\n`);
+    expect(r.code).toBe(1);
   });
 });
 
