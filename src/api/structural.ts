@@ -2,6 +2,7 @@
 // admission: types, required fields, unknown fields, patterns, lengths, formats, and the CEL rules
 // (restated in TypeScript below). The embedded store (ccts serve --dir) has no API server, so it
 // runs this on every file; test/api/crd-parity.test.ts holds the two to the same verdicts.
+import { dottedToNumber } from "./ipv4.js";
 import type { JSONSchemaProps } from "./schema.js";
 
 export interface SchemaProblem {
@@ -124,10 +125,6 @@ function macHex(mac: unknown): string {
   return String(mac).toLowerCase().replace(/[:.-]/g, "");
 }
 
-function ipv4Number(ip: string): number {
-  return ip.split(".").reduce((n, octet) => n * 256 + Number(octet), 0);
-}
-
 /**
  * The schemas' x-kubernetes-validations (CEL), restated. For a spec the structural checks passed
  * (validate.ts runs them first), so each field has its type. A null field counts as absent: the
@@ -139,7 +136,8 @@ export function ruleProblems(kind: string, spec: Record<string, unknown>): Schem
     const range = (spec.network as Record<string, unknown> | undefined)?.dhcpRange as
       | { start: string; end: string }
       | undefined;
-    if (range && ipv4Number(range.start) > ipv4Number(range.end))
+    // Both addresses passed format ipv4 and the pattern, so both are numbers.
+    if (range && (dottedToNumber(range.start) as number) > (dottedToNumber(range.end) as number))
       problems.push({
         path: "spec.network.dhcpRange",
         message: "dhcpRange.start must not be after dhcpRange.end",

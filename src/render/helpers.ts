@@ -3,6 +3,7 @@
 
 import type { HelperOptions } from "handlebars";
 import yaml from "js-yaml";
+import { dottedToNumber } from "../api/ipv4.js";
 
 /** An error thrown by a helper, with the template line of the call when Handlebars knows it. */
 export class HelperError extends Error {
@@ -75,12 +76,6 @@ function quoteString(s: string): string {
 /** POSIX shell single quoting: 'it'\''s'. */
 function shellQuote(s: string): string {
   return `'${s.replaceAll("'", "'\\''")}'`;
-}
-
-function dottedToNumber(ip: string): number | undefined {
-  const parts = ip.split(".");
-  if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255)) return undefined;
-  return parts.reduce((acc, p) => acc * 256 + Number(p), 0);
 }
 
 function maskBits(mask: string): number {
