@@ -187,8 +187,7 @@ const OBJECT_META_FIELDS = new Set([
 ]);
 const QUALIFIED_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 /** What the API server takes as an object name or a key prefix: a lowercase RFC 1123 subdomain. */
-export const DNS1123_SUBDOMAIN =
-  /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS1123_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** A label or annotation key: an optional DNS subdomain prefix and `/`, then a name of <= 63. */
 function isQualifiedName(key: string): boolean {
@@ -198,10 +197,16 @@ function isQualifiedName(key: string): boolean {
   return prefixOk && name.length <= 63 && QUALIFIED_NAME.test(name);
 }
 
-/** What the API server checks of metadata beyond the name: known fields, labels, annotations. */
+/** What the API server checks of metadata: the name's form, known fields, labels, annotations. */
 export function objectMetaProblems(metadata: unknown): SchemaProblem[] {
   if (typeOf(metadata) !== "object") return [];
   const problems: SchemaProblem[] = [];
+  const { name } = metadata as { name?: unknown };
+  if (typeof name === "string" && name !== "" && !DNS1123_SUBDOMAIN.test(name))
+    problems.push({
+      path: "metadata.name",
+      message: `${JSON.stringify(name)} is not a lowercase RFC 1123 subdomain (a-z, 0-9, '-', '.')`,
+    });
   for (const [key, value] of Object.entries(metadata as Record<string, unknown>)) {
     const path = `metadata.${key}`;
     if (!OBJECT_META_FIELDS.has(key)) problems.push({ path, message: UNKNOWN_FIELD });

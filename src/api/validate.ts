@@ -6,7 +6,7 @@
 import { API_VERSION, KIND_CLUSTER_DESC, KIND_MACHINE } from "./constants.js";
 import { type MacError, parseMac } from "./mac.js";
 import { clusterDescSchema, machineSchema } from "./schema.js";
-import { DNS1123_SUBDOMAIN, objectMetaProblems, ruleProblems, schemaProblems } from "./structural.js";
+import { objectMetaProblems, ruleProblems, schemaProblems } from "./structural.js";
 import type { ClusterDesc, Machine } from "./types.js";
 
 export type Checked =
@@ -62,11 +62,6 @@ export function checkObject(doc: unknown): Checked {
   const { apiVersion, kind } = doc;
   const problems: string[] = [];
   requireString(doc, "metadata.name", problems);
-  const name = (doc.metadata as { name?: unknown } | undefined)?.name;
-  if (typeof name === "string" && name !== "" && !DNS1123_SUBDOMAIN.test(name))
-    problems.push(
-      `metadata.name: ${JSON.stringify(name)} is not a lowercase RFC 1123 subdomain (a-z, 0-9, '-', '.')`,
-    );
   for (const { path, message } of objectMetaProblems(doc.metadata)) problems.push(`${path}: ${message}`);
   if (kind === "ConfigMap" && apiVersion === "v1") {
     const data = doc.data ?? {};
