@@ -5,11 +5,10 @@
 // colons) and URL-encoded colons (`%3A`, taken as Go takes the decoded string).
 // MAC_SEED=N MAC_CASES=N walk elsewhere or further.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tryParseMac } from "../../src/api/mac.js";
+import { buildGoProgram, type GoProgram } from "../support/go.js";
 import { pick, random } from "../support/random.js";
 
 const CASES = Number(process.env.MAC_CASES ?? 20_000);
@@ -19,23 +18,22 @@ const LENGTHS = [6, 6, 6, 6, 8, 8, 20, 20, 5, 7, 9, 19, 21, 0, 1, 2, 3, 4, 10, 1
 /** What a typo, a copy from a web page or a URL puts into a MAC. */
 const STRAY = [..."0aF:-.%3g \t\nxX,;_/\u00e9\uff10\u0660", "%3A", "%3a", "%2D", "::", "--", ".."];
 
-let dir: string;
-let goParseMac: string;
+let goParseMac: GoProgram;
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), "ccts-go-mac-"));
-  goParseMac = join(dir, "go-parse-mac");
-  execFileSync("go", ["build", "-o", goParseMac, join(import.meta.dirname, "go-parse-mac/main.go")], {
-    env: { ...process.env, GOTOOLCHAIN: "local" },
-  });
+  goParseMac = buildGoProgram(join(import.meta.dirname, "go-parse-mac"));
 }, 120_000);
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => goParseMac?.remove());
 
 /** Go's answers for each input: the canonical address, or undefined where net.ParseMAC refuses. */
 function goAnswers(inputs: string[]): Map<string, string | undefined> {
   // JSON strings are Go string literals too (the generator makes no lone surrogates).
   const stdin = `${inputs.map((s) => JSON.stringify(s)).join("\n")}\n`;
-  const lines = execFileSync(goParseMac, { input: stdin, encoding: "utf8", maxBuffer: 64 << 20 }).split("\n");
+  const lines = execFileSync(goParseMac.binary, {
+    input: stdin,
+    encoding: "utf8",
+    maxBuffer: 64 << 20,
+  }).split("\n");
   return new Map(inputs.map((s, i) => [s, lines[i] === "!" ? undefined : lines[i]]));
 }
 

@@ -6,26 +6,19 @@
 // documented stricter checks. Where Go refuses one, ccts must refuse it too, but for a quoted
 // bool or int ("y", '5000'), which it takes as Go takes the unquoted word.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tryParseMac } from "../../src/api/mac.js";
 import { type ImportResult, importLegacy } from "../../src/legacy/import.js";
+import { buildGoProgram, type GoProgram } from "../support/go.js";
 
-let dir: string;
-let goLegacyYaml: string;
+let goLegacyYaml: GoProgram;
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), "ccts-go-yaml-"));
-  goLegacyYaml = join(dir, "go-legacy-yaml");
-  execFileSync("go", ["build", "-o", goLegacyYaml, "."], {
-    cwd: join(import.meta.dirname, "go-legacy-yaml"),
-    env: { ...process.env, GOTOOLCHAIN: "local", GOFLAGS: "-mod=readonly" },
-  });
+  goLegacyYaml = buildGoProgram(join(import.meta.dirname, "go-legacy-yaml"));
 }, 120_000);
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => goLegacyYaml?.remove());
 
 /** Scalars YAML 1.1 and 1.2 resolve differently (numbers, dates, bools, nulls), quoted or not. */
 const TRICKY = [
@@ -168,7 +161,7 @@ type GoAnswer = { cluster: Record<string, unknown> } | { error: string };
 
 function goAnswers(docs: string[]): GoAnswer[] {
   const stdin = `${docs.map((d) => JSON.stringify(d)).join("\n")}\n`;
-  const out = execFileSync(goLegacyYaml, { input: stdin, encoding: "utf8", maxBuffer: 64 << 20 });
+  const out = execFileSync(goLegacyYaml.binary, { input: stdin, encoding: "utf8", maxBuffer: 64 << 20 });
   return out
     .trimEnd()
     .split("\n")

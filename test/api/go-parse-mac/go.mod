@@ -1,0 +1,3 @@
+module ccts.test/go-parse-mac
+
+go 1.22
