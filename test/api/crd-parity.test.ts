@@ -142,6 +142,8 @@ const CASES: [string, Obj][] = [
       ],
       ["spec.templates", [{ output: "Cloud-Config", inline: "a" }]],
       ["spec.templates", [{ output: "ipxe", configMapKeyRef: { name: "t" } }]],
+      // A null is dropped by the API server before its rules run: one source, and no git.
+      ["spec.templates", [{ output: "ipxe", inline: "#!ipxe", configMapKeyRef: null }]],
       ["spec.git", { url: "https://git.example.org/lab.git", interval: "10m" }],
       ["spec.git", { url: "file:///srv/lab.git" }],
       ["spec.git", { url: "https://git.example.org/lab\u00a0copy.git" }],
@@ -159,6 +161,12 @@ const CASES: [string, Obj][] = [
   ["a template ConfigMap named Tpl_1", { ...TEMPLATES, metadata: { name: "Tpl_1" } }],
   ["a template ConfigMap with a number in data", { ...TEMPLATES, data: { "cloud-config": 5 } }],
   ["a template ConfigMap with a typo'd field", { ...TEMPLATES, datas: { a: "b" } }],
+  [
+    "ClusterDesc with templates and a null git",
+    withField(withField(clusterDesc, "spec.git", null), "spec.templates", [
+      { output: "ipxe", inline: "#!ipxe" },
+    ]),
+  ],
   [
     "ClusterDesc with both git and templates",
     withField(

@@ -2,6 +2,7 @@
 // cluster-desc.yml, serve it, and fetch every legacy node by every MAC notation, with cloud-init's
 // own NoCloud code fetching a seed from the running server.
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { cp, mkdtemp, writeFile } from "node:fs/promises";
 import { type AddressInfo, createServer } from "node:net";
 import { hostname, tmpdir } from "node:os";
@@ -181,6 +182,18 @@ describe("ccts version", () => {
     expect(r.stdout).toMatch(
       new RegExp(`^ccts ${PACKAGE_VERSION.replaceAll(".", "\\.")} \\(Node\\.js v20\\.[0-9.]+\\)\n$`),
     );
+  });
+});
+
+describe("ccts import of a file the cluster would refuse", () => {
+  it("exits 1 naming the object and field, and prints no manifests", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ccts-legacy-bad-"));
+    const file = join(dir, "cluster-desc.yml");
+    await writeFile(file, readFileSync(LEGACY, "utf8").replace("iplow: 10.20.0.100", "iplow: 10.20.0.300"));
+    const r = await runCli(["import", file, "--name", "lab"], SYSTEM_NODE);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/ClusterDesc lab: spec\.network\.dhcpRange\.start: must be of format ipv4/);
+    expect(r.stdout).toBe("");
   });
 });
 
