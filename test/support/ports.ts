@@ -26,13 +26,16 @@ function ephemeralStart(): number {
 
 const below = ephemeralStart();
 
-async function listens(port: number): Promise<boolean> {
+/** Whether a listener can bind `port` on loopback now (it is closed again before returning). */
+export async function listens(port: number): Promise<boolean> {
   const server = createServer();
-  server.listen(port, "127.0.0.1");
-  const ok = await Promise.race([
-    once(server, "listening").then(() => true),
-    once(server, "error").then(() => false),
-  ]);
+  // One promise for both outcomes: events.once(server, "listening") would reject on "error" and
+  // turn a taken port into a thrown EADDRINUSE instead of a reason to pick another.
+  const ok = await new Promise<boolean>((resolve) => {
+    server.once("listening", () => resolve(true));
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1");
+  });
   if (ok) {
     server.close();
     await once(server, "close");
