@@ -69,14 +69,36 @@ export interface AppDeps {
 
 const TEXT = "text/plain; charset=utf-8";
 
+/** How often and how long /boot.ipxe tries again when its chain fails: every 10 s for 10 minutes. */
+export const BOOT_RETRY = { seconds: 10, tries: 60 };
+
 /**
  * iPXE resolves a relative URI against the URI of the script that contains it, so this script
  * works under any address, port, path prefix or proxy it was fetched through. `netX` is the
  * network device iPXE opened last (the one that booted); `:hexhyp` gives `52-54-00-12-34-01`,
  * which needs no URL encoding.
+ *
+ * A failed chain (a MAC no Machine has yet, ccts restarting or swamped after a power cut, a kernel
+ * download cut off) is tried again instead of dropping the machine to its next boot device at
+ * once; `imgfree` first, so a retry does not hold a second kernel in memory. After the last try
+ * (or when the machine's own script returns success, e.g. to boot from disk) the script exits and
+ * the firmware goes on to its next boot device. Checked in QEMU's iPXE (Debian's 2019 ROM has
+ * `inc`, `iseq` and `sleep`): test/boot/ipxe-qemu.test.ts.
  */
-// biome-ignore lint/suspicious/noTemplateCurlyInString: ${...} is iPXE setting syntax, not JavaScript.
-export const BOOT_IPXE = "#!ipxe\nchain ipxe?mac=${netX/mac:hexhyp}\n";
+export const BOOT_IPXE = [
+  "#!ipxe",
+  "set ccts-tries:int32 0",
+  ":ccts-retry",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: ${...} is iPXE setting syntax, not JavaScript.
+  "chain ipxe?mac=${netX/mac:hexhyp} && exit 0 ||",
+  "imgfree",
+  "inc ccts-tries",
+  `iseq \${ccts-tries} ${BOOT_RETRY.tries} && exit 1 ||`,
+  `echo ccts: no boot for \${netX/mac} yet (try \${ccts-tries} of ${BOOT_RETRY.tries}); again in ${BOOT_RETRY.seconds} s`,
+  `sleep ${BOOT_RETRY.seconds}`,
+  "goto ccts-retry",
+  "",
+].join("\n");
 
 const bootIpxe = contentDocument(BOOT_IPXE, TEXT);
 /** Answer for an absent vendor-data / network-config of a known machine (see README). */

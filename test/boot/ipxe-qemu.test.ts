@@ -9,7 +9,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BOOT_RETRY } from "../../src/server/app.js";
 import { waitFor } from "../support/wait.js";
 import { accessLog, type Served, serveExamples } from "./serve.js";
 
@@ -66,56 +69,77 @@ const FIRMWARES = [
   { name: "UEFI (OVMF)", args: ["-bios", OVMF], signature: /BdsDxe/ },
 ];
 
+/** A QEMU VM booting from the network with `firmware` and `mac`, its console collected. */
+function startVm(
+  port: number,
+  firmware: string[],
+  mac: string,
+): { console: () => string; proc: ChildProcess } {
+  const args = [
+    "-nographic",
+    "-no-reboot",
+    "-m",
+    "256",
+    "-machine",
+    "accel=tcg",
+    ...firmware,
+    "-boot",
+    "n",
+    "-netdev",
+    `user,id=n0,bootfile=http://10.0.2.2:${port}/boot.ipxe`,
+    "-device",
+    `virtio-net-pci,netdev=n0,mac=${mac}`,
+  ];
+  const proc = spawn(QEMU, args, { stdio: ["ignore", "pipe", "pipe"] });
+  qemu = proc;
+  let console = "";
+  proc.stdout!.on("data", (d) => {
+    console += d;
+  });
+  proc.stderr!.on("data", (d) => {
+    console += d;
+  });
+  return { console: () => console, proc };
+}
+
+/** Waits until the VM's console matches `line`; fails with the console's end if QEMU exits first. */
+async function consoleShows(vm: ReturnType<typeof startVm>, what: string, line: RegExp): Promise<void> {
+  try {
+    await waitFor(
+      what,
+      () => {
+        if (vm.proc.exitCode !== null) throw new Error(`QEMU exited ${vm.proc.exitCode}`);
+        return line.test(vm.console());
+      },
+      BOOT_TIMEOUT_MS,
+      100,
+    );
+  } catch (err) {
+    throw new Error(`${String(err)}\n--- serial console ---\n${vm.console().slice(-3000)}`);
+  }
+}
+
 describe.skipIf(!existsSync(QEMU) || !existsSync(ROM) || !existsSync(OVMF))("iPXE in QEMU", () => {
   it.each(FIRMWARES)(
     "$name: boots through /boot.ipxe into the script of its own MAC",
     async ({ name, args: firmware, signature }) => {
       const s = served!;
       const logBefore = accessLog(s.server.output()).length;
-      const args = [
-        "-nographic",
-        "-no-reboot",
-        "-m",
-        "256",
-        "-machine",
-        "accel=tcg",
-        ...firmware,
-        "-boot",
-        "n",
-        "-netdev",
-        `user,id=n0,bootfile=http://10.0.2.2:${s.port}/boot.ipxe`,
-        "-device",
-        `virtio-net-pci,netdev=n0,mac=${VM_MAC}`,
-      ];
       const started = Date.now();
-      const proc = spawn(QEMU, args, { stdio: ["ignore", "pipe", "pipe"] });
-      qemu = proc;
-      let console = "";
-      proc.stdout!.on("data", (d) => {
-        console += d;
-      });
-      proc.stderr!.on("data", (d) => {
-        console += d;
-      });
-      const echo = new RegExp(`ccts: vm-${MARKER} ${VM_MAC}`);
+      const vm = startVm(s.port, firmware, VM_MAC);
       try {
-        await waitFor(
+        await consoleShows(
+          vm,
           "the VM's iPXE to echo its machine",
-          () => {
-            if (proc.exitCode !== null) throw new Error(`QEMU exited ${proc.exitCode}`);
-            return echo.test(console);
-          },
-          BOOT_TIMEOUT_MS,
-          100,
+          new RegExp(`ccts: vm-${MARKER} ${VM_MAC}`),
         );
-      } catch (err) {
-        throw new Error(`${String(err)}\n--- serial console ---\n${console.slice(-3000)}`);
       } finally {
         killQemu();
       }
       const seconds = (Date.now() - started) / 1000;
       // Measured for the report: TCG boot to the echoed line.
       process.stdout.write(`iPXE in QEMU (TCG, ${name}): marker after ${seconds.toFixed(1)} s\n`);
+      const console = vm.console();
       expect(console).toMatch(signature);
       expect(console).toContain(`net0: ${VM_MAC}`);
       expect(console).toContain(`http://10.0.2.2:${s.port}/boot.ipxe`);
@@ -128,5 +152,48 @@ describe.skipIf(!existsSync(QEMU) || !existsSync(ROM) || !existsSync(OVMF))("iPX
       expect(order.indexOf("/boot.ipxe")).toBeLessThan(order.indexOf("/ipxe?mac=52-54-00-c0-ff-ee"));
     },
     BOOT_TIMEOUT_MS + 30_000,
+  );
+
+  it(
+    "BIOS: a MAC no Machine has yet: /boot.ipxe tries again until its Machine is declared",
+    async () => {
+      const s = served!;
+      const mac = "52:54:00:c0:ff:01";
+      const logBefore = accessLog(s.server.output()).length;
+      const vm = startVm(s.port, [], mac);
+      try {
+        await consoleShows(
+          vm,
+          "boot.ipxe's first retry",
+          new RegExp(
+            `ccts: no boot for ${mac} yet \\(try 1 of ${BOOT_RETRY.tries}\\); again in ${BOOT_RETRY.seconds} s`,
+          ),
+        );
+        // The operator declares the machine now; ccts serve picks the file up on its own.
+        await writeFile(
+          join(s.dir, "late.yaml"),
+          `apiVersion: ccts.io/v1alpha1
+kind: Machine
+metadata: { name: late, namespace: default }
+spec: { clusterDesc: vm, mac: "${mac}", hostname: late-${MARKER} }
+`,
+        );
+        await consoleShows(
+          vm,
+          "the retry to echo the new machine",
+          new RegExp(`ccts: late-${MARKER} ${mac}`),
+        );
+      } finally {
+        killQemu();
+      }
+      const script = `/ipxe?mac=${mac.replaceAll(":", "-")}`;
+      const log = accessLog(s.server.output()).slice(logBefore);
+      const first404 = log.findIndex((l) => l.url === script && l.status === 404);
+      expect(first404, JSON.stringify(log)).toBeGreaterThanOrEqual(0);
+      expect(log.findIndex((l) => l.url === script && l.status === 200)).toBeGreaterThan(first404);
+      // One /boot.ipxe: the retries are the script's loop, not the firmware booting again.
+      expect(log.filter((l) => l.url === "/boot.ipxe")).toHaveLength(1);
+    },
+    2 * BOOT_TIMEOUT_MS,
   );
 });
