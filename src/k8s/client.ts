@@ -70,14 +70,25 @@ export class JsonLines {
 export class KubeClient {
   private readonly server: URL;
   private readonly agent: http.Agent;
+  private readonly transport: typeof http | typeof https;
+  /** Where every request goes, as node:http options: built once, not parsed from a URL per request. */
+  private readonly target: { protocol: string; hostname: string; port: string; basePath: string };
 
   private constructor(private readonly access: KubeAccess) {
     const tls = access.tls;
     this.server = new URL(access.server);
     const isHttps = this.server.protocol === "https:";
+    this.transport = isHttps ? https : http;
     this.agent = isHttps
       ? new https.Agent({ ...tls, keepAlive: true, maxSockets: 64 })
       : new http.Agent({ keepAlive: true, maxSockets: 64 });
+    this.target = {
+      protocol: this.server.protocol,
+      // URL keeps an IPv6 literal's brackets; node:http wants the bare address.
+      hostname: this.server.hostname.replace(/^\[(.*)\]$/, "$1"),
+      port: this.server.port,
+      basePath: this.server.pathname.replace(/\/$/, ""),
+    };
   }
 
   static async create(access: KubeAccess | Promise<KubeAccess>): Promise<KubeClient> {
@@ -88,15 +99,22 @@ export class KubeClient {
     return this.server.toString();
   }
 
-  private url(path: string, query?: RequestOptions["query"]): URL {
-    const url = new URL(path, this.server);
-    url.pathname = this.server.pathname.replace(/\/$/, "") + path;
-    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    return url;
+  /** The request path with its query string; the controller's writes go through here thousands of times. */
+  private path(path: string, query?: RequestOptions["query"]): string {
+    let out = this.target.basePath + path;
+    let sep = "?";
+    for (const k in query) {
+      const v = query[k];
+      if (v === undefined) continue;
+      out += `${sep}${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`;
+      sep = "&";
+    }
+    return out;
   }
 
+  // Options instead of a URL, and the answer read by events instead of an async iterator: measured
+  // on server-side applies of rendered ConfigMaps (bench/README.md), ~0.15 ms less CPU per request.
   private async open(method: string, path: string, options: RequestOptions): Promise<http.IncomingMessage> {
-    const url = this.url(path, options.query);
     const body =
       options.body === undefined
         ? undefined
@@ -111,11 +129,19 @@ export class KubeClient {
       headers["Content-Type"] = options.contentType ?? "application/json";
       headers["Content-Length"] = String(Buffer.byteLength(body));
     }
-    const transport = url.protocol === "https:" ? https : http;
+    const { protocol, hostname, port } = this.target;
     return new Promise((resolve, reject) => {
-      const req = transport.request(
-        url,
-        { method, headers, agent: this.agent, signal: options.signal },
+      const req = this.transport.request(
+        {
+          protocol,
+          hostname,
+          port,
+          path: this.path(path, options.query),
+          method,
+          headers,
+          agent: this.agent,
+          signal: options.signal,
+        },
         resolve,
       );
       req.on("error", reject);
@@ -126,9 +152,7 @@ export class KubeClient {
   /** One request; resolves to the decoded JSON body, or rejects with ApiError for a non-2xx status. */
   async request<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
     const res = await this.open(method, path, options);
-    const chunks: Buffer[] = [];
-    for await (const chunk of res) chunks.push(chunk as Buffer);
-    const text = Buffer.concat(chunks).toString("utf8");
+    const text = await readText(res);
     const status = res.statusCode ?? 0;
     let json: unknown;
     try {
@@ -162,9 +186,7 @@ export class KubeClient {
     const res = await this.open("GET", path, { query, signal, accept });
     const status = res.statusCode ?? 0;
     if (status !== 200) {
-      const chunks: Buffer[] = [];
-      for await (const chunk of res) chunks.push(chunk as Buffer);
-      const text = Buffer.concat(chunks).toString("utf8");
+      const text = await readText(res);
       let reason = String(status);
       try {
         reason = (JSON.parse(text) as { reason?: string }).reason ?? reason;
@@ -180,4 +202,22 @@ export class KubeClient {
   close(): void {
     this.agent.destroy();
   }
+}
+
+/** The whole body of an answer as text. */
+function readText(res: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let ended = false;
+    res.on("data", (chunk: Buffer) => chunks.push(chunk));
+    res.on("end", () => {
+      ended = true;
+      resolve(Buffer.concat(chunks).toString("utf8"));
+    });
+    res.on("error", reject);
+    // A connection lost mid-answer closes the response without an end (a settled promise ignores this).
+    res.on("close", () => {
+      if (!ended) reject(new Error("the API server's answer was cut off"));
+    });
+  });
 }
