@@ -19,6 +19,15 @@ export interface WorkQueueOptions {
   onDone?: (key: string, ok: boolean, seconds: number) => void;
 }
 
+/**
+ * The longest the queue runs handlers back to back before it lets the event loop take its I/O.
+ * Handlers that do no I/O (a no-op resync pass reads only caches and writes nothing) chain
+ * through promise jobs alone: a pass over 10,000 Machines held back watch events, /metrics, the
+ * probes and the lease renewal until it ended (6.3 s for a Machine applied as one began, in the
+ * benchmark of 2026-12-02 14:25). One turn per 10 ms costs nothing measurable.
+ */
+const YIELD_AFTER_MS = 10;
+
 /** How urgent a key is: `bulk` keys run after every `change` key queued. */
 export type Lane = "change" | "bulk";
 
@@ -77,6 +86,8 @@ export class WorkQueue {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private stopping = false;
   private idleWaiters: (() => void)[] = [];
+  /** When the queue last let the event loop turn (see YIELD_AFTER_MS). */
+  private lastYield = performance.now();
 
   constructor(private readonly options: WorkQueueOptions) {}
 
@@ -170,6 +181,10 @@ export class WorkQueue {
   }
 
   private async run(key: string): Promise<void> {
+    if (performance.now() - this.lastYield > YIELD_AFTER_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      this.lastYield = performance.now();
+    }
     const started = performance.now();
     let ok = true;
     try {

@@ -27,6 +27,27 @@ function blockedQueue() {
 }
 
 describe("WorkQueue", () => {
+  it("lets the event loop turn during a long run of handlers that do no I/O", async () => {
+    // Each handler is busy for 1 ms and awaits nothing real, as a no-op resync's reconciles: 200
+    // of them take at least 200 ms, far more than the queue runs without a turn of the loop.
+    const q = new WorkQueue({
+      concurrency: 8,
+      handler: async () => {
+        const until = performance.now() + 1;
+        while (performance.now() < until);
+      },
+    });
+    for (let i = 0; i < 200; i++) q.add(`k${i}`, "bulk");
+    // An I/O callback (a watch event, a probe) queued now runs while most keys still wait; before,
+    // it ran only once every key had been handled.
+    const waitingWhenLoopTurned = await new Promise<number>((resolve) =>
+      setImmediate(() => resolve(q.depth)),
+    );
+    expect(waitingWhenLoopTurned).toBeGreaterThan(100);
+    await q.idle();
+    expect(q.depth).toBe(0);
+  });
+
   it("dedupes a key queued several times", async () => {
     const { q, seen, gate } = blockedQueue();
     q.add("a");
