@@ -111,6 +111,14 @@ export function targets(s: ServingResult | undefined, c: ClusterResult | undefin
         met: c.noopResync.totalWrites === 0 && c.noopResync.reconciles >= c.machines,
       },
       {
+        figure:
+          "no-op resync: the controller's slowest /metrics answer during the pass (watch events, probes and the lease wait as long)",
+        value: c.noopResync.longestStallMs === undefined ? "not measured" : ms(c.noopResync.longestStallMs),
+        reference: "-",
+        target: "(diagnostic)",
+        met: undefined,
+      },
+      {
         figure: `apply to served: p50 / p99 (${c.applyToServed.samples} Machines, one at a time)`,
         value: `${ms(c.applyToServed.p50Ms)} / ${ms(c.applyToServed.p99Ms)}`,
         reference: "-",

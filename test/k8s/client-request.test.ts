@@ -84,7 +84,9 @@ describe("KubeClient requests", () => {
   it("rejects with ApiError naming the status and the server's message", async () => {
     const s = await serve("127.0.0.1", json(422, { reason: "Invalid", message: "data too long" }));
     const c = await client(s.url);
-    const err = await c.request("POST", "/api/v1/namespaces/a/configmaps", { body: {} }).catch((e) => e);
+    const err = (await c
+      .request("POST", "/api/v1/namespaces/a/configmaps", { body: {} })
+      .catch((e) => e)) as ApiError;
     c.close();
     expect(err).toBeInstanceOf(ApiError);
     expect(err).toMatchObject({ status: 422, reason: "Invalid" });
