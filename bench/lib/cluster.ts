@@ -148,11 +148,7 @@ interface Metrics {
 
 async function controllerMetrics(port: number): Promise<Metrics> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const m: Metrics = {
-    writes: { configmap: 0, status: 0, event: 0 },
-    reconciles: 0,
-    depth: 0,
-  };
+  const m: Metrics = { writes: { configmap: 0, status: 0, event: 0 }, reconciles: 0, depth: 0 };
   for (const line of text.split("\n")) {
     const match = /^(\w+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
     if (!match) continue;
@@ -404,17 +400,25 @@ export async function clusterBench(
     // fall into a timed phase: it takes CPU from the raw writes (helping the ratio) or adds
     // reconciles to the fan-out (hurting it; seen in a CPU profile). Each timed phase starts
     // right after a pass, so the next one is a whole --resync period away.
-    /** Until the controller has reconciled every Machine once more since `r0`, queue empty. */
-    const resyncPassSince = (r0: Metrics, what: string) =>
-      waitUntil(
+    /**
+     * Until the controller has reconciled every Machine once more since `r0`, queue empty.
+     * Resolves to the longest the controller took to answer one of the polls, in ms.
+     */
+    const resyncPassSince = async (r0: Metrics, what: string) => {
+      let slowest = 0;
+      await waitUntil(
         what,
         async () => {
+          const asked = nowMs();
           const m = await metrics();
+          slowest = Math.max(slowest, nowMs() - asked);
           return m.reconciles - r0.reconciles >= n && m.depth === 0;
         },
         120_000 + n * 20,
         250,
       );
+      return slowest;
+    };
     const afterResyncPass = async (what: string) => {
       const r0 = await metrics();
       say(`cluster: waiting for a resync pass before ${what} (--resync ${cfg.resync})`);
@@ -580,21 +584,10 @@ export async function clusterBench(
     const r0 = await metrics();
     say(`cluster: waiting for a no-op resync (--resync ${cfg.resync})`);
     t = nowMs();
-    // Polled as resyncPassSince does, timing each answer: a pass that writes nothing must still
-    // let watch events, probes and the lease renewal in. (prom-client's
-    // nodejs_eventloop_lag_max_seconds does not show it: 11 ms after a 2-s block on Node 24.)
-    let longestStall = 0;
-    await waitUntil(
-      "a resync pass",
-      async () => {
-        const asked = nowMs();
-        const m = await metrics();
-        longestStall = Math.max(longestStall, nowMs() - asked);
-        return m.reconciles - r0.reconciles >= n && m.depth === 0;
-      },
-      120_000 + n * 20,
-      250,
-    );
+    // The slowest poll answer: a pass that writes nothing must still let watch events, probes
+    // and the lease renewal in. (prom-client's nodejs_eventloop_lag_max_seconds does not show
+    // it: 11 ms after a 2-s block on Node 24.)
+    const longestStall = await resyncPassSince(r0, "a resync pass");
     await sleep(1000);
     const r1 = await metrics();
     const noopWrites = deltaOf(r0.writes, r1.writes);

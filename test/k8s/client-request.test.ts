@@ -14,15 +14,15 @@ afterEach(async () => {
   server = undefined;
 });
 
+/** A request as the server saw it. */
+type Seen = { method: string; url: string; headers: http.IncomingHttpHeaders; body: string };
+
 /** A server on `host` answering every request with `answer`; resolves to its URL and the requests seen. */
 async function serve(
   host: string,
   answer: (req: http.IncomingMessage, res: http.ServerResponse) => void,
-): Promise<{
-  url: string;
-  seen: { method: string; url: string; headers: http.IncomingHttpHeaders; body: string }[];
-}> {
-  const seen: { method: string; url: string; headers: http.IncomingHttpHeaders; body: string }[] = [];
+): Promise<{ url: string; seen: Seen[] }> {
+  const seen: Seen[] = [];
   server = http.createServer((req, res) => {
     let body = "";
     req.on("data", (c) => {
