@@ -12,6 +12,8 @@ let ns: string;
 let cleanup: () => Promise<void>;
 /** Every answer the writes received, as the client decoded it. */
 const answers: unknown[] = [];
+/** Every request the writes made: method, path and options. */
+const requests: Parameters<KubeClient["request"]>[] = [];
 
 beforeAll(async () => {
   ({ name: ns, cleanup } = await testNamespace("writes"));
@@ -28,6 +30,7 @@ function recording(inner: KubeClient): KubeClient {
     get(target, property, receiver) {
       if (property !== "request") return Reflect.get(target, property, receiver);
       return async (...args: Parameters<KubeClient["request"]>) => {
+        requests.push(args);
         const answer = await target.request(...args);
         answers.push(answer);
         return answer;
@@ -77,5 +80,24 @@ describe("ApiWrites on the real API server", () => {
     };
     expect(await writes.createSecret(secret)).toBe("created");
     expect(await writes.createSecret(secret)).toBe("exists");
+  });
+
+  it("asks the server to parse each apply once (fieldValidation=Ignore), and the server takes it", async () => {
+    const writes = new ApiWrites(recording(client));
+    requests.length = 0;
+    await writes.applyConfigMap(configMap("#cloud-config\n"));
+    await writes.applySecret({
+      apiVersion: "v1",
+      kind: "Secret",
+      type: "Opaque",
+      metadata: { name: "applied", namespace: ns },
+      data: { "tls.crt": Buffer.from("not a certificate").toString("base64") },
+    });
+    expect(requests.map(([method, , options]) => [method, options?.query?.fieldValidation])).toEqual([
+      ["PATCH", "Ignore"],
+      ["PATCH", "Ignore"],
+    ]);
+    const stored = await get<{ data: Record<string, string> }>(client, "ConfigMap", ns, "rendered");
+    expect(stored?.data["cloud-config"]).toBe("#cloud-config\n");
   });
 });
