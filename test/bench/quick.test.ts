@@ -71,6 +71,9 @@ describe("npm run bench -- --quick", () => {
     expect(c.noopResync.totalWrites).toBe(0);
     // The slowest /metrics answer during the pass, timed by the benchmark's polls.
     expect(c.noopResync.longestStallMs).toBeGreaterThan(0);
+    // The diagnostic raw pass made as the controller makes its applies.
+    expect(c.raw.asController.perSecond).toBeGreaterThan(0);
+    expect(c.raw.asController.controlPlaneCpuMsPerWrite).toBeGreaterThan(0);
     expect(c.applyToServed.failures).toBe(0);
     expect(c.memory.controller.peakRssMiB).toBeGreaterThan(0);
     expect(c.memory.server.peakRssMiB).toBeGreaterThan(0);
