@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type * as ClientModule from "../../src/k8s/client.ts";
 import type * as PathsModule from "../../src/k8s/paths.ts";
+import type * as WritesModule from "../../src/k8s/writes.ts";
 import { processesNaming, startControlPlane } from "../../test/control-plane/harness.ts";
 import { CLUSTER, clusterDesc, machine, machineName, macOf, type Obj } from "./generate.ts";
 import { allowedCpus, cannotPin, pin } from "./pinning.ts";
@@ -27,6 +28,9 @@ const { KubeClient, loadKubeConfig, METADATA_ONLY } = (await import(
 const { paths } = (await import(
   pathToFileURL(join(ROOT, "dist", "k8s", "paths.js")).href
 )) as typeof PathsModule;
+const { APPLY_QUERY } = (await import(
+  pathToFileURL(join(ROOT, "dist", "k8s", "writes.js")).href
+)) as typeof WritesModule;
 type KubeClient = ClientModule.KubeClient;
 
 export interface ClusterConfig {
@@ -499,7 +503,7 @@ export async function clusterBench(
       await pool(rawNames, concurrency, async (name) => {
         await client.request("PATCH", paths.one(paths.configMaps({ namespace: RAW_NS }), name), {
           query: asController
-            ? { fieldManager: "bench-raw", force: true, fieldValidation: "Ignore" }
+            ? { ...APPLY_QUERY, fieldManager: "bench-raw" }
             : { fieldManager: "bench-raw", force: true },
           contentType: "application/apply-patch+yaml",
           ...(asController ? { accept: METADATA_ONLY } : {}),

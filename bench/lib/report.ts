@@ -1,7 +1,7 @@
 // The targets of issue 11 and the table printed at the end of a run (also bench/results/MODE.md).
 import type { ClusterResult } from "./cluster.ts";
 import type { ServingResult } from "./serving.ts";
-import type { MachineInfo } from "./util.ts";
+import { type MachineInfo, round } from "./util.ts";
 
 export interface Target {
   figure: string;
@@ -164,7 +164,7 @@ function asControllerRow(c: ClusterResult): Target {
   if (!a) return { figure, value: "not measured", reference: "-", target: "(diagnostic)", met: undefined };
   return {
     figure,
-    value: `${c.fanout.configMapWritesPerSecond}/s (${Math.round((c.machines / c.fanout.configMapsSeconds / a.perSecond) * 1000) / 1000}x)`,
+    value: `${c.fanout.configMapWritesPerSecond}/s (${round(c.machines / c.fanout.configMapsSeconds / a.perSecond, 3)}x)`,
     reference: `raw ${a.perSecond}/s; kube-apiserver + etcd ${a.controlPlaneCpuMsPerWrite} ms per write (plain ${c.raw.controlPlaneCpuMsPerWrite}, fan-out ${c.fanout.controlPlaneCpuMsPerWrite})`,
     target: "(diagnostic)",
     met: undefined,
