@@ -8,6 +8,7 @@ import type { ClusterDesc, Condition, Machine, MachineStatus } from "../api/type
 import { containsPrivateKey } from "../pki/x509.js";
 import { contentHashWith, renderMachine, resolveTemplates } from "../render/index.js";
 import type { ClusterPKI, MachineCertificate, SecretObject } from "./certificates.js";
+import { type RenderMemo, renderInputs } from "./render-memo.js";
 import {
   CA_OUTPUT,
   type ConfigMapObject,
@@ -28,7 +29,10 @@ export interface ClusterState {
   machine(namespace: string, name: string): Machine | undefined;
   cluster(namespace: string, name: string): ClusterDesc | undefined;
   configMap(namespace: string, name: string): ConfigMapObject | undefined;
-  /** Machines of one ClusterDesc. */
+  /**
+   * Machines of one ClusterDesc. The render core caches facts by the list's identity and the
+   * render memo takes a new list for a change: keep one list while no member's spec changes.
+   */
   members(namespace: string, cluster: string): Machine[];
   /** Keys of every Machine that claims this canonical MAC. */
   claimants(mac: string): string[];
@@ -68,12 +72,16 @@ export interface ReconcileDeps {
   onRender?: (seconds: number) => void;
   /** Where documents Secrets go (`--documents-namespace`); each Machine's own namespace when absent. */
   documentsNamespace?: string;
+  /** The inputs of each Machine's last good render: found unchanged, the Machine is not rendered again. */
+  memo?: RenderMemo;
 }
 
 export interface ReconcileOutcome {
   reason: Reason;
   message: string;
   wroteConfigMap: boolean;
+  /** Every input was as at the last good render: nothing rendered, nothing written. */
+  unchanged?: boolean;
   /** When the Machine's certificate is due for renewal (reconcile again then). */
   renewAfter?: Date;
 }
@@ -86,13 +94,28 @@ export async function reconcileMachine(
   const { state } = deps;
   const machine = state.machine(namespace, name);
   const secretRef = documentsSecretRef({ namespace, name }, deps.documentsNamespace);
+  const key = `${namespace}/${name}`;
   if (!machine) {
+    deps.memo?.forget(key);
     // Deleted: garbage collection removes what the owner references reach; a documents Secret in
     // another namespace has none, so it goes here.
     if (secretRef.namespace !== namespace && state.secret(secretRef.namespace, secretRef.name)) {
       await deps.writes.deleteSecret(secretRef.namespace, secretRef.name);
     }
     return undefined;
+  }
+  const inputs =
+    deps.memo &&
+    renderInputs(state, machine, { pki: !!deps.pki, documentsNamespace: deps.documentsNamespace });
+  const same = inputs && deps.memo!.unchanged(key, inputs, deps.now());
+  if (same) {
+    return {
+      reason: "Rendered",
+      message: "unchanged since the last render",
+      wroteConfigMap: false,
+      unchanged: true,
+      ...same,
+    };
   }
   const existing = state.configMap(namespace, renderedConfigMapName(name));
   const outcome = await renderOutcome(deps, machine);
@@ -102,7 +125,13 @@ export async function reconcileMachine(
   // them (below), so a status that says Rendered names documents that are stored.
   const writes: Promise<unknown>[] = [];
   const wroteConfigMap = !!outcome.desired && !sameRendered(existing, outcome.desired);
-  if (wroteConfigMap) writes.push(deps.writes.applyConfigMap(outcome.desired!));
+  if (wroteConfigMap) {
+    writes.push(
+      deps.writes.applyConfigMap(outcome.desired!).then((version) => {
+        if (inputs && version) inputs.configMap = version;
+      }),
+    );
+  }
   if (outcome.desired && outcome.privateSecret) {
     writes.push(deps.writes.applySecret(outcome.privateSecret));
   } else if (outcome.desired && state.secret(secretRef.namespace, secretRef.name)) {
@@ -111,6 +140,7 @@ export async function reconcileMachine(
 
   // All settle before an error propagates (the queue retries the whole reconcile).
   const failed = (await Promise.allSettled(writes)).find((r) => r.status === "rejected");
+  deps.memo?.forget(key); // remembered again below once the reconcile ends well
   if (failed) {
     if (failed.reason instanceof RefusedWrite) {
       // Said in status and an event; the documents stored before stay served.
@@ -121,6 +151,10 @@ export async function reconcileMachine(
     throw failed.reason;
   }
   await report(deps, machine, existing, outcome);
+  // Only a good render is remembered: a failure is rendered again each time (rare, and its cause
+  // may be outside the inputs, as an API server refusing a write is).
+  if (inputs && outcome.reason === "Rendered")
+    deps.memo!.remember(key, inputs, outcome.certificate?.renewAfter);
   return {
     reason: outcome.reason,
     message: outcome.message,

@@ -21,6 +21,7 @@ import {
 import { clusterChanged, machineChanged, templateConfigMapChanged } from "../controller/fanout.js";
 import { WorkQueue } from "../controller/queue.js";
 import { reconcileMachine } from "../controller/reconcile.js";
+import { RenderMemo } from "../controller/render-memo.js";
 import {
   type ConfigMapObject,
   MANAGED_BY,
@@ -82,6 +83,7 @@ export class ControllerRuntime {
   private readonly inFlight = new Set<string>();
   readonly writes = { configmap: 0, secret: 0, status: 0, event: 0 };
   private readonly memory: WriteMemory;
+  private readonly renderMemo = new RenderMemo();
   private readonly pki: ClusterPKI;
   private readonly clusterFailures = new Map<string, string>();
   private readonly clusterRenders = new Map<string, LastClusterRender>();
@@ -287,6 +289,7 @@ export class ControllerRuntime {
             pki: this.pki,
             documentsNamespace: o.documentsNamespace,
             onRender: (seconds) => metric.render.observe(seconds),
+            memo: this.renderMemo,
           },
           ns,
           name,
@@ -303,6 +306,7 @@ export class ControllerRuntime {
           log.warn({ machine: key, reason: outcome.reason }, outcome.message);
         }
         metric.reconciles.inc({ result: outcome?.reason ?? "Deleted" });
+        if (outcome?.unchanged) metric.unchanged.inc();
       },
       onError: (key, err, retryInMs) => {
         metric.errors.inc();
@@ -399,7 +403,8 @@ export class ControllerRuntime {
   /**
    * Queues every Machine, and every Machine a documents Secret names that is gone (deleted while
    * no controller ran): its reconcile deletes that Secret. With nothing changed, the reconciles
-   * that follow write nothing. In the bulk lane: a Machine's own change goes first.
+   * that follow render nothing and write nothing (the render memo). In the bulk lane: a
+   * Machine's own change goes first.
    */
   resync(): void {
     this.enqueueBulk([...this.cache.machines.list()].map(objectKey));
@@ -433,6 +438,11 @@ function metricsFor(registry: Registry) {
       name: "ccts_controller_reconcile_total",
       help: "Machine reconciles by result reason",
       labelNames: ["result"],
+      registers: [registry],
+    }),
+    unchanged: new Counter({
+      name: "ccts_controller_reconcile_unchanged_total",
+      help: "Reconciles that found every input as at the Machine's last good render: nothing rendered",
       registers: [registry],
     }),
     errors: new Counter({

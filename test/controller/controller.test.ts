@@ -28,8 +28,22 @@ const machine = (name: string) => get<Machine>(client, "Machine", ns, name);
 const renderedCM = (name: string) =>
   get<ConfigMapObject>(client, "ConfigMap", ns, renderedConfigMapName(name));
 const rendered = (m: Machine | undefined) => m?.status?.conditions?.find((c) => c.type === "Rendered");
-const reconcileErrors = async () =>
-  Number(/ccts_controller_reconcile_errors_total (\d+)/.exec(await runtimeMetrics.metrics())?.[1] ?? 0);
+const metricValue = async (name: string) =>
+  Number(new RegExp(`^${name} (\\d+)$`, "m").exec(await runtimeMetrics.metrics())?.[1] ?? 0);
+const reconcileErrors = () => metricValue("ccts_controller_reconcile_errors_total");
+const renders = () => metricValue("ccts_render_duration_seconds_count");
+const unchangedReconciles = () => metricValue("ccts_controller_reconcile_unchanged_total");
+
+/** Until the controller's cache holds every example Machine's ConfigMap as the API server does. */
+async function cacheCaughtUp(): Promise<void> {
+  for (const m of example().machines) {
+    const name = renderedConfigMapName(m.metadata.name);
+    await waitFor(`the cache to hold ${name} as stored`, async () => {
+      const stored = await renderedCM(m.metadata.name);
+      return stored?.metadata.resourceVersion === runtime.cache.configMap(ns, name)?.metadata.resourceVersion;
+    });
+  }
+}
 
 async function waitReason(name: string, reason: string, timeoutMs = 10_000): Promise<Machine> {
   return waitFor(
@@ -227,6 +241,18 @@ describe("controller", () => {
     expect(runtime.writes).toEqual(before);
   });
 
+  it("renders nothing on a resync once every Machine's inputs are as at its last render", async () => {
+    // One pass renders the Machines whose status changed since their render (a status write is a
+    // new version of the Machine); the next finds every input unchanged.
+    runtime.resync();
+    await runtime.queue.idle();
+    const [rendersBefore, unchangedBefore] = [await renders(), await unchangedReconciles()];
+    runtime.resync();
+    await runtime.queue.idle();
+    expect(await renders()).toBe(rendersBefore);
+    expect((await unchangedReconciles()) - unchangedBefore).toBe(example().machines.length);
+  });
+
   it("writes nothing when started again on the ConfigMaps it rendered (it reads their managedFields)", async () => {
     await runtime.queue.idle();
     // A second controller: no memory of the first one's writes, only what it lists.
@@ -265,6 +291,13 @@ describe("controller", () => {
     const machines = example().machines.length;
     expect(runtime.writes.configmap - before.configmap).toBeGreaterThanOrEqual(machines);
     expect(runtime.writes.status - before.status).toBe(0);
+
+    // The versions its own writes made are known: the resync after the fan-out renders nothing.
+    await cacheCaughtUp();
+    const rendersBefore = await renders();
+    runtime.resync();
+    await runtime.queue.idle();
+    expect(await renders()).toBe(rendersBefore);
   });
 
   it("re-renders Machines whose documents depend on an etcd member that changed", async () => {

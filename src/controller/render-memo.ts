@@ -1,0 +1,120 @@
+// Remembers, per Machine, the inputs of its last good render, so a reconcile that finds every
+// input as it was (a periodic resync on a quiet cluster) renders nothing and writes nothing. A
+// render costs ~1.5 ms CPU, so a resync of 10,000 Machines cost 12-18 s CPU and left its garbage
+// in the controller's heap. Inputs are named by resourceVersion (the API server's version of each
+// object read) and the member list by identity (the cache keeps one list while no member's spec
+// changes); a renewal that falls due is an input of its own: time.
+import { machineMacs } from "../api/machine.js";
+import type { Machine } from "../api/types.js";
+import { templateConfigMapNames } from "../render/index.js";
+import { generatedCASecretName, machineCertSecretName } from "./certificates.js";
+import type { ClusterState } from "./reconcile.js";
+import { documentsSecretRef, renderedConfigMapName } from "./rendered-configmap.js";
+
+export interface RenderInputs {
+  /** The versions of everything the render reads, but the rendered ConfigMap's. */
+  readonly read: string;
+  /**
+   * The rendered ConfigMap's version: as read, or as our own write of it answered (so the pass
+   * after a fan-out finds it unchanged rather than rendering all again).
+   */
+  configMap: string;
+}
+
+const listIds = new WeakMap<object, number>();
+let nextListId = 0;
+
+/** A number for this array object, the same for as long as it lives. */
+function listId(list: object): number {
+  let id = listIds.get(list);
+  if (id === undefined) {
+    id = ++nextListId;
+    listIds.set(list, id);
+  }
+  return id;
+}
+
+const versionOf = (o: { metadata: { resourceVersion?: string } } | undefined) =>
+  o?.metadata.resourceVersion ?? "";
+
+/**
+ * What a render of this Machine would read, by version; undefined when there is nothing to
+ * remember (no ClusterDesc, a MAC that does not parse: the reconcile reports that anyway).
+ */
+export function renderInputs(
+  state: ClusterState,
+  machine: Machine,
+  options: { pki: boolean; documentsNamespace?: string },
+): RenderInputs | undefined {
+  const namespace = machine.metadata.namespace ?? "default";
+  const name = machine.metadata.name;
+  const cluster = state.cluster(namespace, machine.spec.clusterDesc);
+  if (!cluster) return undefined;
+  let macs: string[];
+  try {
+    macs = machineMacs(machine);
+  } catch {
+    return undefined;
+  }
+  const documents = documentsSecretRef({ namespace, name }, options.documentsNamespace);
+  const read = [
+    versionOf(machine),
+    versionOf(cluster),
+    // Every ConfigMap the ClusterDesc takes templates from (its dnsmasq template's too: harmless).
+    ...templateConfigMapNames(cluster).map((cm) => `${cm}=${versionOf(state.configMap(namespace, cm))}`),
+    `members=${listId(state.members(namespace, cluster.metadata.name))}`,
+    // A MAC claimed twice is served to neither: who claims each MAC is an input.
+    ...macs.map((mac) => `${mac}=${state.claimants(mac).join(",")}`),
+    `documents=${versionOf(state.secret(documents.namespace, documents.name))}`,
+  ];
+  if (options.pki) {
+    const ca = cluster.spec.pki?.caSecretName ?? generatedCASecretName(cluster.metadata.name);
+    read.push(
+      `ca=${versionOf(state.secret(namespace, ca))}`,
+      `certificate=${versionOf(state.secret(namespace, machineCertSecretName(name)))}`,
+    );
+  }
+  return {
+    read: read.join(" "),
+    configMap: versionOf(state.configMap(namespace, renderedConfigMapName(name))),
+  };
+}
+
+interface Remembered {
+  inputs: string;
+  /** When the Machine's certificate is due for renewal (ms since the epoch). */
+  renewAfterMs?: number;
+}
+
+export class RenderMemo {
+  private readonly last = new Map<string, Remembered>();
+
+  /**
+   * The last good render of the Machine `key` when it read exactly these inputs and no renewal
+   * has fallen due since; undefined when the Machine must be rendered.
+   */
+  unchanged(key: string, inputs: RenderInputs, now: Date): { renewAfter?: Date } | undefined {
+    const last = this.last.get(key);
+    if (!last || last.inputs !== joined(inputs)) return undefined;
+    if (last.renewAfterMs !== undefined && now.getTime() >= last.renewAfterMs) return undefined;
+    return { renewAfter: last.renewAfterMs === undefined ? undefined : new Date(last.renewAfterMs) };
+  }
+
+  /** A good render of these inputs is stored and reported. */
+  remember(key: string, inputs: RenderInputs, renewAfter: Date | undefined): void {
+    this.last.set(key, { inputs: joined(inputs), renewAfterMs: renewAfter?.getTime() });
+  }
+
+  /** The Machine is gone, or its last reconcile did not end in a good render. */
+  forget(key: string): void {
+    this.last.delete(key);
+  }
+
+  get size(): number {
+    return this.last.size;
+  }
+}
+
+function joined(inputs: RenderInputs): string {
+  return `${inputs.read} configMap=${inputs.configMap}`;
+}

@@ -1,0 +1,246 @@
+// The render memo: a reconcile that finds every input of a Machine's last good render unchanged
+// renders and writes nothing; a change of any one input, or a renewal falling due, renders again.
+// reconcileMachine runs on an in-memory ClusterState here (the informer caches' read port) so each
+// input can be changed alone; the controller test runs the same memo on the real API server.
+import { describe, expect, it } from "vitest";
+import { machineMacs, objectKey } from "../../src/api/machine.js";
+import type { ClusterDesc, Machine } from "../../src/api/types.js";
+import type { SecretObject } from "../../src/controller/certificates.js";
+import { type ClusterState, type ClusterWrites, reconcileMachine } from "../../src/controller/reconcile.js";
+import { RenderMemo, renderInputs } from "../../src/controller/render-memo.js";
+import type { ConfigMapObject } from "../../src/controller/rendered-configmap.js";
+import { exampleObjects } from "../support/kube.js";
+
+const NS = "memo";
+
+/** The informers' view: objects by `namespace/name`, and one member list until it is replaced. */
+class MemoryState implements ClusterState {
+  machines = new Map<string, Machine>();
+  clusters = new Map<string, ClusterDesc>();
+  configMaps = new Map<string, ConfigMapObject>();
+  secrets = new Map<string, SecretObject>();
+  memberList: Machine[] = [];
+  extraClaimants = new Map<string, string[]>();
+  machine = (ns: string, name: string) => this.machines.get(`${ns}/${name}`);
+  cluster = (ns: string, name: string) => this.clusters.get(`${ns}/${name}`);
+  configMap = (ns: string, name: string) => this.configMaps.get(`${ns}/${name}`);
+  secret = (ns: string, name: string) => this.secrets.get(`${ns}/${name}`);
+  members = () => this.memberList;
+  claimants = (mac: string) =>
+    [
+      ...[...this.machines.values()].filter((m) => machineMacs(m).includes(mac)).map(objectKey),
+      ...(this.extraClaimants.get(mac) ?? []),
+    ].sort();
+}
+
+/**
+ * An informer replaces an object, never changes it in place (the render core caches cluster facts
+ * by object identity): the ClusterDesc edited as a new object at a new version.
+ */
+function editCluster(state: MemoryState, edit: (c: ClusterDesc) => void): ClusterDesc {
+  const [key, cluster] = [...state.clusters.entries()][0]!;
+  const next = structuredClone(cluster);
+  edit(next);
+  next.metadata.resourceVersion = nextVersion();
+  state.clusters.set(key, next);
+  return next;
+}
+
+let version = 100;
+const nextVersion = () => String(++version);
+
+function setup() {
+  const state = new MemoryState();
+  const { cluster, machines } = exampleObjects(NS);
+  cluster.metadata.resourceVersion = nextVersion();
+  state.clusters.set(`${NS}/${cluster.metadata.name}`, cluster);
+  for (const m of machines) {
+    m.metadata.resourceVersion = nextVersion();
+    state.machines.set(objectKey(m), m);
+  }
+  state.memberList = [...machines].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+  const applied: ConfigMapObject[] = [];
+  const writes: ClusterWrites = {
+    // The API server's answer: the new resourceVersion; the informer learns it later (store()).
+    applyConfigMap: async (cm) => {
+      applied.push(cm);
+      return nextVersion();
+    },
+    patchMachineStatus: async () => {},
+    applySecret: async () => {},
+    deleteSecret: async () => {},
+    event: async () => {},
+  };
+  let renders = 0;
+  let now = new Date("2026-12-02T12:00:00Z");
+  const memo = new RenderMemo();
+  const deps = {
+    state,
+    writes,
+    now: () => now,
+    memo,
+    onRender: () => {
+      renders++;
+    },
+  };
+  const machine = machines[0]!;
+  const name = machine.metadata.name;
+  return {
+    state,
+    memo,
+    machine,
+    applied,
+    renders: () => renders,
+    setNow: (d: Date) => {
+      now = d;
+    },
+    reconcile: () => reconcileMachine(deps, NS, name),
+    /** The informer catches up with the last ConfigMap written, at the version the write answered. */
+    store: (rv: string) => {
+      const cm = applied.at(-1)!;
+      state.configMaps.set(`${NS}/${cm.metadata.name}`, {
+        ...cm,
+        metadata: { ...cm.metadata, resourceVersion: rv },
+      });
+    },
+  };
+}
+
+/** A rendered Machine whose ConfigMap the informer has seen at the version its write answered. */
+async function rendered() {
+  const t = setup();
+  const first = await t.reconcile();
+  expect(first).toMatchObject({ reason: "Rendered", wroteConfigMap: true });
+  t.store(String(version));
+  return t;
+}
+
+describe("render memo", () => {
+  it("renders nothing when every input is as at the last good render", async () => {
+    const t = await rendered();
+    expect(t.renders()).toBe(1);
+    const again = await t.reconcile();
+    expect(again).toMatchObject({ reason: "Rendered", wroteConfigMap: false, unchanged: true });
+    expect(t.renders()).toBe(1);
+    expect(t.applied).toHaveLength(1);
+  });
+
+  const changes: [string, (t: Awaited<ReturnType<typeof rendered>>) => void][] = [
+    [
+      "the Machine",
+      (t) => {
+        t.machine.metadata.resourceVersion = nextVersion();
+      },
+    ],
+    ["its ClusterDesc", (t) => editCluster(t.state, () => {})],
+    [
+      "the member list (a member's spec)",
+      (t) => {
+        t.state.memberList = [...t.state.memberList];
+      },
+    ],
+    ["who claims its MAC", (t) => void t.state.extraClaimants.set(machineMacs(t.machine)[0]!, ["other/m"])],
+    [
+      "its rendered ConfigMap (someone else's write)",
+      (t) => {
+        const [key, cm] = [...t.state.configMaps.entries()][0]!;
+        t.state.configMaps.set(key, { ...cm, metadata: { ...cm.metadata, resourceVersion: nextVersion() } });
+      },
+    ],
+    ["its rendered ConfigMap (deleted)", (t) => t.state.configMaps.clear()],
+    [
+      "its documents Secret",
+      (t) =>
+        void t.state.secrets.set(`${NS}/ccts-machine-${t.machine.metadata.name}-documents`, {
+          apiVersion: "v1",
+          kind: "Secret",
+          metadata: {
+            name: `ccts-machine-${t.machine.metadata.name}-documents`,
+            namespace: NS,
+            resourceVersion: "7",
+          },
+        } as SecretObject),
+    ],
+  ];
+  it.each(changes)("renders again when %s changed", async (_what, change) => {
+    const t = await rendered();
+    change(t);
+    const again = await t.reconcile();
+    expect(again?.unchanged).toBeUndefined();
+    expect(t.renders()).toBe(2);
+  });
+
+  it("renders again when a template ConfigMap changed", async () => {
+    const t = setup();
+    editCluster(t.state, (c) => {
+      c.spec.templates = [{ output: "cloud-config", configMapKeyRef: { name: "tpl", key: "cc" } }];
+    });
+    t.state.configMaps.set(`${NS}/tpl`, {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "tpl", namespace: NS, resourceVersion: nextVersion() },
+      data: { cc: "#cloud-config\nhostname: {{machine.hostname}}\n" },
+    });
+    await t.reconcile();
+    t.store(String(version));
+    await t.reconcile();
+    expect(t.renders()).toBe(1);
+    t.state.configMaps.get(`${NS}/tpl`)!.metadata.resourceVersion = nextVersion();
+    await t.reconcile();
+    expect(t.renders()).toBe(2);
+  });
+
+  it("names the CA and the Machine's certificate Secret among the inputs when certificates are made", () => {
+    const t = setup();
+    const without = renderInputs(t.state, t.machine, { pki: true });
+    const cluster = t.state.clusters.values().next().value!;
+    for (const name of [`ccts-ca-${cluster.metadata.name}`, `ccts-machine-${t.machine.metadata.name}-tls`]) {
+      t.state.secrets.set(`${NS}/${name}`, {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name, namespace: NS, resourceVersion: nextVersion() },
+      } as SecretObject);
+      expect(renderInputs(t.state, t.machine, { pki: true })?.read).not.toBe(without?.read);
+    }
+    // Without certificates, their Secrets are no input.
+    expect(renderInputs(t.state, t.machine, { pki: false })?.read).not.toContain("certificate=");
+  });
+
+  it("renders again once a certificate renewal is due, and hands the renewal time on until then", () => {
+    const t = setup();
+    const inputs = renderInputs(t.state, t.machine, { pki: false })!;
+    const renewAfter = new Date("2026-12-10T00:00:00Z");
+    t.memo.remember("k", inputs, renewAfter);
+    expect(t.memo.unchanged("k", inputs, new Date("2026-12-09T23:59:59Z"))).toEqual({ renewAfter });
+    expect(t.memo.unchanged("k", inputs, renewAfter)).toBeUndefined();
+  });
+
+  it("does not remember a failed render, and forgets a Machine that is gone", async () => {
+    const t = await rendered();
+    editCluster(t.state, (c) => {
+      c.spec.templates = [{ output: "cloud-config", configMapKeyRef: { name: "missing", key: "cc" } }];
+    });
+    expect((await t.reconcile())?.reason).toBe("TemplateNotFound");
+    expect((await t.reconcile())?.reason).toBe("TemplateNotFound");
+    expect(t.memo.size).toBe(0);
+    editCluster(t.state, (c) => {
+      c.spec.templates = undefined;
+    });
+    expect((await t.reconcile())?.unchanged).toBeUndefined();
+    expect(t.memo.size).toBe(1);
+    t.state.machines.delete(objectKey(t.machine));
+    expect(await t.reconcile()).toBeUndefined();
+    expect(t.memo.size).toBe(0);
+  });
+
+  it("takes the version its own ConfigMap write answered, so the pass after a fan-out renders nothing", async () => {
+    const t = await rendered();
+    editCluster(t.state, (c) => {
+      c.spec.sshAuthorizedKeys = ["ssh-ed25519 AAAAmemo memo@test"];
+    });
+    expect(await t.reconcile()).toMatchObject({ wroteConfigMap: true });
+    t.store(String(version));
+    expect(await t.reconcile()).toMatchObject({ unchanged: true });
+    expect(t.renders()).toBe(2);
+  });
+});
