@@ -91,6 +91,8 @@ export interface ClusterResult {
   };
   noopResync: {
     reconciles: number;
+    /** Of those, the ones that rendered (the rest found every input as at the last render). */
+    renders?: number;
     writes: Record<string, number>;
     totalWrites: number;
     waitedSeconds: number;
@@ -154,12 +156,14 @@ const SELECTOR = "app.kubernetes.io/managed-by=ccts";
 interface Metrics {
   writes: Record<string, number>;
   reconciles: number;
+  /** Renders done: a reconcile that found its inputs unchanged renders nothing. */
+  renders: number;
   depth: number;
 }
 
 async function controllerMetrics(port: number): Promise<Metrics> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const m: Metrics = { writes: { configmap: 0, status: 0, event: 0 }, reconciles: 0, depth: 0 };
+  const m: Metrics = { writes: { configmap: 0, status: 0, event: 0 }, reconciles: 0, renders: 0, depth: 0 };
   for (const line of text.split("\n")) {
     const match = /^(\w+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
     if (!match) continue;
@@ -170,6 +174,7 @@ async function controllerMetrics(port: number): Promise<Metrics> {
       m.writes[kind] = v;
     } else if (name === "ccts_controller_reconcile_total") m.reconciles += v;
     else if (name === "ccts_controller_queue_depth") m.depth = v;
+    else if (name === "ccts_render_duration_seconds_count") m.renders = v;
   }
   return m;
 }
@@ -610,13 +615,14 @@ export async function clusterBench(
     const noopWrites = deltaOf(r0.writes, r1.writes);
     const noopResync = {
       reconciles: r1.reconciles - r0.reconciles,
+      renders: r1.renders - r0.renders,
       writes: noopWrites,
       totalWrites: totalOf(noopWrites),
       waitedSeconds: round((nowMs() - t) / 1000, 1),
       longestStallMs: round(longestStall, 1),
     };
     say(
-      `cluster: no-op resync: ${noopResync.reconciles} reconciles, ${noopResync.totalWrites} writes, the controller answered /metrics within ${noopResync.longestStallMs} ms ${peaksSoFar()}`,
+      `cluster: no-op resync: ${noopResync.reconciles} reconciles, ${noopResync.renders} renders, ${noopResync.totalWrites} writes, the controller answered /metrics within ${noopResync.longestStallMs} ms ${peaksSoFar()}`,
     );
 
     // The raw update pass again, on the other side of the fan-out, right after a resync pass (the

@@ -105,7 +105,7 @@ export function targets(s: ServingResult | undefined, c: ClusterResult | undefin
       asControllerRow(c),
       separateCoresRow(c),
       {
-        figure: `no-op resync: writes (${c.noopResync.reconciles} reconciles)`,
+        figure: `no-op resync: writes (${c.noopResync.reconciles} reconciles, ${c.noopResync.renders ?? "?"} of them rendered)`,
         value: String(c.noopResync.totalWrites),
         reference: "-",
         target: "0",

@@ -51,10 +51,20 @@ export class RefusedWrite extends Error {
 }
 
 /** Write port: the API server. Document writes reject with a RefusedWrite when refused for good. */
+/** What the API server answered a write with. */
+export interface WrittenVersion {
+  resourceVersion?: string;
+  generation?: number;
+}
+
 export interface ClusterWrites {
   /** Server-side applies the ConfigMap; resolves to its new resourceVersion. */
   applyConfigMap(cm: ConfigMapObject): Promise<string | undefined>;
-  patchMachineStatus(machine: Machine, status: MachineStatus): Promise<void>;
+  /**
+   * Applies the Machine's status; resolves to the Machine's version and generation as the server
+   * answered (undefined when nothing was written).
+   */
+  patchMachineStatus(machine: Machine, status: MachineStatus): Promise<WrittenVersion | undefined>;
   applySecret(secret: SecretObject): Promise<void>;
   deleteSecret(namespace: string, name: string): Promise<void>;
   event(machine: Machine, type: "Normal" | "Warning", reason: string, message: string): Promise<void>;
@@ -150,7 +160,11 @@ export async function reconcileMachine(
     }
     throw failed.reason;
   }
-  await report(deps, machine, existing, outcome);
+  const written = await report(deps, machine, existing, outcome);
+  // Our own status write, of the spec rendered (a spec change since would be a new generation).
+  if (inputs && written?.resourceVersion && written.generation === machine.metadata.generation) {
+    inputs.machine = written.resourceVersion;
+  }
   // Only a good render is remembered: a failure is rendered again each time (rare, and its cause
   // may be outside the inputs, as an API server refusing a write is).
   if (inputs && outcome.reason === "Rendered")
@@ -163,13 +177,16 @@ export async function reconcileMachine(
   };
 }
 
-/** Status (patched only when it changed) and an event when the reason or message changed. */
+/**
+ * Status (patched only when it changed) and an event when the reason or message changed; resolves
+ * to the Machine's version as the status write answered, when there was one.
+ */
 async function report(
   deps: ReconcileDeps,
   machine: Machine,
   existing: ConfigMapObject | undefined,
   outcome: Outcome,
-): Promise<void> {
+): Promise<WrittenVersion | undefined> {
   const namespace = machine.metadata.namespace ?? "default";
   const secretRef = documentsSecretRef({ namespace, name: machine.metadata.name }, deps.documentsNamespace);
   const rendered = outcome.desired ?? existing;
@@ -195,7 +212,9 @@ async function report(
     certificate: outcome.certificate?.status ?? machine.status?.certificate,
   };
   // One more round trip only when the status changes: not in a fan-out, where only content does.
-  if (!sameStatus(machine.status, status)) await deps.writes.patchMachineStatus(machine, status);
+  const written = sameStatus(machine.status, status)
+    ? undefined
+    : await deps.writes.patchMachineStatus(machine, status);
 
   const before = machine.status?.conditions?.find((c) => c.type === CONDITION_RENDERED);
   if (!ok && (before?.reason !== outcome.reason || before?.message !== outcome.message)) {
@@ -208,6 +227,7 @@ async function report(
       `${outcome.message} (was ${before.reason}: ${before.message})`,
     );
   }
+  return written;
 }
 
 interface Outcome {

@@ -2,7 +2,7 @@
 // input as it was (a periodic resync on a quiet cluster) renders nothing and writes nothing. A
 // render costs ~1.5 ms CPU, so a resync of 10,000 Machines cost 12-18 s CPU and left its garbage
 // in the controller's heap. Inputs are named by resourceVersion (the API server's version of each
-// object read) and the member list by identity (the cache keeps one list while no member's spec
+// object read, or the one our own write of it answered) and the member list by identity (the cache keeps one list while no member's spec
 // changes); a renewal that falls due is an input of its own: time.
 import { machineMacs } from "../api/machine.js";
 import type { Machine } from "../api/types.js";
@@ -12,8 +12,13 @@ import type { ClusterState } from "./reconcile.js";
 import { documentsSecretRef, renderedConfigMapName } from "./rendered-configmap.js";
 
 export interface RenderInputs {
-  /** The versions of everything the render reads, but the rendered ConfigMap's. */
+  /** The versions of everything the render reads, but the Machine's and rendered ConfigMap's. */
   readonly read: string;
+  /**
+   * The Machine's version: as read, or as our own status write answered (a status write is a new
+   * version of the Machine, and without this the next pass would render every Machine again).
+   */
+  machine: string;
   /**
    * The rendered ConfigMap's version: as read, or as our own write of it answered (so the pass
    * after a fan-out finds it unchanged rather than rendering all again).
@@ -58,7 +63,6 @@ export function renderInputs(
   }
   const documents = documentsSecretRef({ namespace, name }, options.documentsNamespace);
   const read = [
-    versionOf(machine),
     versionOf(cluster),
     // Every ConfigMap the ClusterDesc takes templates from (its dnsmasq template's too: harmless).
     ...templateConfigMapNames(cluster).map((cm) => `${cm}=${versionOf(state.configMap(namespace, cm))}`),
@@ -76,6 +80,7 @@ export function renderInputs(
   }
   return {
     read: read.join(" "),
+    machine: versionOf(machine),
     configMap: versionOf(state.configMap(namespace, renderedConfigMapName(name))),
   };
 }
@@ -116,5 +121,5 @@ export class RenderMemo {
 }
 
 function joined(inputs: RenderInputs): string {
-  return `${inputs.read} configMap=${inputs.configMap}`;
+  return `machine=${inputs.machine} ${inputs.read} configMap=${inputs.configMap}`;
 }

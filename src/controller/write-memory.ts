@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { objectKey } from "../api/machine.js";
 import type { Machine, MachineStatus } from "../api/types.js";
 import type { SecretObject } from "./certificates.js";
-import type { ClusterWrites } from "./reconcile.js";
+import type { ClusterWrites, WrittenVersion } from "./reconcile.js";
 import { type ConfigMapObject, dataDigest } from "./rendered-configmap.js";
 
 export type WriteKind = "configmap" | "secret" | "status" | "event";
@@ -49,13 +49,14 @@ export class WriteMemory implements ClusterWrites {
     this.onWrite("secret");
   }
 
-  async patchMachineStatus(machine: Machine, status: MachineStatus): Promise<void> {
+  async patchMachineStatus(machine: Machine, status: MachineStatus): Promise<WrittenVersion | undefined> {
     const key = objectKey(machine);
     const fingerprint = digest(status);
-    if (this.statuses.get(key) === fingerprint) return;
-    await this.inner.patchMachineStatus(machine, status);
+    if (this.statuses.get(key) === fingerprint) return undefined;
+    const written = await this.inner.patchMachineStatus(machine, status);
     this.statuses.set(key, fingerprint);
     this.onWrite("status");
+    return written;
   }
 
   async event(machine: Machine, type: "Normal" | "Warning", reason: string, message: string): Promise<void> {

@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { API_VERSION, KIND_MACHINE } from "../api/constants.js";
 import type { ClusterDesc, Machine, MachineStatus } from "../api/types.js";
 import type { SecretObject } from "../controller/certificates.js";
-import { RefusedWrite } from "../controller/reconcile.js";
+import { RefusedWrite, type WrittenVersion } from "../controller/reconcile.js";
 import type { ConfigMapObject } from "../controller/rendered-configmap.js";
 import { ApiError, type KubeClient, METADATA_ONLY } from "./client.js";
 import { paths } from "./paths.js";
@@ -95,9 +95,9 @@ export class ApiWrites {
     }
   }
 
-  async patchMachineStatus(machine: Machine, status: MachineStatus): Promise<void> {
+  async patchMachineStatus(machine: Machine, status: MachineStatus): Promise<WrittenVersion | undefined> {
     const ns = machine.metadata.namespace ?? "default";
-    await this.client.request(
+    const written = await this.client.request<{ metadata: WrittenVersion }>(
       "PATCH",
       `${paths.one(paths.machines({ namespace: ns }), machine.metadata.name)}/status`,
       {
@@ -112,6 +112,7 @@ export class ApiWrites {
         },
       },
     );
+    return written?.metadata;
   }
 
   /** An Event on a Machine (default) or a ClusterDesc. */

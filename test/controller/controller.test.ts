@@ -34,13 +34,17 @@ const reconcileErrors = () => metricValue("ccts_controller_reconcile_errors_tota
 const renders = () => metricValue("ccts_render_duration_seconds_count");
 const unchangedReconciles = () => metricValue("ccts_controller_reconcile_unchanged_total");
 
-/** Until the controller's cache holds every example Machine's ConfigMap as the API server does. */
+/** Until the controller's cache holds every example Machine and its ConfigMap as the API server does. */
 async function cacheCaughtUp(): Promise<void> {
   for (const m of example().machines) {
     const name = renderedConfigMapName(m.metadata.name);
-    await waitFor(`the cache to hold ${name} as stored`, async () => {
-      const stored = await renderedCM(m.metadata.name);
-      return stored?.metadata.resourceVersion === runtime.cache.configMap(ns, name)?.metadata.resourceVersion;
+    await waitFor(`the cache to hold ${m.metadata.name} and ${name} as stored`, async () => {
+      const [storedMachine, stored] = [await machine(m.metadata.name), await renderedCM(m.metadata.name)];
+      return (
+        storedMachine?.metadata.resourceVersion ===
+          runtime.cache.machine(ns, m.metadata.name)?.metadata.resourceVersion &&
+        stored?.metadata.resourceVersion === runtime.cache.configMap(ns, name)?.metadata.resourceVersion
+      );
     });
   }
 }
@@ -242,10 +246,10 @@ describe("controller", () => {
   });
 
   it("renders nothing on a resync once every Machine's inputs are as at its last render", async () => {
-    // One pass renders the Machines whose status changed since their render (a status write is a
-    // new version of the Machine); the next finds every input unchanged.
-    runtime.resync();
+    // Each status write was a new version of its Machine, known as the controller's own: once the
+    // cache has seen them, a single pass finds every input unchanged.
     await runtime.queue.idle();
+    await cacheCaughtUp();
     const [rendersBefore, unchangedBefore] = [await renders(), await unchangedReconciles()];
     runtime.resync();
     await runtime.queue.idle();

@@ -56,22 +56,35 @@ function setup() {
   state.clusters.set(`${NS}/${cluster.metadata.name}`, cluster);
   for (const m of machines) {
     m.metadata.resourceVersion = nextVersion();
+    m.metadata.generation = 1;
     state.machines.set(objectKey(m), m);
   }
   state.memberList = [...machines].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
   const applied: ConfigMapObject[] = [];
+  let appliedVersion = "";
   const writes: ClusterWrites = {
     // The API server's answer: the new resourceVersion; the informer learns it later (store()).
     applyConfigMap: async (cm) => {
       applied.push(cm);
-      return nextVersion();
+      appliedVersion = nextVersion();
+      return appliedVersion;
     },
-    patchMachineStatus: async () => {},
+    // The API server's answer, and the informer at once: a new version of the Machine, same spec
+    // (or, with raceSpecChange, a spec change that landed between our read and our write).
+    patchMachineStatus: async (m, status) => {
+      const next = { ...m, metadata: { ...m.metadata, resourceVersion: nextVersion() }, status };
+      if (raceSpecChange) next.metadata.generation = (m.metadata.generation ?? 0) + 1;
+      state.machines.set(objectKey(m), next);
+      statusWrites++;
+      return next.metadata;
+    },
     applySecret: async () => {},
     deleteSecret: async () => {},
     event: async () => {},
   };
   let renders = 0;
+  let statusWrites = 0;
+  let raceSpecChange = false;
   let now = new Date("2026-12-02T12:00:00Z");
   const memo = new RenderMemo();
   const deps = {
@@ -83,24 +96,30 @@ function setup() {
       renders++;
     },
   };
-  const machine = machines[0]!;
-  const name = machine.metadata.name;
+  const name = machines[0]!.metadata.name;
   return {
     state,
     memo,
-    machine,
+    /** The Machine as the informer holds it now. */
+    get machine() {
+      return state.machine(NS, name)!;
+    },
     applied,
     renders: () => renders,
+    statusWrites: () => statusWrites,
+    raceSpecChange: () => {
+      raceSpecChange = true;
+    },
     setNow: (d: Date) => {
       now = d;
     },
     reconcile: () => reconcileMachine(deps, NS, name),
     /** The informer catches up with the last ConfigMap written, at the version the write answered. */
-    store: (rv: string) => {
+    store: () => {
       const cm = applied.at(-1)!;
       state.configMaps.set(`${NS}/${cm.metadata.name}`, {
         ...cm,
-        metadata: { ...cm.metadata, resourceVersion: rv },
+        metadata: { ...cm.metadata, resourceVersion: appliedVersion },
       });
     },
   };
@@ -111,7 +130,7 @@ async function rendered() {
   const t = setup();
   const first = await t.reconcile();
   expect(first).toMatchObject({ reason: "Rendered", wroteConfigMap: true });
-  t.store(String(version));
+  t.store();
   return t;
 }
 
@@ -119,6 +138,8 @@ describe("render memo", () => {
   it("renders nothing when every input is as at the last good render", async () => {
     const t = await rendered();
     expect(t.renders()).toBe(1);
+    // The first render wrote the Machine's status: a new version of the Machine, known as ours.
+    expect(t.statusWrites()).toBe(1);
     const again = await t.reconcile();
     expect(again).toMatchObject({ reason: "Rendered", wroteConfigMap: false, unchanged: true });
     expect(t.renders()).toBe(1);
@@ -129,7 +150,11 @@ describe("render memo", () => {
     [
       "the Machine",
       (t) => {
-        t.machine.metadata.resourceVersion = nextVersion();
+        const m = t.machine;
+        t.state.machines.set(objectKey(m), {
+          ...m,
+          metadata: { ...m.metadata, resourceVersion: nextVersion(), generation: 2 },
+        });
       },
     ],
     ["its ClusterDesc", (t) => editCluster(t.state, () => {})],
@@ -182,7 +207,7 @@ describe("render memo", () => {
       data: { cc: "#cloud-config\nhostname: {{machine.hostname}}\n" },
     });
     await t.reconcile();
-    t.store(String(version));
+    t.store();
     await t.reconcile();
     expect(t.renders()).toBe(1);
     t.state.configMaps.get(`${NS}/tpl`)!.metadata.resourceVersion = nextVersion();
@@ -233,13 +258,22 @@ describe("render memo", () => {
     expect(t.memo.size).toBe(0);
   });
 
+  it("renders again when the Machine's spec changed between its read and the status write", async () => {
+    const t = setup();
+    t.raceSpecChange();
+    await t.reconcile();
+    t.store();
+    expect((await t.reconcile())?.unchanged).toBeUndefined();
+    expect(t.renders()).toBe(2);
+  });
+
   it("takes the version its own ConfigMap write answered, so the pass after a fan-out renders nothing", async () => {
     const t = await rendered();
     editCluster(t.state, (c) => {
       c.spec.sshAuthorizedKeys = ["ssh-ed25519 AAAAmemo memo@test"];
     });
     expect(await t.reconcile()).toMatchObject({ wroteConfigMap: true });
-    t.store(String(version));
+    t.store();
     expect(await t.reconcile()).toMatchObject({ unchanged: true });
     expect(t.renders()).toBe(2);
   });

@@ -12,7 +12,7 @@ function recorder(): { writes: ClusterWrites; applied: ConfigMapObject[] } {
       applied.push(cm);
       return String(applied.length);
     },
-    patchMachineStatus: async () => {},
+    patchMachineStatus: async () => undefined,
     applySecret: async () => {},
     deleteSecret: async () => {},
     event: async () => {},
