@@ -50,13 +50,13 @@ export class RefusedWrite extends Error {
   }
 }
 
-/** Write port: the API server. Document writes reject with a RefusedWrite when refused for good. */
 /** What the API server answered a write with. */
 export interface WrittenVersion {
   resourceVersion?: string;
   generation?: number;
 }
 
+/** Write port: the API server. Document writes reject with a RefusedWrite when refused for good. */
 export interface ClusterWrites {
   /** Server-side applies the ConfigMap; resolves to its new resourceVersion. */
   applyConfigMap(cm: ConfigMapObject): Promise<string | undefined>;
