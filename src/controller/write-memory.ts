@@ -13,7 +13,8 @@ export type WriteKind = "configmap" | "secret" | "status" | "event";
 
 export class WriteMemory implements ClusterWrites {
   private readonly configMaps = new Map<string, string>();
-  private readonly statuses = new Map<string, string>();
+  /** Each Machine's last status written, and the version the API server answered it with. */
+  private readonly statuses = new Map<string, { fingerprint: string; written?: WrittenVersion }>();
   private readonly secrets = new Map<string, string>();
 
   constructor(
@@ -52,9 +53,12 @@ export class WriteMemory implements ClusterWrites {
   async patchMachineStatus(machine: Machine, status: MachineStatus): Promise<WrittenVersion | undefined> {
     const key = objectKey(machine);
     const fingerprint = digest(status);
-    if (this.statuses.get(key) === fingerprint) return undefined;
+    const last = this.statuses.get(key);
+    // Not written again: the version it was written at is still ours (a reconcile that read the
+    // Machine before the cache had that version takes it, so the render memo does not render again).
+    if (last?.fingerprint === fingerprint) return last.written;
     const written = await this.inner.patchMachineStatus(machine, status);
-    this.statuses.set(key, fingerprint);
+    this.statuses.set(key, { fingerprint, written });
     this.onWrite("status");
     return written;
   }

@@ -1,6 +1,7 @@
 // WriteMemory: what the controller wrote last is not written again, whatever part of a ConfigMap
 // changed (its documents or its metadata) is.
 import { describe, expect, it } from "vitest";
+import type { Machine, MachineStatus } from "../../src/api/types.js";
 import type { ClusterWrites } from "../../src/controller/reconcile.js";
 import type { ConfigMapObject } from "../../src/controller/rendered-configmap.js";
 import { WriteMemory } from "../../src/controller/write-memory.js";
@@ -47,5 +48,40 @@ describe("WriteMemory for ConfigMaps", () => {
     memory.forgetConfigMap("ns/ccts-machine-m1");
     await memory.applyConfigMap(cm("a"));
     expect(applied).toHaveLength(2);
+  });
+});
+
+describe("WriteMemory for Machine status", () => {
+  const machine = { metadata: { name: "m1", namespace: "ns", generation: 1 } } as Machine;
+  const status = (reason: string): MachineStatus => ({ observedGeneration: 1, configMap: reason });
+
+  it("skips a status equal to the last written and answers with the version that write got", async () => {
+    const { writes } = recorder();
+    let version = 10;
+    let patched = 0;
+    writes.patchMachineStatus = async () => {
+      patched++;
+      return { resourceVersion: String(++version), generation: 1 };
+    };
+    const memory = new WriteMemory(writes);
+    expect(await memory.patchMachineStatus(machine, status("a"))).toEqual({
+      resourceVersion: "11",
+      generation: 1,
+    });
+    expect(await memory.patchMachineStatus(machine, status("a"))).toEqual({
+      resourceVersion: "11",
+      generation: 1,
+    });
+    expect(patched).toBe(1);
+    expect(await memory.patchMachineStatus(machine, status("b"))).toEqual({
+      resourceVersion: "12",
+      generation: 1,
+    });
+    memory.forgetMachine("ns/m1");
+    expect(await memory.patchMachineStatus(machine, status("b"))).toEqual({
+      resourceVersion: "13",
+      generation: 1,
+    });
+    expect(patched).toBe(3);
   });
 });
