@@ -2,8 +2,9 @@
 // input as it was (a periodic resync on a quiet cluster) renders nothing and writes nothing. A
 // render costs ~1.5 ms CPU, so a resync of 10,000 Machines cost 12-18 s CPU and left its garbage
 // in the controller's heap. Inputs are named by resourceVersion (the API server's version of each
-// object read, or the one our own write of it answered) and the member list by identity (the cache keeps one list while no member's spec
-// changes); a renewal that falls due is an input of its own: time.
+// object read, or the one our own write of it answered) and the member list by identity (the
+// cache keeps one list while no member's spec changes); a renewal that falls due is an input of
+// its own: time.
 import { machineMacs } from "../api/machine.js";
 import type { Machine } from "../api/types.js";
 import { templateConfigMapNames } from "../render/index.js";
