@@ -138,7 +138,7 @@ export async function reconcileMachine(
   if (wroteConfigMap) {
     writes.push(
       deps.writes.applyConfigMap(outcome.desired!).then((version) => {
-        if (inputs && version) inputs.configMap = version;
+        if (inputs && version) inputs.configMapWritten = version;
       }),
     );
   }
@@ -163,7 +163,7 @@ export async function reconcileMachine(
   const written = await report(deps, machine, existing, outcome);
   // Our own status write, of the spec rendered (a spec change since would be a new generation).
   if (inputs && written?.resourceVersion && written.generation === machine.metadata.generation) {
-    inputs.machine = written.resourceVersion;
+    inputs.machineWritten = written.resourceVersion;
   }
   // Only a good render is remembered: a failure is rendered again each time (rare, and its cause
   // may be outside the inputs, as an API server refusing a write is).

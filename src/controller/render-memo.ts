@@ -15,16 +15,17 @@ import { documentsSecretRef, renderedConfigMapName } from "./rendered-configmap.
 export interface RenderInputs {
   /** The versions of everything the render reads, but the Machine's and rendered ConfigMap's. */
   readonly read: string;
+  /** The Machine's version as read. */
+  readonly machine: string;
+  /** The rendered ConfigMap's version as read ("" when there is none). */
+  readonly configMap: string;
   /**
-   * The Machine's version: as read, or as our own status write answered (a status write is a new
-   * version of the Machine, and without this the next pass would render every Machine again).
+   * The Machine's version as our own status write answered: a status write is a new version of
+   * the Machine, and without it the pass after the cache has that write would render again.
    */
-  machine: string;
-  /**
-   * The rendered ConfigMap's version: as read, or as our own write of it answered (so the pass
-   * after a fan-out finds it unchanged rather than rendering all again).
-   */
-  configMap: string;
+  machineWritten?: string;
+  /** The rendered ConfigMap's version as our own write of it answered (the pass after a fan-out). */
+  configMapWritten?: string;
 }
 
 const listIds = new WeakMap<object, number>();
@@ -87,7 +88,14 @@ export function renderInputs(
 }
 
 interface Remembered {
-  inputs: string;
+  read: string;
+  /**
+   * The Machine's and the rendered ConfigMap's versions that mean "as rendered": the one read, and
+   * the one our own write answered. A cache that has not yet seen our write still holds the one
+   * read (it never goes back to it after), so a pass in that window renders nothing either.
+   */
+  machine: readonly string[];
+  configMap: readonly string[];
   /** When the Machine's certificate is due for renewal (ms since the epoch). */
   renewAfterMs?: number;
 }
@@ -101,14 +109,25 @@ export class RenderMemo {
    */
   unchanged(key: string, inputs: RenderInputs, now: Date): { renewAfter?: Date } | undefined {
     const last = this.last.get(key);
-    if (!last || last.inputs !== joined(inputs)) return undefined;
+    if (
+      !last ||
+      last.read !== inputs.read ||
+      !last.machine.includes(inputs.machine) ||
+      !last.configMap.includes(inputs.configMap)
+    )
+      return undefined;
     if (last.renewAfterMs !== undefined && now.getTime() >= last.renewAfterMs) return undefined;
     return { renewAfter: last.renewAfterMs === undefined ? undefined : new Date(last.renewAfterMs) };
   }
 
   /** A good render of these inputs is stored and reported. */
   remember(key: string, inputs: RenderInputs, renewAfter: Date | undefined): void {
-    this.last.set(key, { inputs: joined(inputs), renewAfterMs: renewAfter?.getTime() });
+    this.last.set(key, {
+      read: inputs.read,
+      machine: versions(inputs.machine, inputs.machineWritten),
+      configMap: versions(inputs.configMap, inputs.configMapWritten),
+      renewAfterMs: renewAfter?.getTime(),
+    });
   }
 
   /** The Machine is gone, or its last reconcile did not end in a good render. */
@@ -121,6 +140,10 @@ export class RenderMemo {
   }
 }
 
-function joined(inputs: RenderInputs): string {
-  return `machine=${inputs.machine} ${inputs.read} configMap=${inputs.configMap}`;
+/**
+ * The versions given, without repeats and without "": no ConfigMap before our write of it is no
+ * "as rendered" (one deleted after it must be rendered again).
+ */
+function versions(read: string, written: string | undefined): string[] {
+  return [...new Set([read, written ?? ""])].filter((v) => v !== "");
 }

@@ -12,7 +12,8 @@ import { type ConfigMapObject, dataDigest } from "./rendered-configmap.js";
 export type WriteKind = "configmap" | "secret" | "status" | "event";
 
 export class WriteMemory implements ClusterWrites {
-  private readonly configMaps = new Map<string, string>();
+  /** Each ConfigMap's last content written, and the version the API server answered it with. */
+  private readonly configMaps = new Map<string, { fingerprint: string; version?: string }>();
   /** Each Machine's last status written, and the version the API server answered it with. */
   private readonly statuses = new Map<string, { fingerprint: string; written?: WrittenVersion }>();
   private readonly secrets = new Map<string, string>();
@@ -26,11 +27,13 @@ export class WriteMemory implements ClusterWrites {
     const key = `${cm.metadata.namespace}/${cm.metadata.name}`;
     // The documents' digest is the one reconcile computed to compare (not the documents again).
     const fingerprint = `${digest(cm.metadata)} ${dataDigest(cm.data)}`;
-    if (this.configMaps.get(key) === fingerprint) return undefined;
-    const rv = await this.inner.applyConfigMap(cm);
-    this.configMaps.set(key, fingerprint);
+    const last = this.configMaps.get(key);
+    // Not written again: answered with the version it was written at, as a skipped status is.
+    if (last?.fingerprint === fingerprint) return last.version;
+    const version = await this.inner.applyConfigMap(cm);
+    this.configMaps.set(key, { fingerprint, version });
     this.onWrite("configmap");
-    return rv;
+    return version;
   }
 
   async applySecret(secret: SecretObject): Promise<void> {

@@ -243,8 +243,8 @@ describe("render memo", () => {
     expect(renderInputs(t.state, t.machine, { pki: false })?.read).not.toContain("certificate=");
   });
 
-  it("renders again once a certificate renewal is due, and hands the renewal time on until then", () => {
-    const t = setup();
+  it("renders again once a certificate renewal is due, and hands the renewal time on until then", async () => {
+    const t = await rendered();
     const inputs = renderInputs(t.state, t.machine, { pki: false })!;
     const renewAfter = new Date("2026-12-10T00:00:00Z");
     t.memo.remember("k", inputs, renewAfter);
@@ -279,16 +279,32 @@ describe("render memo", () => {
     expect(t.renders()).toBe(2);
   });
 
-  it("takes its own status write's version also when a pass reads the Machine before the cache has it", async () => {
+  it("renders nothing in a pass that reads the Machine and its ConfigMap before the cache has our writes of them", async () => {
     const t = setup();
     t.statusLags();
     await t.reconcile();
-    t.store();
-    // The cache still holds the Machine without its status: rendered again, the status not written
-    // again (the write memory), and the version that write got remembered.
+    // The cache still holds the Machine without its status and no ConfigMap: a ConfigMap that is
+    // not there is rendered (it may have been deleted), the Machine as read is as rendered.
     expect((await t.reconcile())?.unchanged).toBeUndefined();
+    expect(t.renders()).toBe(2);
     expect(t.statusWrites()).toBe(1);
+    t.store();
+    expect(await t.reconcile()).toMatchObject({ unchanged: true });
     t.catchUp();
+    expect(await t.reconcile()).toMatchObject({ unchanged: true });
+    expect(t.renders()).toBe(2);
+    expect(t.statusWrites()).toBe(1);
+  });
+
+  it("renders nothing in a pass that reads the ConfigMap at the version before our rewrite of it", async () => {
+    const t = await rendered();
+    editCluster(t.state, (c) => {
+      c.spec.sshAuthorizedKeys = ["ssh-ed25519 AAAAmemo memo@test"];
+    });
+    expect(await t.reconcile()).toMatchObject({ wroteConfigMap: true });
+    // The cache has not seen the rewrite yet.
+    expect(await t.reconcile()).toMatchObject({ unchanged: true });
+    t.store();
     expect(await t.reconcile()).toMatchObject({ unchanged: true });
     expect(t.renders()).toBe(2);
   });
