@@ -2,7 +2,7 @@
 // calls these from informer events and puts the returned keys on the work queue.
 import { machineMacs, objectKey } from "../api/machine.js";
 import type { ClusterDesc, Machine } from "../api/types.js";
-import { templateConfigMapNames } from "../render/index.js";
+import { namesMachineList, templateConfigMapNames } from "../render/index.js";
 import { clusterDocumentsKey } from "./cluster-documents.js";
 
 export interface FanoutIndex {
@@ -35,7 +35,7 @@ function usesMachineList(
   cluster: ClusterDesc | undefined,
   templateTexts: (c: ClusterDesc) => string[],
 ): boolean {
-  return cluster ? templateTexts(cluster).some((t) => /\bmachines\b/.test(t)) : false;
+  return cluster ? templateTexts(cluster).some(namesMachineList) : false;
 }
 
 export function machineChanged(

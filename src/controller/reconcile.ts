@@ -6,7 +6,7 @@ import { MacError } from "../api/mac.js";
 import { machineMacs, objectKey } from "../api/machine.js";
 import type { ClusterDesc, Condition, Machine, MachineStatus } from "../api/types.js";
 import { containsPrivateKey } from "../pki/x509.js";
-import { contentHashWith, renderMachine, resolveTemplates } from "../render/index.js";
+import { contentHashWith, namesMachineList, renderMachine, resolveTemplates } from "../render/index.js";
 import type { ClusterPKI, MachineCertificate, SecretObject } from "./certificates.js";
 import { type RenderMemo, renderInputs } from "./render-memo.js";
 import {
@@ -167,8 +167,12 @@ export async function reconcileMachine(
   }
   // Only a good render is remembered: a failure is rendered again each time (rare, and its cause
   // may be outside the inputs, as an API server refusing a write is).
-  if (inputs && outcome.reason === "Rendered")
-    deps.memo!.remember(key, inputs, outcome.certificate?.renewAfter);
+  if (inputs && outcome.reason === "Rendered") {
+    deps.memo!.remember(key, inputs, {
+      renewAfter: outcome.certificate?.renewAfter,
+      namesMachineList: outcome.namesMachineList ?? true,
+    });
+  }
   return {
     reason: outcome.reason,
     message: outcome.message,
@@ -238,6 +242,8 @@ interface Outcome {
   /** The Secret to write with documents that hold private key material. */
   privateSecret?: SecretObject;
   certificate?: MachineCertificate;
+  /** A good render's templates name `machines`: every member list is an input (the render memo). */
+  namesMachineList?: boolean;
 }
 
 async function renderOutcome(deps: ReconcileDeps, machine: Machine): Promise<Outcome> {
@@ -322,6 +328,7 @@ async function renderOutcome(deps: ReconcileDeps, machine: Machine): Promise<Out
     desired,
     privateSecret,
     certificate,
+    namesMachineList: resolved.templates.some((t) => namesMachineList(t.text)),
   };
 }
 

@@ -2,19 +2,26 @@
 // input as it was (a periodic resync on a quiet cluster) renders nothing and writes nothing. A
 // render costs ~1.5 ms CPU, so a resync of 10,000 Machines cost 12-18 s CPU and left its garbage
 // in the controller's heap. Inputs are named by resourceVersion (the API server's version of each
-// object read, or the one our own write of it answered) and the member list by identity (the
-// cache keeps one list while no member's spec changes); a renewal that falls due is an input of
-// its own: time.
+// object read, or the one our own write of it answered); the member list by identity (the cache
+// keeps one list while no member's spec changes) when a template names `machines`, else by the
+// etcd and master facts it yields, so a worker applied renders only itself; a renewal that falls
+// due is an input of its own: time.
 import { machineMacs } from "../api/machine.js";
-import type { Machine } from "../api/types.js";
-import { templateConfigMapNames } from "../render/index.js";
+import type { ClusterDesc, Machine } from "../api/types.js";
+import { peerFactsKey, templateConfigMapNames } from "../render/index.js";
 import { generatedCASecretName, machineCertSecretName } from "./certificates.js";
 import type { ClusterState } from "./reconcile.js";
 import { documentsSecretRef, renderedConfigMapName } from "./rendered-configmap.js";
 
 export interface RenderInputs {
-  /** The versions of everything the render reads, but the Machine's and rendered ConfigMap's. */
+  /**
+   * The versions of everything the render reads, but the Machine's, its rendered ConfigMap's and
+   * the member list.
+   */
   readonly read: string;
+  readonly cluster: ClusterDesc;
+  /** The Machines of the ClusterDesc, as the cache holds them (one list while none changes). */
+  readonly members: readonly Machine[];
   /** The Machine's version as read. */
   readonly machine: string;
   /** The rendered ConfigMap's version as read ("" when there is none). */
@@ -68,7 +75,6 @@ export function renderInputs(
     versionOf(cluster),
     // Every ConfigMap the ClusterDesc takes templates from (its dnsmasq template's too: harmless).
     ...templateConfigMapNames(cluster).map((cm) => `${cm}=${versionOf(state.configMap(namespace, cm))}`),
-    `members=${listId(state.members(namespace, cluster.metadata.name))}`,
     // A MAC claimed twice is served to neither: who claims each MAC is an input.
     ...macs.map((mac) => `${mac}=${state.claimants(mac).join(",")}`),
     `documents=${versionOf(state.secret(documents.namespace, documents.name))}`,
@@ -82,6 +88,8 @@ export function renderInputs(
   }
   return {
     read: read.join(" "),
+    cluster,
+    members: state.members(namespace, cluster.metadata.name),
     machine: versionOf(machine),
     configMap: versionOf(state.configMap(namespace, renderedConfigMapName(name))),
   };
@@ -96,6 +104,12 @@ interface Remembered {
    */
   machine: readonly string[];
   configMap: readonly string[];
+  /**
+   * Whether the templates name `machines` (then any new member list is a change), and the member
+   * list as they see it: the list itself (by identity), or only its etcd and master facts.
+   */
+  wholeList: boolean;
+  members: number | string;
   /** When the Machine's certificate is due for renewal (ms since the epoch). */
   renewAfterMs?: number;
 }
@@ -113,19 +127,30 @@ export class RenderMemo {
       !last ||
       last.read !== inputs.read ||
       !last.machine.includes(inputs.machine) ||
-      !last.configMap.includes(inputs.configMap)
+      !last.configMap.includes(inputs.configMap) ||
+      last.members !== membersSeen(inputs, last.wholeList)
     )
       return undefined;
     if (last.renewAfterMs !== undefined && now.getTime() >= last.renewAfterMs) return undefined;
     return { renewAfter: last.renewAfterMs === undefined ? undefined : new Date(last.renewAfterMs) };
   }
 
-  /** A good render of these inputs is stored and reported. */
-  remember(key: string, inputs: RenderInputs, renewAfter: Date | undefined): void {
+  /**
+   * A good render of these inputs is stored; `namesMachineList` when one of its templates names
+   * `machines` (render/templates.ts).
+   */
+  remember(
+    key: string,
+    inputs: RenderInputs,
+    rendered: { renewAfter?: Date; namesMachineList: boolean },
+  ): void {
+    const { renewAfter, namesMachineList: wholeList } = rendered;
     this.last.set(key, {
       read: inputs.read,
       machine: versions(inputs.machine, inputs.machineWritten),
       configMap: versions(inputs.configMap, inputs.configMapWritten),
+      wholeList,
+      members: membersSeen(inputs, wholeList),
       renewAfterMs: renewAfter?.getTime(),
     });
   }
@@ -138,6 +163,11 @@ export class RenderMemo {
   get size(): number {
     return this.last.size;
   }
+}
+
+/** The member list as the templates see it (see Remembered.members). */
+function membersSeen(inputs: RenderInputs, wholeList: boolean): number | string {
+  return wholeList ? listId(inputs.members) : peerFactsKey(inputs.cluster, inputs.members);
 }
 
 /**

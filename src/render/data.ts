@@ -347,6 +347,11 @@ export function clusterFacts(
   self: Machine,
 ): ClusterFacts {
   if (!listHas(machines, self)) return computeFacts(cluster, membersOf(cluster, machines, self));
+  return listFacts(cluster, machines);
+}
+
+/** The facts of a member list, computed once per (ClusterDesc object, machines array) pair. */
+function listFacts(cluster: ClusterDesc, machines: readonly Machine[]): ClusterFacts {
   let perList = factsCache.get(cluster);
   if (!perList) {
     perList = new WeakMap();
@@ -358,6 +363,23 @@ export function clusterFacts(
     perList.set(machines, facts);
   }
   return facts;
+}
+
+const peerKeys = new WeakMap<ClusterFacts, string>();
+
+/**
+ * What templates that do not name `machines` see of the member list: its etcd and master facts,
+ * as one string. Two lists with the same key render such templates alike, so a Machine applied
+ * among 10,000 workers changes nothing the others' documents say (the controller's render memo).
+ */
+export function peerFactsKey(cluster: ClusterDesc, machines: readonly Machine[]): string {
+  const facts = listFacts(cluster, machines);
+  let key = peerKeys.get(facts);
+  if (key === undefined) {
+    key = JSON.stringify([facts.etcd, facts.masters]);
+    peerKeys.set(facts, key);
+  }
+  return key;
 }
 
 /** Thrown for a machine whose spec cannot be rendered at all (InvalidMachine). */

@@ -4,7 +4,7 @@
 export type { ClusterRenderFailure, ClusterRenderFailureReason, ClusterRenderResult } from "./cluster.js";
 export { renderDnsmasq } from "./cluster.js";
 export type { MachineData, MachineSummary, TemplateData } from "./data.js";
-export { templateData } from "./data.js";
+export { peerFactsKey, templateData } from "./data.js";
 export { compileCacheSize, compileCount } from "./engine.js";
 export { CONTENT_TYPES, formatOf, validateOutput } from "./format.js";
 export { HELPER_NAMES } from "./helpers.js";
@@ -13,6 +13,7 @@ export {
   BUILTIN_DIR,
   builtinDnsmasqTemplate,
   builtinTemplates,
+  namesMachineList,
   resolveDnsmasqTemplate,
   resolveTemplates,
   type TemplatePart,

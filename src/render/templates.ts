@@ -18,6 +18,12 @@ export const CLUSTER_TEMPLATE_DIR = `${BUILTIN_DIR}cluster/`;
 let builtin: readonly TemplateSource[] | undefined;
 let builtinDnsmasq: TemplateSource | undefined;
 
+/**
+ * True when a template text may list every Machine (`machines` in the template data): any member
+ * change may change its output. A word match: a false alarm costs renders, a miss stale documents.
+ */
+export const namesMachineList = (text: string): boolean => /\bmachines\b/.test(text);
+
 /** The built-in dnsmasq template (templates/builtin/cluster/dnsmasq.conf.hbs), read once. */
 export function builtinDnsmasqTemplate(): TemplateSource {
   builtinDnsmasq ??= Object.freeze({

@@ -257,6 +257,38 @@ describe("controller", () => {
     expect((await unchangedReconciles()) - unchangedBefore).toBe(example().machines.length);
   });
 
+  it("renders only a worker applied, not its peers, at the next resync (no template names machines)", async () => {
+    const worker = example().machines.find((m) => m.metadata.name === "worker-2")!;
+    await create(client, {
+      ...worker,
+      metadata: { name: "worker-9", namespace: ns },
+      spec: { ...worker.spec, mac: "52:54:00:99:00:09", hostname: "worker-9", ip: "10.20.0.99" },
+    });
+    await waitReason("worker-9", "Rendered");
+    await runtime.queue.idle();
+    await cacheCaughtUp();
+    await waitFor("the cache to hold worker-9 as stored", async () => {
+      const stored = await machine("worker-9");
+      return (
+        stored?.metadata.resourceVersion === runtime.cache.machine(ns, "worker-9")?.metadata.resourceVersion
+      );
+    });
+    const [rendersBefore, unchangedBefore] = [await renders(), await unchangedReconciles()];
+    runtime.resync();
+    await runtime.queue.idle();
+    // worker-9 is rendered once more at most (its ConfigMap's version may still be ahead of the
+    // cache); every other Machine's member list has a new member, whose etcd and masters are the same.
+    expect((await renders()) - rendersBefore).toBeLessThanOrEqual(1);
+    expect((await unchangedReconciles()) - unchangedBefore).toBeGreaterThanOrEqual(example().machines.length);
+    await remove(client, "Machine", ns, "worker-9");
+    // Settled as before: the cluster's dnsmasq reservations (rendered a second after) without it.
+    await waitFor("the dnsmasq reservations without worker-9", async () => {
+      const c = await get<ConfigMapObject>(client, "ConfigMap", ns, "ccts-cluster-lab");
+      return c?.data?.["dnsmasq.conf"] !== undefined && !c.data["dnsmasq.conf"].includes("52:54:00:99:00:09");
+    });
+    await runtime.queue.idle();
+  });
+
   it("writes nothing when started again on the ConfigMaps it rendered (it reads their managedFields)", async () => {
     await runtime.queue.idle();
     // A second controller: no memory of the first one's writes, only what it lists.

@@ -171,9 +171,11 @@ describe("render memo", () => {
     ],
     ["its ClusterDesc", (t) => editCluster(t.state, () => {})],
     [
-      "the member list (a member's spec)",
+      "the etcd and master facts of its member list (a master renamed)",
       (t) => {
-        t.state.memberList = [...t.state.memberList];
+        t.state.memberList = t.state.memberList.map((m) =>
+          m.metadata.name === "master-2" ? { ...m, spec: { ...m.spec, hostname: "master-2b" } } : m,
+        );
       },
     ],
     ["who claims its MAC", (t) => void t.state.extraClaimants.set(machineMacs(t.machine)[0]!, ["other/m"])],
@@ -204,6 +206,36 @@ describe("render memo", () => {
     change(t);
     const again = await t.reconcile();
     expect(again?.unchanged).toBeUndefined();
+    expect(t.renders()).toBe(2);
+  });
+
+  it("renders nothing for a worker applied when no template names machines, as its documents would be the same", async () => {
+    const t = await rendered();
+    const worker = structuredClone(t.state.memberList.find((m) => m.metadata.name === "worker-2")!);
+    worker.metadata.name = "worker-3";
+    worker.spec.hostname = "worker-3";
+    worker.spec.mac = "52:54:00:12:34:99";
+    worker.metadata.resourceVersion = nextVersion();
+    t.state.machines.set(objectKey(worker), worker);
+    t.state.memberList = [...t.state.memberList, worker];
+    expect(await t.reconcile()).toMatchObject({ unchanged: true });
+    expect(t.renders()).toBe(1);
+    // What the memo spared: a render with the new list writes the same documents.
+    t.memo.forget(objectKey(t.machine));
+    expect(await t.reconcile()).toMatchObject({ reason: "Rendered", wroteConfigMap: false });
+    expect(t.renders()).toBe(2);
+  });
+
+  it("renders again for any new member list when a template names machines", async () => {
+    const t = setup();
+    editCluster(t.state, (c) => {
+      c.spec.templates = [{ output: "hosts", inline: "{{#each machines}}{{ip}} {{hostname}}\n{{/each}}" }];
+    });
+    await t.reconcile();
+    t.store();
+    expect(await t.reconcile()).toMatchObject({ unchanged: true });
+    t.state.memberList = [...t.state.memberList];
+    expect((await t.reconcile())?.unchanged).toBeUndefined();
     expect(t.renders()).toBe(2);
   });
 
@@ -247,7 +279,7 @@ describe("render memo", () => {
     const t = await rendered();
     const inputs = renderInputs(t.state, t.machine, { pki: false })!;
     const renewAfter = new Date("2026-12-10T00:00:00Z");
-    t.memo.remember("k", inputs, renewAfter);
+    t.memo.remember("k", inputs, { renewAfter, namesMachineList: false });
     expect(t.memo.unchanged("k", inputs, new Date("2026-12-09T23:59:59Z"))).toEqual({ renewAfter });
     expect(t.memo.unchanged("k", inputs, renewAfter)).toBeUndefined();
   });
