@@ -406,7 +406,11 @@ export async function clusterBench(
     /** The processes' peak RSS so far, for the log: which phase set the controller's peak. */
     const peaksSoFar = () =>
       `(peak RSS so far: controller ${controller.memory()?.peakRssMiB ?? "?"} MiB, server ${server.memory()?.peakRssMiB ?? "?"} MiB)`;
-    say(`cluster: initial render of ${n} Machines took ${initialRenderSeconds.toFixed(1)} s ${peaksSoFar()}`);
+    // More renders than Machines: resync passes during the initial render rendered some again.
+    const initialRenders = (await metrics()).renders;
+    say(
+      `cluster: initial render of ${n} Machines took ${initialRenderSeconds.toFixed(1)} s, ${initialRenders} renders ${peaksSoFar()}`,
+    );
     const base = `http://127.0.0.1:${serverPort}`;
     await waitUntil("server /readyz", async () => (await fetch(`${base}/readyz`)).status === 200, 60_000);
     await sweepServed(base, macs, (i) => machineName(i), renderTimeout);
@@ -439,7 +443,8 @@ export async function clusterBench(
       const r0 = await metrics();
       say(`cluster: waiting for a resync pass before ${what} (--resync ${cfg.resync})`);
       await resyncPassSince(r0, `a resync pass before ${what}`);
-      say(`cluster: resync pass done ${peaksSoFar()}`);
+      const rendered = (await metrics()).renders - r0.renders;
+      say(`cluster: resync pass done, ${rendered} renders since ${peaksSoFar()}`);
     };
     await afterResyncPass("the raw reference");
 
