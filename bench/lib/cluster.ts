@@ -47,6 +47,8 @@ export interface ClusterResult {
   writeConcurrency: number;
   createMachinesSeconds: number;
   initialRenderSeconds: number;
+  /** Renders until every Machine was served (more than Machines: some rendered again). */
+  initialRenders?: number;
   initialServedSeconds: number;
   raw: {
     createSeconds: number;
@@ -158,12 +160,29 @@ interface Metrics {
   reconciles: number;
   /** Renders done: a reconcile that found its inputs unchanged renders nothing. */
   renders: number;
+  /** Renders by why the last good render did not stand (ccts_controller_render_causes_total). */
+  causes: Record<string, number>;
   depth: number;
+}
+
+/** The render causes counted between two scrapes, as `first 3, machine 2`. */
+function causesSince(before: Metrics, after: Metrics): string {
+  const parts = Object.entries(after.causes)
+    .map(([cause, n]) => [cause, n - (before.causes[cause] ?? 0)] as const)
+    .filter(([, n]) => n > 0)
+    .map(([cause, n]) => `${cause} ${n}`);
+  return parts.length ? parts.join(", ") : "none";
 }
 
 async function controllerMetrics(port: number): Promise<Metrics> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const m: Metrics = { writes: { configmap: 0, status: 0, event: 0 }, reconciles: 0, renders: 0, depth: 0 };
+  const m: Metrics = {
+    writes: { configmap: 0, status: 0, event: 0 },
+    reconciles: 0,
+    renders: 0,
+    causes: {},
+    depth: 0,
+  };
   for (const line of text.split("\n")) {
     const match = /^(\w+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
     if (!match) continue;
@@ -175,6 +194,8 @@ async function controllerMetrics(port: number): Promise<Metrics> {
     } else if (name === "ccts_controller_reconcile_total") m.reconciles += v;
     else if (name === "ccts_controller_queue_depth") m.depth = v;
     else if (name === "ccts_render_duration_seconds_count") m.renders = v;
+    else if (name === "ccts_controller_render_causes_total")
+      m.causes[/cause="([^"]+)"/.exec(labels)?.[1] ?? "?"] = v;
   }
   return m;
 }
@@ -407,9 +428,9 @@ export async function clusterBench(
     const peaksSoFar = () =>
       `(peak RSS so far: controller ${controller.memory()?.peakRssMiB ?? "?"} MiB, server ${server.memory()?.peakRssMiB ?? "?"} MiB)`;
     // More renders than Machines: resync passes during the initial render rendered some again.
-    const initialRenders = (await metrics()).renders;
+    const afterInitial = await metrics();
     say(
-      `cluster: initial render of ${n} Machines took ${initialRenderSeconds.toFixed(1)} s, ${initialRenders} renders ${peaksSoFar()}`,
+      `cluster: initial render of ${n} Machines took ${initialRenderSeconds.toFixed(1)} s, ${afterInitial.renders} renders (${causesSince({ ...afterInitial, causes: {} }, afterInitial)}) ${peaksSoFar()}`,
     );
     const base = `http://127.0.0.1:${serverPort}`;
     await waitUntil("server /readyz", async () => (await fetch(`${base}/readyz`)).status === 200, 60_000);
@@ -443,8 +464,10 @@ export async function clusterBench(
       const r0 = await metrics();
       say(`cluster: waiting for a resync pass before ${what} (--resync ${cfg.resync})`);
       await resyncPassSince(r0, `a resync pass before ${what}`);
-      const rendered = (await metrics()).renders - r0.renders;
-      say(`cluster: resync pass done, ${rendered} renders since ${peaksSoFar()}`);
+      const r1 = await metrics();
+      say(
+        `cluster: resync pass done, ${r1.renders - r0.renders} renders since (${causesSince(r0, r1)}) ${peaksSoFar()}`,
+      );
     };
     await afterResyncPass("the raw reference");
 
@@ -911,6 +934,7 @@ export async function clusterBench(
       writeConcurrency: cfg.writeConcurrency,
       createMachinesSeconds: round(createMachinesSeconds),
       initialRenderSeconds: round(initialRenderSeconds),
+      initialRenders: afterInitial.renders,
       initialServedSeconds: round(initialServedSeconds),
       raw,
       fanout: {

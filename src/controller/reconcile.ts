@@ -8,7 +8,7 @@ import type { ClusterDesc, Condition, Machine, MachineStatus } from "../api/type
 import { containsPrivateKey } from "../pki/x509.js";
 import { contentHashWith, namesMachineList, renderMachine, resolveTemplates } from "../render/index.js";
 import type { ClusterPKI, MachineCertificate, SecretObject } from "./certificates.js";
-import { type RenderMemo, renderInputs } from "./render-memo.js";
+import { type RenderCause, type RenderMemo, renderInputs } from "./render-memo.js";
 import {
   CA_OUTPUT,
   type ConfigMapObject,
@@ -92,6 +92,8 @@ export interface ReconcileOutcome {
   wroteConfigMap: boolean;
   /** Every input was as at the last good render: nothing rendered, nothing written. */
   unchanged?: boolean;
+  /** Rendered, with the render memo on: why its last good render did not stand (a metric). */
+  renderCause?: RenderCause;
   /** When the Machine's certificate is due for renewal (reconcile again then). */
   renewAfter?: Date;
 }
@@ -117,14 +119,14 @@ export async function reconcileMachine(
   const inputs =
     deps.memo &&
     renderInputs(state, machine, { pki: !!deps.pki, documentsNamespace: deps.documentsNamespace });
-  const same = inputs && deps.memo!.unchanged(key, inputs, deps.now());
-  if (same) {
+  const memo = inputs && deps.memo!.check(key, inputs, deps.now());
+  if (memo && "unchanged" in memo) {
     return {
       reason: "Rendered",
       message: "unchanged since the last render",
       wroteConfigMap: false,
       unchanged: true,
-      ...same,
+      ...memo.unchanged,
     };
   }
   const existing = state.configMap(namespace, renderedConfigMapName(name));
@@ -178,6 +180,7 @@ export async function reconcileMachine(
     message: outcome.message,
     wroteConfigMap,
     renewAfter: outcome.certificate?.renewAfter,
+    renderCause: memo && "render" in memo ? memo.render : undefined,
   };
 }
 

@@ -95,6 +95,14 @@ export function renderInputs(
   };
 }
 
+/**
+ * Why a Machine is rendered: nothing remembered (never rendered by this process, or its last
+ * reconcile failed), or the first input found changed: the Machine (a spec change, or someone
+ * else's write), its rendered ConfigMap, the other versions read (ClusterDesc, templates,
+ * Secrets, who claims its MACs), the member list as its templates see it, a renewal due.
+ */
+export type RenderCause = "first" | "machine" | "configmap" | "inputs" | "members" | "renewal";
+
 interface Remembered {
   read: string;
   /**
@@ -119,20 +127,31 @@ export class RenderMemo {
 
   /**
    * The last good render of the Machine `key` when it read exactly these inputs and no renewal
-   * has fallen due since; undefined when the Machine must be rendered.
+   * has fallen due since (`unchanged`); else why the Machine must be rendered (`render`).
    */
-  unchanged(key: string, inputs: RenderInputs, now: Date): { renewAfter?: Date } | undefined {
+  check(
+    key: string,
+    inputs: RenderInputs,
+    now: Date,
+  ): { unchanged: { renewAfter?: Date } } | { render: RenderCause } {
     const last = this.last.get(key);
-    if (
-      !last ||
-      last.read !== inputs.read ||
-      !last.machine.includes(inputs.machine) ||
-      !last.configMap.includes(inputs.configMap) ||
-      last.members !== membersSeen(inputs, last.wholeList)
-    )
-      return undefined;
-    if (last.renewAfterMs !== undefined && now.getTime() >= last.renewAfterMs) return undefined;
-    return { renewAfter: last.renewAfterMs === undefined ? undefined : new Date(last.renewAfterMs) };
+    const cause: RenderCause | undefined = !last
+      ? "first"
+      : !last.machine.includes(inputs.machine)
+        ? "machine"
+        : !last.configMap.includes(inputs.configMap)
+          ? "configmap"
+          : last.read !== inputs.read
+            ? "inputs"
+            : last.members !== membersSeen(inputs, last.wholeList)
+              ? "members"
+              : last.renewAfterMs !== undefined && now.getTime() >= last.renewAfterMs
+                ? "renewal"
+                : undefined;
+    if (cause) return { render: cause };
+    return {
+      unchanged: { renewAfter: last!.renewAfterMs === undefined ? undefined : new Date(last!.renewAfterMs) },
+    };
   }
 
   /**

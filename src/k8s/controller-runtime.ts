@@ -307,6 +307,7 @@ export class ControllerRuntime {
         }
         metric.reconciles.inc({ result: outcome?.reason ?? "Deleted" });
         if (outcome?.unchanged) metric.unchanged.inc();
+        if (outcome?.renderCause) metric.renderCauses.inc({ cause: outcome.renderCause });
       },
       onError: (key, err, retryInMs) => {
         metric.errors.inc();
@@ -443,6 +444,12 @@ function metricsFor(registry: Registry) {
     unchanged: new Counter({
       name: "ccts_controller_reconcile_unchanged_total",
       help: "Reconciles that found every input as at the Machine's last good render: nothing rendered",
+      registers: [registry],
+    }),
+    renderCauses: new Counter({
+      name: "ccts_controller_render_causes_total",
+      help: "Machines rendered, by why the last good render did not stand: first (none remembered), machine, configmap, inputs, members, renewal",
+      labelNames: ["cause"],
       registers: [registry],
     }),
     errors: new Counter({

@@ -7,7 +7,7 @@ import { machineMacs, objectKey } from "../../src/api/machine.js";
 import type { ClusterDesc, Machine } from "../../src/api/types.js";
 import type { SecretObject } from "../../src/controller/certificates.js";
 import { type ClusterState, type ClusterWrites, reconcileMachine } from "../../src/controller/reconcile.js";
-import { RenderMemo, renderInputs } from "../../src/controller/render-memo.js";
+import { type RenderCause, RenderMemo, renderInputs } from "../../src/controller/render-memo.js";
 import type { ConfigMapObject } from "../../src/controller/rendered-configmap.js";
 import { WriteMemory } from "../../src/controller/write-memory.js";
 import { exampleObjects } from "../support/kube.js";
@@ -158,7 +158,7 @@ describe("render memo", () => {
     expect(t.applied).toHaveLength(1);
   });
 
-  const changes: [string, (t: Awaited<ReturnType<typeof rendered>>) => void][] = [
+  const changes: [string, (t: Awaited<ReturnType<typeof rendered>>) => void, RenderCause][] = [
     [
       "the Machine",
       (t) => {
@@ -168,8 +168,9 @@ describe("render memo", () => {
           metadata: { ...m.metadata, resourceVersion: nextVersion(), generation: 2 },
         });
       },
+      "machine",
     ],
-    ["its ClusterDesc", (t) => editCluster(t.state, () => {})],
+    ["its ClusterDesc", (t) => editCluster(t.state, () => {}), "inputs"],
     [
       "the etcd and master facts of its member list (a master renamed)",
       (t) => {
@@ -177,16 +178,22 @@ describe("render memo", () => {
           m.metadata.name === "master-2" ? { ...m, spec: { ...m.spec, hostname: "master-2b" } } : m,
         );
       },
+      "members",
     ],
-    ["who claims its MAC", (t) => void t.state.extraClaimants.set(machineMacs(t.machine)[0]!, ["other/m"])],
+    [
+      "who claims its MAC",
+      (t) => void t.state.extraClaimants.set(machineMacs(t.machine)[0]!, ["other/m"]),
+      "inputs",
+    ],
     [
       "its rendered ConfigMap (someone else's write)",
       (t) => {
         const [key, cm] = [...t.state.configMaps.entries()][0]!;
         t.state.configMaps.set(key, { ...cm, metadata: { ...cm.metadata, resourceVersion: nextVersion() } });
       },
+      "configmap",
     ],
-    ["its rendered ConfigMap (deleted)", (t) => t.state.configMaps.clear()],
+    ["its rendered ConfigMap (deleted)", (t) => t.state.configMaps.clear(), "configmap"],
     [
       "its documents Secret",
       (t) =>
@@ -199,13 +206,15 @@ describe("render memo", () => {
             resourceVersion: "7",
           },
         } as SecretObject),
+      "inputs",
     ],
   ];
-  it.each(changes)("renders again when %s changed", async (_what, change) => {
+  it.each(changes)("renders again when %s changed, and says so", async (_what, change, cause) => {
     const t = await rendered();
     change(t);
     const again = await t.reconcile();
     expect(again?.unchanged).toBeUndefined();
+    expect(again?.renderCause).toBe(cause);
     expect(t.renders()).toBe(2);
   });
 
@@ -280,8 +289,10 @@ describe("render memo", () => {
     const inputs = renderInputs(t.state, t.machine, { pki: false })!;
     const renewAfter = new Date("2026-12-10T00:00:00Z");
     t.memo.remember("k", inputs, { renewAfter, namesMachineList: false });
-    expect(t.memo.unchanged("k", inputs, new Date("2026-12-09T23:59:59Z"))).toEqual({ renewAfter });
-    expect(t.memo.unchanged("k", inputs, renewAfter)).toBeUndefined();
+    expect(t.memo.check("k", inputs, new Date("2026-12-09T23:59:59Z"))).toEqual({
+      unchanged: { renewAfter },
+    });
+    expect(t.memo.check("k", inputs, renewAfter)).toEqual({ render: "renewal" });
   });
 
   it("does not remember a failed render, and forgets a Machine that is gone", async () => {
