@@ -7,14 +7,8 @@ import { GitSync } from "../k8s/git-sync.js";
 import { LeaderElector } from "../k8s/leader.js";
 import { startHealthServer } from "./health.js";
 import { processLogger } from "./logger.js";
-import { parse, port, UsageError } from "./usage.js";
+import { durationMs, parse, port, UsageError } from "./usage.js";
 import { registerBuildInfo, VERSION } from "./version.js";
-
-function durationMs(value: string): number {
-  const m = /^(\d+)(ms|s|m|h)$/.exec(value);
-  if (!m) throw new UsageError(`expected a duration like 30s, 10m or 1h, got ${value}`);
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms" | "s" | "m" | "h"];
-}
 
 /** Runs until SIGINT/SIGTERM; then finishes reconciles in flight and releases the lease. */
 export async function runController(args: string[]): Promise<number> {

@@ -1,8 +1,8 @@
 // Flags that `serve` (embedded) and `server` (cluster mode) share: where to listen, what to serve
 // besides documents, and how the HTTP app protects itself.
 import { resolve } from "node:path";
-import type { AppDeps } from "../server/app.js";
-import { port, UsageError } from "./usage.js";
+import type { AppDeps, BootRetry } from "../server/app.js";
+import { durationMs, port, UsageError } from "./usage.js";
 
 export const HTTP_FLAGS = {
   port: { type: "string" },
@@ -12,6 +12,8 @@ export const HTTP_FLAGS = {
   "trusted-proxies": { type: "string" },
   "rate-limit": { type: "string" },
   "rate-burst": { type: "string", default: "100" },
+  "boot-retry-every": { type: "string", default: "10s" },
+  "boot-retry-tries": { type: "string", default: "60" },
 } as const;
 
 interface HttpFlagValues {
@@ -22,6 +24,8 @@ interface HttpFlagValues {
   "trusted-proxies"?: string;
   "rate-limit"?: string;
   "rate-burst"?: string;
+  "boot-retry-every"?: string;
+  "boot-retry-tries"?: string;
 }
 
 function count(value: string | undefined, flag: string): number {
@@ -29,6 +33,17 @@ function count(value: string | undefined, flag: string): number {
   if (!Number.isInteger(n) || n < 0)
     throw new UsageError(`${flag} must be a whole number >= 0, got ${value}`);
   return n;
+}
+
+/** /boot.ipxe's retries: whole seconds (iPXE's sleep), at least one try. */
+function bootRetry(values: HttpFlagValues): BootRetry {
+  const every = values["boot-retry-every"] ?? "10s";
+  const ms = durationMs(every);
+  if (ms < 1000 || ms % 1000 !== 0)
+    throw new UsageError(`--boot-retry-every must be whole seconds, at least 1s, got ${every}`);
+  const tries = count(values["boot-retry-tries"] ?? "60", "--boot-retry-tries");
+  if (tries < 1) throw new UsageError("--boot-retry-tries must be at least 1 (1: no retry)");
+  return { seconds: ms / 1000, tries };
 }
 
 /**
@@ -41,7 +56,7 @@ export function httpSettings(
   defaultRateLimit: number,
 ): {
   listen: { port: number; host: string };
-  app: Pick<AppDeps, "assetsDir" | "authorizeByAddress" | "trustProxy" | "rateLimit">;
+  app: Pick<AppDeps, "assetsDir" | "authorizeByAddress" | "trustProxy" | "rateLimit" | "bootRetry">;
 } {
   const trusted = values["trusted-proxies"]
     ?.split(",")
@@ -57,6 +72,7 @@ export function httpSettings(
         perSecond: count(values["rate-limit"] ?? String(defaultRateLimit), "--rate-limit"),
         burst: Math.max(1, count(values["rate-burst"], "--rate-burst")),
       },
+      bootRetry: bootRetry(values),
     },
   };
 }

@@ -39,6 +39,9 @@ HTTP flags (serve, server):
                                  default 20 for serve, 0 for server (behind a Service or proxy)
   --trusted-proxies A,B          proxies (addresses or CIDRs) whose X-Forwarded-For names the client
   --authorize-by-address         serve a machine's documents only to the addresses it declares
+  --boot-retry-every 10s --boot-retry-tries 60
+                                 /boot.ipxe tries a failed chain again this often, this many times
+                                 in all, then exits to the firmware's next boot device
 `;
 
 // Loaded on demand, so each command loads only what it uses (start-up time and memory).

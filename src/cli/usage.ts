@@ -28,3 +28,9 @@ export function port(value: string | undefined, fallback: number): number {
     throw new UsageError(`--port must be 0..65535, got ${value}`);
   return n;
 }
+
+export function durationMs(value: string): number {
+  const m = /^(\d+)(ms|s|m|h)$/.exec(value);
+  if (!m) throw new UsageError(`expected a duration like 30s, 10m or 1h, got ${value}`);
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms" | "s" | "m" | "h"];
+}

@@ -58,6 +58,8 @@ export interface AppDeps {
   authorizeByAddress?: boolean | undefined;
   /** Per-client token bucket for document and asset requests; absent or perSecond 0: no limit. */
   rateLimit?: RateLimitOptions | undefined;
+  /** How /boot.ipxe retries a failed chain; default BOOT_RETRY. */
+  bootRetry?: BootRetry | undefined;
   /**
    * false: node:http parses every request (the socket front, socket-front.ts, is off). For tests
    * that compare the two; default on.
@@ -69,8 +71,16 @@ export interface AppDeps {
 
 const TEXT = "text/plain; charset=utf-8";
 
-/** How often and how long /boot.ipxe tries again when its chain fails: every 10 s for 10 minutes. */
-export const BOOT_RETRY = { seconds: 10, tries: 60 };
+/** How often and how many times /boot.ipxe tries its chain before it gives up. */
+export interface BootRetry {
+  /** Seconds between tries (iPXE's `sleep` takes whole seconds). */
+  seconds: number;
+  /** Tries in all, the first included: 1 gives up at the first failure. */
+  tries: number;
+}
+
+/** The default: every 10 s for 10 minutes. */
+export const BOOT_RETRY: Readonly<BootRetry> = Object.freeze({ seconds: 10, tries: 60 });
 
 /**
  * iPXE resolves a relative URI against the URI of the script that contains it, so this script
@@ -85,22 +95,25 @@ export const BOOT_RETRY = { seconds: 10, tries: 60 };
  * the firmware goes on to its next boot device. Checked in QEMU's iPXE (Debian's 2019 ROM has
  * `inc`, `iseq` and `sleep`): test/boot/ipxe-qemu.test.ts.
  */
-export const BOOT_IPXE = [
-  "#!ipxe",
-  "set ccts-tries:int32 0",
-  ":ccts-retry",
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: ${...} is iPXE setting syntax, not JavaScript.
-  "chain ipxe?mac=${netX/mac:hexhyp} && exit 0 ||",
-  "imgfree",
-  "inc ccts-tries",
-  `iseq \${ccts-tries} ${BOOT_RETRY.tries} && exit 1 ||`,
-  `echo ccts: no boot for \${netX/mac} yet (try \${ccts-tries} of ${BOOT_RETRY.tries}); again in ${BOOT_RETRY.seconds} s`,
-  `sleep ${BOOT_RETRY.seconds}`,
-  "goto ccts-retry",
-  "",
-].join("\n");
+export function bootIpxeScript(retry: BootRetry = BOOT_RETRY): string {
+  return [
+    "#!ipxe",
+    "set ccts-tries:int32 0",
+    ":ccts-retry",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: ${...} is iPXE setting syntax, not JavaScript.
+    "chain ipxe?mac=${netX/mac:hexhyp} && exit 0 ||",
+    "imgfree",
+    "inc ccts-tries",
+    `iseq \${ccts-tries} ${retry.tries} && echo ccts: no boot for \${netX/mac} after ${retry.tries} tries, giving up (next boot device) && exit 1 ||`,
+    `echo ccts: no boot for \${netX/mac} yet (try \${ccts-tries} of ${retry.tries}); again in ${retry.seconds} s`,
+    `sleep ${retry.seconds}`,
+    "goto ccts-retry",
+    "",
+  ].join("\n");
+}
 
-const bootIpxe = contentDocument(BOOT_IPXE, TEXT);
+/** The script with the default retries. */
+export const BOOT_IPXE = bootIpxeScript();
 /** Answer for an absent vendor-data / network-config of a known machine (see README). */
 const emptyVendorData = contentDocument("", TEXT);
 const emptyNetworkConfig = contentDocument("", "application/yaml; charset=utf-8");
@@ -304,6 +317,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return serve(req, reply, file.slice(0, -".yaml".length), cloudConfig);
   });
 
+  const bootIpxe = contentDocument(bootIpxeScript(deps.bootRetry), TEXT);
   app.get("/boot.ipxe", (req, reply) => sendDocument(req, reply, "boot.ipxe", bootIpxe));
 
   documentRoute("/ipxe", output("ipxe"));

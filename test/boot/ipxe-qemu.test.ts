@@ -196,4 +196,36 @@ spec: { clusterDesc: vm, mac: "${mac}", hostname: late-${MARKER} }
     },
     2 * BOOT_TIMEOUT_MS,
   );
+
+  it(
+    "BIOS: gives up after its last try, and the firmware goes on to its next boot device",
+    async () => {
+      // A server of its own, told to try twice, a second apart (the default takes 10 minutes).
+      const quick = await serveExamples(undefined, ["--boot-retry-every", "1s", "--boot-retry-tries", "2"]);
+      const mac = "52:54:00:c0:ff:02";
+      const vm = startVm(quick.port, [], mac);
+      try {
+        await consoleShows(
+          vm,
+          "the first retry",
+          new RegExp(`ccts: no boot for ${mac} yet \\(try 1 of 2\\); again in 1 s`),
+        );
+        await consoleShows(
+          vm,
+          "the script giving up",
+          new RegExp(`ccts: no boot for ${mac} after 2 tries, giving up`),
+        );
+        // SeaBIOS takes over again: the VM has no other boot device.
+        await consoleShows(vm, "SeaBIOS to find no other boot device", /No bootable device/);
+      } finally {
+        killQemu();
+        await quick.stop();
+      }
+      const script = `/ipxe?mac=${mac.replaceAll(":", "-")}`;
+      const log = accessLog(quick.server.output());
+      expect(log.filter((l) => l.url === script).map((l) => l.status)).toEqual([404, 404]);
+      expect(log.filter((l) => l.url === "/boot.ipxe")).toHaveLength(1);
+    },
+    2 * BOOT_TIMEOUT_MS,
+  );
 });

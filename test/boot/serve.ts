@@ -15,15 +15,18 @@ export interface Served {
   stop(): Promise<void>;
 }
 
-/** `extra(port)` gives YAML written as extra.yaml beside the examples (it may use the port). */
-export async function serveExamples(extra?: (port: number) => string): Promise<Served> {
+/**
+ * `extra(port)` gives YAML written as extra.yaml beside the examples (it may use the port); `flags`
+ * go to `ccts serve` after the listen flags.
+ */
+export async function serveExamples(extra?: (port: number) => string, flags: string[] = []): Promise<Served> {
   if (!existsSync(CLI)) throw new Error(`${CLI} missing: run npm run build first`);
   const dir = await mkdtemp(join(tmpdir(), "ccts-boot-"));
   await cp(EXAMPLE_DIR, dir, { recursive: true });
   const port = await freePort();
   if (extra) await writeFile(join(dir, "extra.yaml"), extra(port));
   const base = `http://127.0.0.1:${port}`;
-  const server = startCli(["serve", "--dir", dir, "--port", String(port), "--host", "127.0.0.1"]);
+  const server = startCli(["serve", "--dir", dir, "--port", String(port), "--host", "127.0.0.1", ...flags]);
   try {
     await waitReady(base);
   } catch (err) {

@@ -148,6 +148,18 @@ describe("ccts serve on a port already taken", () => {
   });
 });
 
+describe("ccts serve with /boot.ipxe retries it cannot give iPXE", () => {
+  it.each([
+    [["--boot-retry-every", "1500ms"], "--boot-retry-every must be whole seconds, at least 1s, got 1500ms"],
+    [["--boot-retry-every", "0s"], "--boot-retry-every must be whole seconds, at least 1s, got 0s"],
+    [["--boot-retry-tries", "0"], "--boot-retry-tries must be at least 1 (1: no retry)"],
+  ])("%j exits 2 saying why", async (flags, message) => {
+    const r = await runCli(["serve", "--dir", EXAMPLE_DIR, "--port", "0", ...flags], SYSTEM_NODE);
+    expect(r.code).toBe(2);
+    expect(r.stderr.split("\n")[0]).toBe(`ccts serve: ${message}`);
+  });
+});
+
 describe("ccts check", () => {
   it("passes the example folder", async () => {
     const r = await runCli(["check", "--dir", EXAMPLE_DIR], SYSTEM_NODE);

@@ -3,7 +3,7 @@
 
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BOOT_IPXE, buildApp } from "../../src/server/app.js";
+import { BOOT_IPXE, bootIpxeScript, buildApp } from "../../src/server/app.js";
 import {
   CLOUD_CONFIG_A,
   CT_CLOUD,
@@ -117,6 +117,18 @@ describe("iPXE", () => {
     expect(text.startsWith("#!ipxe\n")).toBe(true);
     expect(text).toContain(["chain ipxe?mac=$", "{netX/mac:hexhyp}"].join(""));
     expect(text).not.toMatch(/https?:\/\//);
+  });
+
+  it("/boot.ipxe tries as often and as many times as the app is told", async () => {
+    const other = await start({ bootRetry: { seconds: 3, tries: 5 } });
+    const body = await (await fetch(`${other.base}/boot.ipxe`)).text();
+    await other.app.close();
+    expect(body).toBe(bootIpxeScript({ seconds: 3, tries: 5 }));
+    expect(body).toContain("\nsleep 3\n");
+    expect(body).toContain(
+      ["iseq $", "{ccts-tries} 5 && echo ccts: no boot for $", "{netX/mac} after 5 tries"].join(""),
+    );
+    expect(body).not.toBe(BOOT_IPXE);
   });
 
   it.each(NOTATIONS)("GET /ipxe?mac=%s", async (mac) => {
