@@ -49,7 +49,8 @@ export interface SecretPort {
   get(namespace: string, name: string): Promise<SecretObject | undefined>;
   /** Creates the Secret unless one of that name exists ("exists"): a CA is never overwritten. */
   create(secret: SecretObject): Promise<"created" | "exists">;
-  apply(secret: SecretObject): Promise<void>;
+  /** Resolves to the Secret's new resourceVersion, when the API server answered with one. */
+  apply(secret: SecretObject): Promise<string | undefined>;
 }
 
 export type CAResult =
@@ -59,6 +60,8 @@ export type CAResult =
 export interface MachineCertificate extends CertificateAndKey {
   status: MachineCertificateStatus;
   renewAfter: Date;
+  /** Issued by this call: the version its Secret's write answered (the render memo's). */
+  written?: string;
 }
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
@@ -244,7 +247,7 @@ export class ClusterPKI {
     const notAfter = new Date(now.getTime() + lifetime);
     const pair = await issueCertificate(ca, { ...names, notBefore, notAfter });
     const owner = controllerOwner(KIND_MACHINE, machine);
-    await this.secrets.apply(
+    const written = await this.secrets.apply(
       tlsSecret(secretName, ns, "certificate", owner, pair, ca.certPem, { [ANNOTATION_NAMES]: fingerprint }),
     );
     this.issued.set(key, { pair, names: fingerprint });
@@ -257,7 +260,7 @@ export class ClusterPKI {
     // The watch may have brought the Secret back before the apply answered.
     const arrived = this.secrets.cached(ns, secretName);
     if (arrived) this.informerHas(key, arrived);
-    return this.result(pair, secretName, notBefore, notAfter);
+    return { ...this.result(pair, secretName, notBefore, notAfter), written };
   }
 
   /**

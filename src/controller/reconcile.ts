@@ -65,7 +65,8 @@ export interface ClusterWrites {
    * answered (undefined when nothing was written).
    */
   patchMachineStatus(machine: Machine, status: MachineStatus): Promise<WrittenVersion | undefined>;
-  applySecret(secret: SecretObject): Promise<void>;
+  /** Resolves to the new resourceVersion, when the API server answered with one. */
+  applySecret(secret: SecretObject): Promise<string | undefined>;
   deleteSecret(namespace: string, name: string): Promise<void>;
   event(machine: Machine, type: "Normal" | "Warning", reason: string, message: string): Promise<void>;
 }
@@ -131,6 +132,8 @@ export async function reconcileMachine(
   }
   const existing = state.configMap(namespace, renderedConfigMapName(name));
   const outcome = await renderOutcome(deps, machine);
+  // A certificate issued now was written now: its Secret's new version is ours.
+  if (inputs && outcome.certificate?.written) inputs.written.certificate = outcome.certificate.written;
 
   // A failed render never touches the last good documents; a duplicate MAC rewrites the
   // ConfigMap without that MAC's label. The documents' writes go out together; the status after
@@ -140,12 +143,16 @@ export async function reconcileMachine(
   if (wroteConfigMap) {
     writes.push(
       deps.writes.applyConfigMap(outcome.desired!).then((version) => {
-        if (inputs && version) inputs.configMapWritten = version;
+        if (inputs && version) inputs.written.configMap = version;
       }),
     );
   }
   if (outcome.desired && outcome.privateSecret) {
-    writes.push(deps.writes.applySecret(outcome.privateSecret));
+    writes.push(
+      deps.writes.applySecret(outcome.privateSecret).then((version) => {
+        if (inputs && version) inputs.written.documents = version;
+      }),
+    );
   } else if (outcome.desired && state.secret(secretRef.namespace, secretRef.name)) {
     writes.push(deps.writes.deleteSecret(secretRef.namespace, secretRef.name));
   }
@@ -165,7 +172,7 @@ export async function reconcileMachine(
   const written = await report(deps, machine, existing, outcome);
   // Our own status write, of the spec rendered (a spec change since would be a new generation).
   if (inputs && written?.resourceVersion && written.generation === machine.metadata.generation) {
-    inputs.machineWritten = written.resourceVersion;
+    inputs.written.machine = written.resourceVersion;
   }
   // Only a good render is remembered: a failure is rendered again each time (rare, and its cause
   // may be outside the inputs, as an API server refusing a write is).

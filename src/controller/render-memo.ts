@@ -13,27 +13,32 @@ import { generatedCASecretName, machineCertSecretName } from "./certificates.js"
 import type { ClusterState } from "./reconcile.js";
 import { documentsSecretRef, renderedConfigMapName } from "./rendered-configmap.js";
 
+/**
+ * Objects the reconcile writes itself (the Machine's status, its rendered ConfigMap, its
+ * certificate and documents Secrets): a later pass may find them at the version read, or at the
+ * one our own write answered, before or after the cache has that write. Both count as unchanged.
+ */
+export type OwnObject = "machine" | "configMap" | "certificate" | "documents";
+
 export interface RenderInputs {
-  /**
-   * The versions of everything the render reads, but the Machine's, its rendered ConfigMap's and
-   * the member list.
-   */
+  /** The versions of what the render reads and never writes: ClusterDesc, templates, CA, MAC claims. */
   readonly read: string;
   readonly cluster: ClusterDesc;
   /** The Machines of the ClusterDesc, as the cache holds them (one list while none changes). */
   readonly members: readonly Machine[];
-  /** The Machine's version as read. */
-  readonly machine: string;
-  /** The rendered ConfigMap's version as read ("" when there is none). */
-  readonly configMap: string;
+  /** The versions as read of the objects the reconcile writes itself ("" for none). */
+  readonly own: Readonly<Record<OwnObject, string>>;
+  /** The versions our own writes of them answered, set as the writes answer. */
+  readonly written: Partial<Record<OwnObject, string>>;
   /**
-   * The Machine's version as our own status write answered: a status write is a new version of
-   * the Machine, and without it the pass after the cache has that write would render again.
+   * Which of them a good render leaves in place (the Machine, its ConfigMap, with certificates
+   * its certificate Secret): one found missing was deleted since, and is rendered again.
    */
-  machineWritten?: string;
-  /** The rendered ConfigMap's version as our own write of it answered (the pass after a fan-out). */
-  configMapWritten?: string;
+  readonly required: ReadonlySet<OwnObject>;
 }
+
+const ALWAYS_REQUIRED: ReadonlySet<OwnObject> = new Set(["machine", "configMap"]);
+const REQUIRED_WITH_PKI: ReadonlySet<OwnObject> = new Set(["machine", "configMap", "certificate"]);
 
 const listIds = new WeakMap<object, number>();
 let nextListId = 0;
@@ -77,41 +82,58 @@ export function renderInputs(
     ...templateConfigMapNames(cluster).map((cm) => `${cm}=${versionOf(state.configMap(namespace, cm))}`),
     // A MAC claimed twice is served to neither: who claims each MAC is an input.
     ...macs.map((mac) => `${mac}=${state.claimants(mac).join(",")}`),
-    `documents=${versionOf(state.secret(documents.namespace, documents.name))}`,
   ];
   if (options.pki) {
     const ca = cluster.spec.pki?.caSecretName ?? generatedCASecretName(cluster.metadata.name);
-    read.push(
-      `ca=${versionOf(state.secret(namespace, ca))}`,
-      `certificate=${versionOf(state.secret(namespace, machineCertSecretName(name)))}`,
-    );
+    read.push(`ca=${versionOf(state.secret(namespace, ca))}`);
   }
   return {
     read: read.join(" "),
     cluster,
     members: state.members(namespace, cluster.metadata.name),
-    machine: versionOf(machine),
-    configMap: versionOf(state.configMap(namespace, renderedConfigMapName(name))),
+    own: {
+      machine: versionOf(machine),
+      configMap: versionOf(state.configMap(namespace, renderedConfigMapName(name))),
+      certificate: options.pki ? versionOf(state.secret(namespace, machineCertSecretName(name))) : "",
+      documents: versionOf(state.secret(documents.namespace, documents.name)),
+    },
+    written: {},
+    required: options.pki ? REQUIRED_WITH_PKI : ALWAYS_REQUIRED,
   };
 }
 
 /**
  * Why a Machine is rendered: nothing remembered (never rendered by this process, or its last
  * reconcile failed), or the first input found changed: the Machine (a spec change, or someone
- * else's write), its rendered ConfigMap, the other versions read (ClusterDesc, templates,
- * Secrets, who claims its MACs), the member list as its templates see it, a renewal due.
+ * else's write), its rendered ConfigMap, its certificate or documents Secret, the other versions
+ * read (ClusterDesc, templates, CA, who claims its MACs), the member list as its templates see
+ * it, a renewal due.
  */
-export type RenderCause = "first" | "machine" | "configmap" | "inputs" | "members" | "renewal";
+export type RenderCause =
+  | "first"
+  | "machine"
+  | "configmap"
+  | "certificate"
+  | "documents"
+  | "inputs"
+  | "members"
+  | "renewal";
+
+const OWN_CAUSES: readonly [OwnObject, RenderCause][] = [
+  ["machine", "machine"],
+  ["configMap", "configmap"],
+  ["certificate", "certificate"],
+  ["documents", "documents"],
+];
 
 interface Remembered {
   read: string;
   /**
-   * The Machine's and the rendered ConfigMap's versions that mean "as rendered": the one read, and
-   * the one our own write answered. A cache that has not yet seen our write still holds the one
-   * read (it never goes back to it after), so a pass in that window renders nothing either.
+   * For each object the reconcile writes itself, the versions that mean "as rendered": the one
+   * read, and the one our own write answered. A cache that has not yet seen our write still holds
+   * the one read (it never goes back to it after), so a pass in that window renders nothing either.
    */
-  machine: readonly string[];
-  configMap: readonly string[];
+  own: Record<OwnObject, readonly string[]>;
   /**
    * Whether the templates name `machines` (then any new member list is a change), and the member
    * list as they see it: the list itself (by identity), or only its etcd and master facts.
@@ -135,22 +157,15 @@ export class RenderMemo {
     now: Date,
   ): { unchanged: { renewAfter?: Date } } | { render: RenderCause } {
     const last = this.last.get(key);
-    const cause: RenderCause | undefined = !last
-      ? "first"
-      : !last.machine.includes(inputs.machine)
-        ? "machine"
-        : !last.configMap.includes(inputs.configMap)
-          ? "configmap"
-          : last.read !== inputs.read
-            ? "inputs"
-            : last.members !== membersSeen(inputs, last.wholeList)
-              ? "members"
-              : last.renewAfterMs !== undefined && now.getTime() >= last.renewAfterMs
-                ? "renewal"
-                : undefined;
-    if (cause) return { render: cause };
+    if (!last) return { render: "first" };
+    for (const [object, cause] of OWN_CAUSES) {
+      if (!last.own[object].includes(inputs.own[object])) return { render: cause };
+    }
+    if (last.read !== inputs.read) return { render: "inputs" };
+    if (last.members !== membersSeen(inputs, last.wholeList)) return { render: "members" };
+    if (last.renewAfterMs !== undefined && now.getTime() >= last.renewAfterMs) return { render: "renewal" };
     return {
-      unchanged: { renewAfter: last!.renewAfterMs === undefined ? undefined : new Date(last!.renewAfterMs) },
+      unchanged: { renewAfter: last.renewAfterMs === undefined ? undefined : new Date(last.renewAfterMs) },
     };
   }
 
@@ -164,10 +179,11 @@ export class RenderMemo {
     rendered: { renewAfter?: Date; namesMachineList: boolean },
   ): void {
     const { renewAfter, namesMachineList: wholeList } = rendered;
+    const own = {} as Record<OwnObject, readonly string[]>;
+    for (const [object] of OWN_CAUSES) own[object] = asRendered(inputs, object);
     this.last.set(key, {
       read: inputs.read,
-      machine: versions(inputs.machine, inputs.machineWritten),
-      configMap: versions(inputs.configMap, inputs.configMapWritten),
+      own,
       wholeList,
       members: membersSeen(inputs, wholeList),
       renewAfterMs: renewAfter?.getTime(),
@@ -190,9 +206,13 @@ function membersSeen(inputs: RenderInputs, wholeList: boolean): number | string 
 }
 
 /**
- * The versions given, without repeats and without "": no ConfigMap before our write of it is no
- * "as rendered" (one deleted after it must be rendered again).
+ * The versions of `object` that mean "as rendered". Absence ("") only for one the render does not
+ * require and did not write: none before our write of it is no "as rendered" (one deleted after
+ * it must be rendered again), nor is a required one missing.
  */
-function versions(read: string, written: string | undefined): string[] {
-  return [...new Set([read, written ?? ""])].filter((v) => v !== "");
+function asRendered(inputs: RenderInputs, object: OwnObject): string[] {
+  const read = inputs.own[object];
+  const written = inputs.written[object];
+  const absentStands = written === undefined && !inputs.required.has(object);
+  return [...new Set([read, written ?? ""])].filter((v) => v !== "" || (absentStands && read === ""));
 }

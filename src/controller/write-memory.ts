@@ -16,7 +16,8 @@ export class WriteMemory implements ClusterWrites {
   private readonly configMaps = new Map<string, { fingerprint: string; version?: string }>();
   /** Each Machine's last status written, and the version the API server answered it with. */
   private readonly statuses = new Map<string, { fingerprint: string; written?: WrittenVersion }>();
-  private readonly secrets = new Map<string, string>();
+  /** Each Secret's last content written ("deleted" after our delete), with its answered version. */
+  private readonly secrets = new Map<string, { fingerprint: string; version?: string }>();
 
   constructor(
     private readonly inner: ClusterWrites,
@@ -36,20 +37,22 @@ export class WriteMemory implements ClusterWrites {
     return version;
   }
 
-  async applySecret(secret: SecretObject): Promise<void> {
+  async applySecret(secret: SecretObject): Promise<string | undefined> {
     const key = `${secret.metadata.namespace}/${secret.metadata.name}`;
     const fingerprint = digest(secret);
-    if (this.secrets.get(key) === fingerprint) return;
-    await this.inner.applySecret(secret);
-    this.secrets.set(key, fingerprint);
+    const last = this.secrets.get(key);
+    if (last?.fingerprint === fingerprint) return last.version;
+    const version = await this.inner.applySecret(secret);
+    this.secrets.set(key, { fingerprint, version });
     this.onWrite("secret");
+    return version;
   }
 
   async deleteSecret(namespace: string, name: string): Promise<void> {
     const key = `${namespace}/${name}`;
-    if (this.secrets.get(key) === "deleted") return;
+    if (this.secrets.get(key)?.fingerprint === "deleted") return;
     await this.inner.deleteSecret(namespace, name);
-    this.secrets.set(key, "deleted");
+    this.secrets.set(key, { fingerprint: "deleted" });
     this.onWrite("secret");
   }
 

@@ -231,11 +231,10 @@ export class ControllerRuntime {
     const recordingWrites = {
       applyConfigMap: (cm: ConfigMapObject) =>
         this.own(`cm:${cm.metadata.namespace}/${cm.metadata.name}`, () => apiWrites.applyConfigMap(cm)),
-      applySecret: async (secret: SecretObject) => {
-        await this.own(`secret:${secret.metadata.namespace}/${secret.metadata.name}`, () =>
+      applySecret: (secret: SecretObject) =>
+        this.own(`secret:${secret.metadata.namespace}/${secret.metadata.name}`, () =>
           apiWrites.applySecret(secret),
-        );
-      },
+        ),
       deleteSecret: apiWrites.deleteSecret.bind(apiWrites),
       patchMachineStatus: apiWrites.patchMachineStatus.bind(apiWrites),
       event: apiWrites.event.bind(apiWrites),

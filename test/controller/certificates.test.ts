@@ -32,6 +32,7 @@ function secretPort(options: { watchBeforeAnswer?: boolean } = {}) {
       const k = key(secret.metadata.namespace ?? "default", secret.metadata.name);
       stored.set(k, written);
       if (options.watchBeforeAnswer) informer.set(k, written);
+      return written.metadata.resourceVersion;
     },
   };
   return {
@@ -73,6 +74,9 @@ describe("ClusterPKI's copy of an issued certificate", () => {
     expect(again.certPem).toBe(first.certPem);
     expect(again.keyPem).toBe(first.keyPem);
     expect(secrets.applies()).toBe(1);
+    // The issue says which version its write made (the render memo's); taking it again, none.
+    expect(first.written).toBe(secret.metadata.resourceVersion);
+    expect(again.written).toBeUndefined();
   });
 
   it("is not kept when the watch brought the Secret back before the apply answered", async () => {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { machineMacs, objectKey } from "../../src/api/machine.js";
 import type { ClusterDesc, Machine } from "../../src/api/types.js";
-import type { SecretObject } from "../../src/controller/certificates.js";
+import { ClusterPKI, type SecretObject } from "../../src/controller/certificates.js";
 import { type ClusterState, type ClusterWrites, reconcileMachine } from "../../src/controller/reconcile.js";
 import { type RenderCause, RenderMemo, renderInputs } from "../../src/controller/render-memo.js";
 import type { ConfigMapObject } from "../../src/controller/rendered-configmap.js";
@@ -50,7 +50,7 @@ function editCluster(state: MemoryState, edit: (c: ClusterDesc) => void): Cluste
 let version = 100;
 const nextVersion = () => String(++version);
 
-function setup() {
+function setup(options: { pki?: boolean } = {}) {
   const state = new MemoryState();
   const { cluster, machines } = exampleObjects(NS);
   cluster.metadata.resourceVersion = nextVersion();
@@ -80,10 +80,33 @@ function setup() {
       statusWrites++;
       return next.metadata;
     },
-    applySecret: async () => {},
+    applySecret: (secret) => writeSecret(secret),
     deleteSecret: async () => {},
     event: async () => {},
   };
+  // Secrets the controller writes (certificates, documents) reach the informer at storeSecrets().
+  const secretsWritten: SecretObject[] = [];
+  const writeSecret = async (secret: SecretObject) => {
+    const version = nextVersion();
+    secretsWritten.push({ ...secret, metadata: { ...secret.metadata, resourceVersion: version } });
+    return version;
+  };
+  const secretKey = (s: SecretObject) => `${s.metadata.namespace}/${s.metadata.name}`;
+  const pki = options.pki
+    ? new ClusterPKI({
+        cached: (ns, name) => state.secrets.get(`${ns}/${name}`),
+        get: async (ns, name) => state.secrets.get(`${ns}/${name}`),
+        // The cluster's CA: created once, seen by the informer at once.
+        create: async (secret) => {
+          state.secrets.set(secretKey(secret), {
+            ...secret,
+            metadata: { ...secret.metadata, resourceVersion: nextVersion() },
+          });
+          return "created";
+        },
+        apply: writeSecret,
+      })
+    : undefined;
   let renders = 0;
   let statusWrites = 0;
   let raceSpecChange = false;
@@ -97,6 +120,7 @@ function setup() {
     writes: new WriteMemory(writes),
     now: () => now,
     memo,
+    pki,
     onRender: () => {
       renders++;
     },
@@ -126,6 +150,11 @@ function setup() {
       now = d;
     },
     reconcile: () => reconcileMachine(deps, NS, name),
+    pki,
+    /** The informer catches up with the Secrets written, at the versions the writes answered. */
+    storeSecrets: () => {
+      for (const secret of secretsWritten.splice(0)) state.secrets.set(secretKey(secret), secret);
+    },
     /** The informer catches up with the last ConfigMap written, at the version the write answered. */
     store: () => {
       const cm = applied.at(-1)!;
@@ -206,7 +235,7 @@ describe("render memo", () => {
             resourceVersion: "7",
           },
         } as SecretObject),
-      "inputs",
+      "documents",
     ],
   ];
   it.each(changes)("renders again when %s changed, and says so", async (_what, change, cause) => {
@@ -246,6 +275,38 @@ describe("render memo", () => {
     t.state.memberList = [...t.state.memberList];
     expect((await t.reconcile())?.unchanged).toBeUndefined();
     expect(t.renders()).toBe(2);
+  });
+
+  it("with certificates: renders nothing once the cache has the certificate and documents Secrets it wrote", async () => {
+    const t = setup({ pki: true });
+    editCluster(t.state, (c) => {
+      c.spec.templates = [
+        { output: "cloud-config", inline: "#cloud-config\nhostname: {{machine.hostname}}\n" },
+        // A document with the private key goes to the documents Secret.
+        { output: "tls.key", inline: "{{tls.key}}" },
+      ];
+    });
+    // The cluster's CA first: the Machines that read before it existed render once more (a handful
+    // per cluster, once), as it is an input they read.
+    await t.pki!.clusterCA(t.state.clusters.values().next().value!, new Date());
+    expect(await t.reconcile()).toMatchObject({ reason: "Rendered", wroteConfigMap: true });
+    t.store();
+    t.storeSecrets();
+    const certificate = `${NS}/ccts-machine-${t.machine.metadata.name}-tls`;
+    const documents = `${NS}/ccts-machine-${t.machine.metadata.name}-documents`;
+    expect([...t.state.secrets.keys()]).toEqual(expect.arrayContaining([certificate, documents]));
+    expect(await t.reconcile()).toMatchObject({ unchanged: true });
+    expect(t.renders()).toBe(1);
+
+    // Deleted by someone: rendered again (the runtime tells the PKI to forget it, as here).
+    t.state.secrets.delete(certificate);
+    t.pki!.forgetMachine(objectKey(t.machine));
+    expect(await t.reconcile()).toMatchObject({ reason: "Rendered", renderCause: "certificate" });
+    t.storeSecrets();
+    expect(await t.reconcile()).toMatchObject({ unchanged: true });
+    t.state.secrets.delete(documents);
+    expect(await t.reconcile()).toMatchObject({ reason: "Rendered", renderCause: "documents" });
+    expect(t.renders()).toBe(3);
   });
 
   it("renders again when a template ConfigMap changed", async () => {

@@ -14,7 +14,7 @@ function recorder(): { writes: ClusterWrites; applied: ConfigMapObject[] } {
       return String(applied.length);
     },
     patchMachineStatus: async () => undefined,
-    applySecret: async () => {},
+    applySecret: async () => undefined,
     deleteSecret: async () => {},
     event: async () => {},
   };
