@@ -11,62 +11,71 @@ import { type ConfigMapObject, dataDigest } from "./rendered-configmap.js";
 
 export type WriteKind = "configmap" | "secret" | "status" | "event";
 
+/** The last thing written to one object, and what the API server answered the write with. */
+interface LastWrite<A> {
+  fingerprint: string;
+  answer?: A;
+}
+
 export class WriteMemory implements ClusterWrites {
-  /** Each ConfigMap's last content written, and the version the API server answered it with. */
-  private readonly configMaps = new Map<string, { fingerprint: string; version?: string }>();
-  /** Each Machine's last status written, and the version the API server answered it with. */
-  private readonly statuses = new Map<string, { fingerprint: string; written?: WrittenVersion }>();
-  /** Each Secret's last content written ("deleted" after our delete), with its answered version. */
-  private readonly secrets = new Map<string, { fingerprint: string; version?: string }>();
+  private readonly configMaps = new Map<string, LastWrite<string>>();
+  private readonly statuses = new Map<string, LastWrite<WrittenVersion>>();
+  /** A Secret's fingerprint is "deleted" after our delete of it. */
+  private readonly secrets = new Map<string, LastWrite<string>>();
 
   constructor(
     private readonly inner: ClusterWrites,
     private readonly onWrite: (kind: WriteKind) => void = () => {},
   ) {}
 
+  /**
+   * Writes unless the last write of `key` had this fingerprint. A write not made again answers
+   * with the version the write it skips got: a reconcile that read the object before the cache
+   * had that version takes it, so the render memo does not render again.
+   */
+  private async once<A>(
+    memory: Map<string, LastWrite<A>>,
+    key: string,
+    fingerprint: string,
+    kind: WriteKind,
+    write: () => Promise<A | undefined>,
+  ): Promise<A | undefined> {
+    const last = memory.get(key);
+    if (last?.fingerprint === fingerprint) return last.answer;
+    const answer = await write();
+    memory.set(key, { fingerprint, answer });
+    this.onWrite(kind);
+    return answer;
+  }
+
   async applyConfigMap(cm: ConfigMapObject): Promise<string | undefined> {
-    const key = `${cm.metadata.namespace}/${cm.metadata.name}`;
     // The documents' digest is the one reconcile computed to compare (not the documents again).
     const fingerprint = `${digest(cm.metadata)} ${dataDigest(cm.data)}`;
-    const last = this.configMaps.get(key);
-    // Not written again: answered with the version it was written at, as a skipped status is.
-    if (last?.fingerprint === fingerprint) return last.version;
-    const version = await this.inner.applyConfigMap(cm);
-    this.configMaps.set(key, { fingerprint, version });
-    this.onWrite("configmap");
-    return version;
+    return this.once(
+      this.configMaps,
+      `${cm.metadata.namespace}/${cm.metadata.name}`,
+      fingerprint,
+      "configmap",
+      () => this.inner.applyConfigMap(cm),
+    );
   }
 
   async applySecret(secret: SecretObject): Promise<string | undefined> {
     const key = `${secret.metadata.namespace}/${secret.metadata.name}`;
-    const fingerprint = digest(secret);
-    const last = this.secrets.get(key);
-    if (last?.fingerprint === fingerprint) return last.version;
-    const version = await this.inner.applySecret(secret);
-    this.secrets.set(key, { fingerprint, version });
-    this.onWrite("secret");
-    return version;
+    return this.once(this.secrets, key, digest(secret), "secret", () => this.inner.applySecret(secret));
   }
 
   async deleteSecret(namespace: string, name: string): Promise<void> {
-    const key = `${namespace}/${name}`;
-    if (this.secrets.get(key)?.fingerprint === "deleted") return;
-    await this.inner.deleteSecret(namespace, name);
-    this.secrets.set(key, { fingerprint: "deleted" });
-    this.onWrite("secret");
+    await this.once(this.secrets, `${namespace}/${name}`, "deleted", "secret", async () => {
+      await this.inner.deleteSecret(namespace, name);
+      return undefined;
+    });
   }
 
   async patchMachineStatus(machine: Machine, status: MachineStatus): Promise<WrittenVersion | undefined> {
-    const key = objectKey(machine);
-    const fingerprint = digest(status);
-    const last = this.statuses.get(key);
-    // Not written again: the version it was written at is still ours (a reconcile that read the
-    // Machine before the cache had that version takes it, so the render memo does not render again).
-    if (last?.fingerprint === fingerprint) return last.written;
-    const written = await this.inner.patchMachineStatus(machine, status);
-    this.statuses.set(key, { fingerprint, written });
-    this.onWrite("status");
-    return written;
+    return this.once(this.statuses, objectKey(machine), digest(status), "status", () =>
+      this.inner.patchMachineStatus(machine, status),
+    );
   }
 
   async event(machine: Machine, type: "Normal" | "Warning", reason: string, message: string): Promise<void> {
