@@ -447,7 +447,7 @@ function metricsFor(registry: Registry) {
     }),
     renderCauses: new Counter({
       name: "ccts_controller_render_causes_total",
-      help: "Machines rendered, by why the last good render did not stand: first (none remembered), machine, configmap, inputs, members, renewal",
+      help: "Machines rendered, by why the last good render did not stand: first (none remembered), machine, configmap, certificate, documents, inputs, members, renewal",
       labelNames: ["cause"],
       registers: [registry],
     }),
