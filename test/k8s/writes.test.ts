@@ -2,10 +2,11 @@
 // object's metadata only (the documents are not sent back), and the resourceVersion it returns is
 // the one the server holds.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { Machine } from "../../src/api/types.js";
 import type { KubeClient } from "../../src/k8s/client.js";
 import { ApiWrites } from "../../src/k8s/writes.js";
 import { testNamespace } from "../control-plane/namespace.js";
-import { get, kubeClient } from "../support/kube.js";
+import { create, exampleObjects, get, kubeClient } from "../support/kube.js";
 
 let client: KubeClient;
 let ns: string;
@@ -67,6 +68,19 @@ describe("ApiWrites on the real API server", () => {
       expect(answer.metadata.name).toBe("rendered");
       expect(answer.data).toBeUndefined();
     }
+  });
+
+  it("patches a Machine's status and returns its version and generation, nothing more (it is kept per Machine)", async () => {
+    const writes = new ApiWrites(client);
+    const machine = exampleObjects(ns).machines[0]!;
+    await create(client, machine);
+    const written = await writes.patchMachineStatus(machine, { configMap: "ccts-machine-x", outputs: [] });
+    const stored = await get<Machine>(client, "Machine", ns, machine.metadata.name);
+    expect(stored?.status?.configMap).toBe("ccts-machine-x");
+    expect(written).toStrictEqual({
+      resourceVersion: stored?.metadata.resourceVersion,
+      generation: stored?.metadata.generation,
+    });
   });
 
   it("creates a Secret once and says so when it exists already (the 409 still reads as a Status)", async () => {
