@@ -41,6 +41,11 @@ export interface SecretObject {
   metadata: OwnedObjectMeta;
   /** base64 values, as the API returns them. */
   data?: Record<string, string>;
+  /**
+   * Only in the controller's cache, in place of `data`, for a Machine's certificate Secret: its
+   * tls.crt and tls.key decoded (withoutUnreadSecretData).
+   */
+  pem?: CertificateAndKey;
 }
 
 /** Secrets as the PKI needs them: the informer cache, a direct read, create-only and apply. */
@@ -108,25 +113,32 @@ function tlsSecret(
 }
 
 /**
- * What the controller's cache keeps of a Secret: a Machine certificate without its copy of the CA
- * certificate (signing and rendering read the CA from the CA Secret), a documents Secret without
- * its documents (reconcile only asks whether it exists); a CA Secret and any other one whole.
+ * What the controller's cache keeps of a Secret: a Machine certificate as its certificate and key
+ * decoded (`pem`: a render reads them as text, and base64 took a third more of the heap, 12 of ~93
+ * MiB at 10,000 Machines) without its copy of the CA certificate (signing and rendering read the
+ * CA from the CA Secret), a documents Secret without its documents (reconcile only asks whether
+ * it exists); a CA Secret and any other one whole.
  */
 export function withoutUnreadSecretData<T extends SecretObject>(secret: T): T {
   if (secret.metadata.labels?.[LABEL_MANAGED_BY] !== MANAGED_BY || !secret.data) return secret;
   const kind = secret.metadata.labels[LABEL_KIND];
   if (kind === "certificate") {
-    const { "ca.crt": _ca, ...data } = secret.data;
-    return { ...secret, data };
+    const { data: _data, ...rest } = secret;
+    return { ...rest, pem: decodedPair(secret.data) } as T;
   }
   if (kind === "documents")
     return { ...secret, data: Object.fromEntries(Object.keys(secret.data).map((k) => [k, ""])) };
   return secret;
 }
 
+/** The certificate and key of a Secret, as the cache keeps them or as the API returns them. */
 function pairFrom(secret: SecretObject | undefined): CertificateAndKey | undefined {
-  const certPem = unb64(secret?.data?.["tls.crt"]);
-  const keyPem = unb64(secret?.data?.["tls.key"]);
+  return secret?.pem ?? decodedPair(secret?.data);
+}
+
+function decodedPair(data: Record<string, string> | undefined): CertificateAndKey | undefined {
+  const certPem = unb64(data?.["tls.crt"]);
+  const keyPem = unb64(data?.["tls.key"]);
   return certPem && keyPem ? { certPem, keyPem } : undefined;
 }
 
@@ -271,7 +283,7 @@ export class ClusterPKI {
    */
   informerHas(key: string, secret: SecretObject): void {
     const mine = this.issued.get(key);
-    if (!mine || unb64(secret.data?.["tls.crt"]) !== mine.pair.certPem) return;
+    if (!mine || pairFrom(secret)?.certPem !== mine.pair.certPem) return;
     this.issued.delete(key);
     const known = this.checked.get(key);
     const rv = secret.metadata.resourceVersion;

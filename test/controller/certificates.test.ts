@@ -9,6 +9,7 @@ import {
   machineCertSecretName,
   type SecretObject,
   type SecretPort,
+  withoutUnreadSecretData,
 } from "../../src/controller/certificates.js";
 import { generateCA } from "../../src/pki/x509.js";
 import { exampleObjects } from "../support/kube.js";
@@ -31,19 +32,20 @@ function secretPort(options: { watchBeforeAnswer?: boolean } = {}) {
       const written = { ...secret, metadata: { ...secret.metadata, resourceVersion: String(++rv) } };
       const k = key(secret.metadata.namespace ?? "default", secret.metadata.name);
       stored.set(k, written);
-      if (options.watchBeforeAnswer) informer.set(k, written);
+      if (options.watchBeforeAnswer) informer.set(k, withoutUnreadSecretData(written));
       return written.metadata.resourceVersion;
     },
   };
   return {
     port,
     applies: () => applies,
-    /** The informer catches up; returns what it now holds for that Secret. */
+    /** The informer catches up (its cache keeps what the controller's keeps); returns the Secret. */
     sync(ns: string, name: string): SecretObject {
       const secret = stored.get(key(ns, name))!;
-      informer.set(key(ns, name), secret);
+      informer.set(key(ns, name), withoutUnreadSecretData(secret));
       return secret;
     },
+    cached: (ns: string, name: string) => informer.get(key(ns, name)),
   };
 }
 
@@ -77,6 +79,24 @@ describe("ClusterPKI's copy of an issued certificate", () => {
     // The issue says which version its write made (the render memo's); taking it again, none.
     expect(first.written).toBe(secret.metadata.resourceVersion);
     expect(again.written).toBeUndefined();
+  });
+
+  it("is read from the cache as decoded text: the cache keeps neither the base64 data nor the CA copy", async () => {
+    const { cluster, machine, ca, secrets, pki } = await setUp();
+    const first = await pki.machineCertificate(cluster, machine, ca, NOW);
+    const name = machineCertSecretName(machine.metadata.name);
+    const stored = secrets.sync("pki", name);
+    expect(Object.keys(stored.data ?? {}).sort()).toEqual(["ca.crt", "tls.crt", "tls.key"]);
+    const cached = secrets.cached("pki", name);
+    expect(cached?.pem).toEqual({ certPem: first.certPem, keyPem: first.keyPem });
+    expect(cached?.data).toBeUndefined();
+    expect(cached?.metadata).toEqual(stored.metadata);
+    // A Secret of another kind, a CA's, is kept whole.
+    const caSecret = {
+      ...stored,
+      metadata: { ...stored.metadata, labels: { ...stored.metadata.labels, "ccts.io/kind": "ca" } },
+    };
+    expect(withoutUnreadSecretData(caSecret)).toBe(caSecret);
   });
 
   it("is not kept when the watch brought the Secret back before the apply answered", async () => {

@@ -347,8 +347,10 @@ describe("cluster CA and machine certificates", () => {
     expect(await reason("byo-1")).toBe("Rendered");
     expect(runtime.cache.secret(ns, "user-ca")?.metadata.name).toBe("user-ca");
     expect(runtime.cache.secret(ns, "user-ca")?.data).toBeUndefined();
-    // Its own Secrets it keeps, without the documents and CA copies it never reads.
-    expect(runtime.cache.secret(ns, "ccts-machine-byo-1-tls")?.data?.["tls.crt"]).toBeDefined();
+    // Its own Secrets it keeps, the certificate and key decoded, without the CA copy it never reads.
+    const own = runtime.cache.secret(ns, "ccts-machine-byo-1-tls");
+    expect(own?.pem?.certPem).toBe(decoded(await secret("ccts-machine-byo-1-tls"), "tls.crt"));
+    expect(own?.data).toBeUndefined();
   });
 
   it("reports a named CA Secret that does not exist", async () => {
