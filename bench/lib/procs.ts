@@ -93,9 +93,10 @@ export function controllerEnv(): NodeJS.ProcessEnv {
 
 /**
  * The controller container's jemalloc settings (deploy/ and the CDKTF stack; tests keep them equal):
- * freed pages go back to the kernel at once rather than after a 10-s decay.
+ * freed pages go back to the kernel at once rather than after a 10-s decay, and one arena serves
+ * every thread (jemalloc's default is four per core; one measured 6-10 MiB lower, bench/README.md).
  */
-export const CONTROLLER_MALLOC_CONF = "dirty_decay_ms:0,muzzy_decay_ms:0";
+export const CONTROLLER_MALLOC_CONF = "dirty_decay_ms:0,muzzy_decay_ms:0,narenas:1";
 
 /** Debian's jemalloc on this machine (libjemalloc2, as in the image). */
 export function jemallocLibrary(): string {

@@ -50,8 +50,8 @@ export const HAPROXY_HEALTH_PORT = 8404;
  * peak at 10,000 Machines; equal to deploy/base/controller.yaml's, test/cdktf checks).
  */
 export const CONTROLLER_LD_PRELOAD = "/usr/local/lib/libjemalloc.so.2";
-/** jemalloc's settings there: freed pages returned at once (deploy/base/controller.yaml's, checked). */
-export const CONTROLLER_MALLOC_CONF = "dirty_decay_ms:0,muzzy_decay_ms:0";
+/** jemalloc's settings there: freed pages returned at once, one arena (deploy/base/controller.yaml's, checked). */
+export const CONTROLLER_MALLOC_CONF = "dirty_decay_ms:0,muzzy_decay_ms:0,narenas:1";
 /**
  * NODE_OPTIONS of the containers, the heap cap half the memory limit: with the default 512 MiB, the
  * image's options for the controller and deploy/base/server.yaml's for the server (test/cdktf checks).
