@@ -1,7 +1,7 @@
 // Flags that `serve` (embedded) and `server` (cluster mode) share: where to listen, what to serve
 // besides documents, and how the HTTP app protects itself.
 import { resolve } from "node:path";
-import type { AppDeps, BootRetry } from "../server/app.js";
+import { type AppDeps, BOOT_RETRY, type BootRetry } from "../server/app.js";
 import { durationMs, port, UsageError } from "./usage.js";
 
 export const HTTP_FLAGS = {
@@ -12,8 +12,9 @@ export const HTTP_FLAGS = {
   "trusted-proxies": { type: "string" },
   "rate-limit": { type: "string" },
   "rate-burst": { type: "string", default: "100" },
-  "boot-retry-every": { type: "string", default: "10s" },
-  "boot-retry-tries": { type: "string", default: "60" },
+  // /boot.ipxe's own defaults (the commands that take these flags load the app anyway).
+  "boot-retry-every": { type: "string", default: `${BOOT_RETRY.seconds}s` },
+  "boot-retry-tries": { type: "string", default: String(BOOT_RETRY.tries) },
 } as const;
 
 interface HttpFlagValues {
@@ -37,11 +38,14 @@ function count(value: string | undefined, flag: string): number {
 
 /** /boot.ipxe's retries: whole seconds (iPXE's sleep), at least one try. */
 function bootRetry(values: HttpFlagValues): BootRetry {
-  const every = values["boot-retry-every"] ?? "10s";
+  const every = values["boot-retry-every"] ?? HTTP_FLAGS["boot-retry-every"].default;
   const ms = durationMs(every);
   if (ms < 1000 || ms % 1000 !== 0)
     throw new UsageError(`--boot-retry-every must be whole seconds, at least 1s, got ${every}`);
-  const tries = count(values["boot-retry-tries"] ?? "60", "--boot-retry-tries");
+  const tries = count(
+    values["boot-retry-tries"] ?? HTTP_FLAGS["boot-retry-tries"].default,
+    "--boot-retry-tries",
+  );
   if (tries < 1) throw new UsageError("--boot-retry-tries must be at least 1 (1: no retry)");
   return { seconds: ms / 1000, tries };
 }
