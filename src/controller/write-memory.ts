@@ -17,11 +17,46 @@ interface LastWrite<A> {
   answer?: A;
 }
 
+/**
+ * One kind's last writes, by `namespace/name`. A forget() that comes while a write of that object
+ * is in flight wins: the write's answer is not remembered when it arrives. (The watch can tell of
+ * someone else's change before our write's response is read; remembering it then would skip the
+ * write that puts the object back.)
+ */
+class LastWrites<A> {
+  private readonly last = new Map<string, LastWrite<A>>();
+  /** Per object with writes in flight: how many, and whether forget() came meanwhile. */
+  private readonly inFlight = new Map<string, { writes: number; forgotten: boolean }>();
+
+  get(key: string): LastWrite<A> | undefined {
+    return this.last.get(key);
+  }
+
+  async write(key: string, fingerprint: string, write: () => Promise<A | undefined>): Promise<A | undefined> {
+    const flight = this.inFlight.get(key) ?? { writes: 0, forgotten: false };
+    this.inFlight.set(key, flight);
+    flight.writes++;
+    try {
+      const answer = await write();
+      if (!flight.forgotten) this.last.set(key, { fingerprint, answer });
+      return answer;
+    } finally {
+      if (--flight.writes === 0) this.inFlight.delete(key);
+    }
+  }
+
+  forget(key: string): void {
+    this.last.delete(key);
+    const flight = this.inFlight.get(key);
+    if (flight) flight.forgotten = true;
+  }
+}
+
 export class WriteMemory implements ClusterWrites {
-  private readonly configMaps = new Map<string, LastWrite<string>>();
-  private readonly statuses = new Map<string, LastWrite<WrittenVersion>>();
+  private readonly configMaps = new LastWrites<string>();
+  private readonly statuses = new LastWrites<WrittenVersion>();
   /** A Secret's fingerprint is "deleted" after our delete of it. */
-  private readonly secrets = new Map<string, LastWrite<string>>();
+  private readonly secrets = new LastWrites<string>();
 
   constructor(
     private readonly inner: ClusterWrites,
@@ -34,7 +69,7 @@ export class WriteMemory implements ClusterWrites {
    * had that version takes it, so the render memo does not render again.
    */
   private async once<A>(
-    memory: Map<string, LastWrite<A>>,
+    memory: LastWrites<A>,
     key: string,
     fingerprint: string,
     kind: WriteKind,
@@ -42,8 +77,7 @@ export class WriteMemory implements ClusterWrites {
   ): Promise<A | undefined> {
     const last = memory.get(key);
     if (last?.fingerprint === fingerprint) return last.answer;
-    const answer = await write();
-    memory.set(key, { fingerprint, answer });
+    const answer = await memory.write(key, fingerprint, write);
     this.onWrite(kind);
     return answer;
   }
@@ -85,17 +119,17 @@ export class WriteMemory implements ClusterWrites {
 
   /** Someone else changed or deleted this ConfigMap (`namespace/name`): write it again when due. */
   forgetConfigMap(key: string): void {
-    this.configMaps.delete(key);
+    this.configMaps.forget(key);
   }
 
   /** Someone else changed or deleted this Secret (`namespace/name`). */
   forgetSecret(key: string): void {
-    this.secrets.delete(key);
+    this.secrets.forget(key);
   }
 
   /** The Machine (`namespace/name`) is gone, or its status was changed by someone else. */
   forgetMachine(key: string): void {
-    this.statuses.delete(key);
+    this.statuses.forget(key);
   }
 }
 

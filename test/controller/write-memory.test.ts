@@ -49,6 +49,30 @@ describe("WriteMemory for ConfigMaps", () => {
     await memory.applyConfigMap(cm("a"));
     expect(applied).toHaveLength(2);
   });
+  it("writes again when forgotten while its write was in flight (the watch told first)", async () => {
+    const { writes, applied } = recorder();
+    let answer!: () => void;
+    const apply = writes.applyConfigMap;
+    writes.applyConfigMap = async (c) => {
+      await new Promise<void>((r) => (answer = r));
+      return apply(c);
+    };
+    const memory = new WriteMemory(writes);
+    const first = memory.applyConfigMap(cm("a"));
+    await Promise.resolve();
+    // Someone removed our label after our write reached the API server, before we read its answer.
+    memory.forgetConfigMap("ns/ccts-machine-m1");
+    answer();
+    expect(await first).toBe("1");
+    const second = memory.applyConfigMap(cm("a"));
+    await Promise.resolve();
+    answer();
+    expect(await second).toBe("2");
+    expect(applied).toHaveLength(2);
+    // Not forgotten during this one: remembered as before.
+    expect(await memory.applyConfigMap(cm("a"))).toBe("2");
+    expect(applied).toHaveLength(2);
+  });
 });
 
 describe("WriteMemory for Machine status", () => {
