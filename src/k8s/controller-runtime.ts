@@ -19,6 +19,7 @@ import {
   reconcileClusterDocuments,
 } from "../controller/cluster-documents.js";
 import { clusterChanged, machineChanged, templateConfigMapChanged } from "../controller/fanout.js";
+import { OwnEchoes } from "../controller/own-echoes.js";
 import { WorkQueue } from "../controller/queue.js";
 import { reconcileMachine } from "../controller/reconcile.js";
 import { RenderMemo } from "../controller/render-memo.js";
@@ -70,17 +71,8 @@ export class ControllerRuntime {
   readonly cache: MachineCache;
   readonly queue: WorkQueue;
   private reconciling = false;
-  /**
-   * Per object we wrote (`cm:ns/name`, `secret:ns/name`), the resourceVersion of our last write, so
-   * its watch event does not re-queue. One entry per object: when the event came first (see
-   * inFlight) the entry stays until our next write of the object replaces it.
-   */
-  private readonly ownWrites = new Map<string, string>();
-  /**
-   * Objects with a write of ours in flight: the watch event of that write can arrive before the
-   * response that tells its resourceVersion, and must not count as someone else's change.
-   */
-  private readonly inFlight = new Set<string>();
+  /** Tells the watch events of our own ConfigMap and Secret writes from other writers' changes. */
+  private readonly echoes = new OwnEchoes();
   readonly writes = { configmap: 0, secret: 0, status: 0, event: 0 };
   private readonly memory: WriteMemory;
   private readonly renderMemo = new RenderMemo();
@@ -149,11 +141,14 @@ export class ControllerRuntime {
       onEvent: (type, obj) => {
         // A rendered ConfigMap changed or deleted by someone else: put back what it should hold.
         const ns = obj.metadata.namespace;
-        if (this.isOwnEcho(type, `cm:${ns}/${obj.metadata.name}`, obj)) return;
-        this.memory.forgetConfigMap(`${ns}/${obj.metadata.name}`);
-        const owner = obj.metadata.ownerReferences?.[0];
-        if (owner?.kind === "ClusterDesc") this.enqueue([clusterDocumentsKey(ns, owner.name)]);
-        else if (owner) this.enqueue([`${ns}/${owner.name}`]);
+        const changedByOthers = () => {
+          this.memory.forgetConfigMap(`${ns}/${obj.metadata.name}`);
+          const owner = obj.metadata.ownerReferences?.[0];
+          if (owner?.kind === "ClusterDesc") this.enqueue([clusterDocumentsKey(ns, owner.name)]);
+          else if (owner) this.enqueue([`${ns}/${owner.name}`]);
+        };
+        const key = `cm:${ns}/${obj.metadata.name}`;
+        if (!this.echoes.isEcho(type, key, obj.metadata.resourceVersion, changedByOthers)) changedByOthers();
       },
       onError: onError("rendered ConfigMap"),
     });
@@ -172,12 +167,15 @@ export class ControllerRuntime {
         const machine = owningMachine(obj.metadata);
         if (machine && obj.metadata.labels[LABEL_KIND] === "certificate" && type !== "DELETED")
           this.pki.informerHas(machine, obj);
-        if (this.isOwnEcho(type, `secret:${key}`, obj)) return;
-        this.memory.forgetSecret(key);
-        if (machine) {
-          this.pki.forgetMachine(machine);
-          this.enqueue([machine]);
-        }
+        const changedByOthers = () => {
+          this.memory.forgetSecret(key);
+          if (machine) {
+            this.pki.forgetMachine(machine);
+            this.enqueue([machine]);
+          }
+        };
+        if (!this.echoes.isEcho(type, `secret:${key}`, obj.metadata.resourceVersion, changedByOthers))
+          changedByOthers();
       }
       // A CA Secret changed (rotated by the user, or deleted): every Machine of its clusters.
       for (const cluster of this.cache.clusters(ns)) {
@@ -230,9 +228,11 @@ export class ControllerRuntime {
     const apiWrites = new ApiWrites(o.client);
     const recordingWrites = {
       applyConfigMap: (cm: ConfigMapObject) =>
-        this.own(`cm:${cm.metadata.namespace}/${cm.metadata.name}`, () => apiWrites.applyConfigMap(cm)),
+        this.echoes.write(`cm:${cm.metadata.namespace}/${cm.metadata.name}`, () =>
+          apiWrites.applyConfigMap(cm),
+        ),
       applySecret: (secret: SecretObject) =>
-        this.own(`secret:${secret.metadata.namespace}/${secret.metadata.name}`, () =>
+        this.echoes.write(`secret:${secret.metadata.namespace}/${secret.metadata.name}`, () =>
           apiWrites.applySecret(secret),
         ),
       deleteSecret: apiWrites.deleteSecret.bind(apiWrites),
@@ -321,30 +321,6 @@ export class ControllerRuntime {
   }
 
   /** True when a watch event of the object `key` is the echo of our own write (done or in flight). */
-  private isOwnEcho(type: string, key: string, obj: { metadata: { resourceVersion?: string } }): boolean {
-    if (type === "DELETED") {
-      this.ownWrites.delete(key);
-      return false;
-    }
-    if (this.inFlight.has(key)) return true;
-    const rv = obj.metadata.resourceVersion;
-    if (rv === undefined || this.ownWrites.get(key) !== rv) return false;
-    this.ownWrites.delete(key);
-    return true;
-  }
-
-  /** Runs one of our writes, remembering it so its own watch event is not taken for a foreign change. */
-  private async own(key: string, write: () => Promise<string | undefined>): Promise<string | undefined> {
-    this.inFlight.add(key);
-    try {
-      const rv = await write();
-      if (rv) this.ownWrites.set(key, rv);
-      return rv;
-    } finally {
-      this.inFlight.delete(key);
-    }
-  }
-
   private templateTexts(cluster: ClusterDesc): string[] {
     const resolved = resolveTemplates(
       cluster,

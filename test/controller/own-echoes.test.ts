@@ -1,0 +1,74 @@
+// OwnEchoes: the watch event of our own write is not taken for someone else's change, whether it
+// comes after the write's answer or before it; every other change is, even one that comes while
+// a write of ours is in flight.
+import { describe, expect, it } from "vitest";
+import { OwnEchoes } from "../../src/controller/own-echoes.js";
+
+/** A write whose answer the test gives when it likes. */
+function pendingWrite(): { write: () => Promise<string | undefined>; answer: (rv: string) => void } {
+  let answer!: (rv: string) => void;
+  const promise = new Promise<string>((r) => (answer = r));
+  return { write: () => promise, answer };
+}
+
+describe("OwnEchoes", () => {
+  it("takes the event of our write for an echo once, after the answer", async () => {
+    const echoes = new OwnEchoes();
+    await echoes.write("cm:ns/a", async () => "5");
+    const others: string[] = [];
+    expect(echoes.isEcho("MODIFIED", "cm:ns/a", "5", () => others.push("5"))).toBe(true);
+    expect(echoes.isEcho("MODIFIED", "cm:ns/a", "5", () => others.push("5 again"))).toBe(false);
+    expect(echoes.isEcho("MODIFIED", "cm:ns/a", "6", () => others.push("6"))).toBe(false);
+    expect(echoes.isEcho("MODIFIED", "cm:ns/b", "5", () => others.push("b"))).toBe(false);
+    expect(others).toEqual([]);
+  });
+
+  it("takes the event of our write for an echo when it comes before the answer", async () => {
+    const echoes = new OwnEchoes();
+    const { write, answer } = pendingWrite();
+    const done = echoes.write("cm:ns/a", write);
+    const others: string[] = [];
+    expect(echoes.isEcho("MODIFIED", "cm:ns/a", "7", () => others.push("7"))).toBe(true);
+    answer("7");
+    expect(await done).toBe("7");
+    expect(others).toEqual([]);
+    // Its version is spent: the same version again (a relist) is not ours to skip twice.
+    expect(echoes.isEcho("MODIFIED", "cm:ns/a", "7", () => {})).toBe(false);
+  });
+
+  it("tells of another writer's change that came while our write was in flight, once it answers", async () => {
+    const echoes = new OwnEchoes();
+    const { write, answer } = pendingWrite();
+    const done = echoes.write("cm:ns/a", write);
+    const others: string[] = [];
+    expect(echoes.isEcho("MODIFIED", "cm:ns/a", "8", () => others.push("8"))).toBe(true);
+    expect(echoes.isEcho("MODIFIED", "cm:ns/a", "9", () => others.push("9"))).toBe(true);
+    expect(others).toEqual([]);
+    answer("8");
+    await done;
+    expect(others).toEqual(["9"]);
+  });
+
+  it("tells of every event held during a write that failed", async () => {
+    const echoes = new OwnEchoes();
+    const others: string[] = [];
+    const done = echoes.write("cm:ns/a", async () => {
+      expect(echoes.isEcho("MODIFIED", "cm:ns/a", "3", () => others.push("3"))).toBe(true);
+      throw new Error("conflict");
+    });
+    await expect(done).rejects.toThrow("conflict");
+    expect(others).toEqual(["3"]);
+  });
+
+  it("never takes a deletion for an echo, in flight or not, and forgets the version written", async () => {
+    const echoes = new OwnEchoes();
+    await echoes.write("cm:ns/a", async () => "5");
+    expect(echoes.isEcho("DELETED", "cm:ns/a", "6", () => {})).toBe(false);
+    expect(echoes.isEcho("ADDED", "cm:ns/a", "5", () => {})).toBe(false);
+    const { write, answer } = pendingWrite();
+    const done = echoes.write("cm:ns/a", write);
+    expect(echoes.isEcho("DELETED", "cm:ns/a", "10", () => {})).toBe(false);
+    answer("11");
+    await done;
+  });
+});
