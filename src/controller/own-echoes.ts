@@ -21,16 +21,21 @@ export class OwnEchoes {
    */
   private readonly inFlight = new Map<string, { writes: number; held: HeldEvent[] }>();
 
-  /** Runs one of our writes of `key`; `write` answers with the resourceVersion it got. */
-  async write(key: string, write: () => Promise<string | undefined>): Promise<string | undefined> {
+  /** Runs one of our writes of `key`; `versionOf` reads the resourceVersion it got from its answer. */
+  async write<A>(
+    key: string,
+    write: () => Promise<A>,
+    versionOf: (answer: A) => string | undefined,
+  ): Promise<A> {
     const flight = this.inFlight.get(key) ?? { writes: 0, held: [] };
     this.inFlight.set(key, flight);
     flight.writes++;
     let version: string | undefined;
     try {
-      version = await write();
+      const answer = await write();
+      version = versionOf(answer);
       if (version) this.written.set(key, version);
-      return version;
+      return answer;
     } finally {
       if (--flight.writes === 0) {
         this.inFlight.delete(key);

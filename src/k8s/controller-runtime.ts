@@ -5,7 +5,7 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { LABEL_KIND, LABEL_MANAGED_BY } from "../api/constants.js";
 import { owningMachine } from "../api/labels.js";
 import { objectKey } from "../api/machine.js";
-import type { ClusterDesc, Machine } from "../api/types.js";
+import type { ClusterDesc, Machine, MachineStatus } from "../api/types.js";
 import {
   ClusterPKI,
   generatedCASecretName,
@@ -71,7 +71,7 @@ export class ControllerRuntime {
   readonly cache: MachineCache;
   readonly queue: WorkQueue;
   private reconciling = false;
-  /** Tells the watch events of our own ConfigMap and Secret writes from other writers' changes. */
+  /** Tells the watch events of our own writes (ConfigMaps, Secrets, Machine status) from others' changes. */
   private readonly echoes = new OwnEchoes();
   readonly writes = { configmap: 0, secret: 0, status: 0, event: 0 };
   private readonly memory: WriteMemory;
@@ -97,8 +97,18 @@ export class ControllerRuntime {
           type === "DELETED" ? undefined : (machines.get(obj.metadata.namespace, obj.metadata.name) ?? obj);
         this.cache.index(old, next);
         if (!next) this.memory.forgetMachine(objectKey(obj));
-        // Status-only updates (ours) do not change the generation: nothing to re-render.
-        if (old && next && old.metadata.generation === next.metadata.generation) return;
+        if (old && next && old.metadata.generation === next.metadata.generation) {
+          // Status or metadata only: nothing to re-render when it was our status write. Someone
+          // else's may have changed the status we wrote: reconcile, and write it again if so.
+          const key = objectKey(obj);
+          const changedByOthers = () => {
+            this.memory.forgetMachine(key);
+            this.enqueue([key]);
+          };
+          if (!this.echoes.isEcho(type, `machine:${key}`, obj.metadata.resourceVersion, changedByOthers))
+            changedByOthers();
+          return;
+        }
         // The cluster's own documents (dnsmasq reservations) list every Machine: rendered once
         // for the Machine changes of a short while, not once per Machine.
         this.enqueue(
@@ -226,17 +236,27 @@ export class ControllerRuntime {
     );
 
     const apiWrites = new ApiWrites(o.client);
+    const version = (answer: string | undefined) => answer;
     const recordingWrites = {
       applyConfigMap: (cm: ConfigMapObject) =>
-        this.echoes.write(`cm:${cm.metadata.namespace}/${cm.metadata.name}`, () =>
-          apiWrites.applyConfigMap(cm),
+        this.echoes.write(
+          `cm:${cm.metadata.namespace}/${cm.metadata.name}`,
+          () => apiWrites.applyConfigMap(cm),
+          version,
         ),
       applySecret: (secret: SecretObject) =>
-        this.echoes.write(`secret:${secret.metadata.namespace}/${secret.metadata.name}`, () =>
-          apiWrites.applySecret(secret),
+        this.echoes.write(
+          `secret:${secret.metadata.namespace}/${secret.metadata.name}`,
+          () => apiWrites.applySecret(secret),
+          version,
         ),
       deleteSecret: apiWrites.deleteSecret.bind(apiWrites),
-      patchMachineStatus: apiWrites.patchMachineStatus.bind(apiWrites),
+      patchMachineStatus: (machine: Machine, status: MachineStatus) =>
+        this.echoes.write(
+          `machine:${objectKey(machine)}`,
+          () => apiWrites.patchMachineStatus(machine, status),
+          (answer) => answer?.resourceVersion,
+        ),
       event: apiWrites.event.bind(apiWrites),
     };
     this.memory = new WriteMemory(recordingWrites, (kind) => {

@@ -610,6 +610,22 @@ spec:
     );
   });
 
+  it("puts back a Machine's status that someone else changed", async () => {
+    const good = (await waitReason("worker-1", "Rendered"))!;
+    const writesBefore = runtime.writes.status;
+    await client.request("PATCH", `/apis/ccts.io/v1alpha1/namespaces/${ns}/machines/worker-1/status`, {
+      contentType: "application/merge-patch+json",
+      body: { status: { configMap: "someone-else", outputs: ["nothing"] } },
+    });
+    const restored = await waitFor("worker-1's status to be written again", async () => {
+      const m = await machine("worker-1");
+      return m?.status?.configMap === good.status?.configMap ? m : undefined;
+    });
+    expect(restored.status?.outputs).toEqual(good.status?.outputs);
+    expect(rendered(restored)).toEqual(rendered(good));
+    expect(runtime.writes.status - writesBefore).toBe(1);
+  });
+
   it("deletes a Machine's ConfigMap through garbage collection", async () => {
     expect(await renderedCM("orphan")).toBeDefined();
     await remove(client, "Machine", ns, "orphan");

@@ -4,6 +4,8 @@
 import { describe, expect, it } from "vitest";
 import { OwnEchoes } from "../../src/controller/own-echoes.js";
 
+const same = (version: string | undefined) => version;
+
 /** A write whose answer the test gives when it likes. */
 function pendingWrite(): { write: () => Promise<string | undefined>; answer: (rv: string) => void } {
   let answer!: (rv: string) => void;
@@ -14,7 +16,7 @@ function pendingWrite(): { write: () => Promise<string | undefined>; answer: (rv
 describe("OwnEchoes", () => {
   it("takes the event of our write for an echo once, after the answer", async () => {
     const echoes = new OwnEchoes();
-    await echoes.write("cm:ns/a", async () => "5");
+    await echoes.write("cm:ns/a", async () => "5", same);
     const others: string[] = [];
     expect(echoes.isEcho("MODIFIED", "cm:ns/a", "5", () => others.push("5"))).toBe(true);
     expect(echoes.isEcho("MODIFIED", "cm:ns/a", "5", () => others.push("5 again"))).toBe(false);
@@ -26,7 +28,7 @@ describe("OwnEchoes", () => {
   it("takes the event of our write for an echo when it comes before the answer", async () => {
     const echoes = new OwnEchoes();
     const { write, answer } = pendingWrite();
-    const done = echoes.write("cm:ns/a", write);
+    const done = echoes.write("cm:ns/a", write, same);
     const others: string[] = [];
     expect(echoes.isEcho("MODIFIED", "cm:ns/a", "7", () => others.push("7"))).toBe(true);
     answer("7");
@@ -39,7 +41,7 @@ describe("OwnEchoes", () => {
   it("tells of another writer's change that came while our write was in flight, once it answers", async () => {
     const echoes = new OwnEchoes();
     const { write, answer } = pendingWrite();
-    const done = echoes.write("cm:ns/a", write);
+    const done = echoes.write("cm:ns/a", write, same);
     const others: string[] = [];
     expect(echoes.isEcho("MODIFIED", "cm:ns/a", "8", () => others.push("8"))).toBe(true);
     expect(echoes.isEcho("MODIFIED", "cm:ns/a", "9", () => others.push("9"))).toBe(true);
@@ -52,21 +54,25 @@ describe("OwnEchoes", () => {
   it("tells of every event held during a write that failed", async () => {
     const echoes = new OwnEchoes();
     const others: string[] = [];
-    const done = echoes.write("cm:ns/a", async () => {
-      expect(echoes.isEcho("MODIFIED", "cm:ns/a", "3", () => others.push("3"))).toBe(true);
-      throw new Error("conflict");
-    });
+    const done = echoes.write(
+      "cm:ns/a",
+      async () => {
+        expect(echoes.isEcho("MODIFIED", "cm:ns/a", "3", () => others.push("3"))).toBe(true);
+        throw new Error("conflict");
+      },
+      same,
+    );
     await expect(done).rejects.toThrow("conflict");
     expect(others).toEqual(["3"]);
   });
 
   it("never takes a deletion for an echo, in flight or not, and forgets the version written", async () => {
     const echoes = new OwnEchoes();
-    await echoes.write("cm:ns/a", async () => "5");
+    await echoes.write("cm:ns/a", async () => "5", same);
     expect(echoes.isEcho("DELETED", "cm:ns/a", "6", () => {})).toBe(false);
     expect(echoes.isEcho("ADDED", "cm:ns/a", "5", () => {})).toBe(false);
     const { write, answer } = pendingWrite();
-    const done = echoes.write("cm:ns/a", write);
+    const done = echoes.write("cm:ns/a", write, same);
     expect(echoes.isEcho("DELETED", "cm:ns/a", "10", () => {})).toBe(false);
     answer("11");
     await done;
