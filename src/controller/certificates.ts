@@ -31,6 +31,7 @@ import {
   type OwnerReference,
 } from "./rendered-configmap.js";
 
+import { shared, sharedTime } from "./shared-strings.js";
 export const ANNOTATION_NAMES = "ccts.io/certificate-names";
 const CLOCK_SKEW_MS = 5 * 60 * 1000;
 
@@ -123,8 +124,26 @@ export function withoutUnreadSecretData<T extends SecretObject>(secret: T): T {
   if (secret.metadata.labels?.[LABEL_MANAGED_BY] !== MANAGED_BY || !secret.data) return secret;
   const kind = secret.metadata.labels[LABEL_KIND];
   if (kind === "certificate") {
+    // What each Machine's certificate Secret repeats is kept once: its type, our labels' values, the
+    // owner reference's apiVersion and kind, and the creation time (a second's worth share one).
     const { data: _data, ...rest } = secret;
-    return { ...rest, pem: decodedPair(secret.data) } as T;
+    const metadata = rest.metadata as OwnedObjectMeta & { creationTimestamp?: string };
+    const cached: SecretObject = {
+      ...rest,
+      type: rest.type && shared(rest.type),
+      metadata: {
+        ...metadata,
+        creationTimestamp: sharedTime(metadata.creationTimestamp),
+        labels: Object.fromEntries(Object.entries(metadata.labels ?? {}).map(([k, v]) => [k, shared(v)])),
+        ownerReferences: metadata.ownerReferences?.map((o) => ({
+          ...o,
+          apiVersion: shared(o.apiVersion),
+          kind: shared(o.kind),
+        })),
+      },
+      pem: decodedPair(secret.data),
+    };
+    return cached as T;
   }
   if (kind === "documents")
     return { ...secret, data: Object.fromEntries(Object.keys(secret.data).map((k) => [k, ""])) };

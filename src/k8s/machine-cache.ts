@@ -6,7 +6,7 @@ import type { SecretObject } from "../controller/certificates.js";
 import type { FanoutIndex } from "../controller/fanout.js";
 import type { ClusterState } from "../controller/reconcile.js";
 import type { ConfigMapObject } from "../controller/rendered-configmap.js";
-import { shared } from "../controller/shared-strings.js";
+import { shared, sharedTime } from "../controller/shared-strings.js";
 import { compareText } from "../render/sorted.js";
 import type { Informer } from "./informer.js";
 
@@ -50,14 +50,18 @@ function macsOf(m: Machine): string[] {
 
 /**
  * What the controller's cache keeps of a Machine: the object with one shared copy of the strings
- * every Machine repeats (output names, condition texts, apiVersion and kind; ~0.5 KB each).
+ * every Machine repeats (output names, condition texts, apiVersion and kind; ~0.5 KB each) and of
+ * its timestamps (many Machines are created, and rendered, within the same second).
  */
 export function withSharedStrings(machine: Machine): Machine {
-  const { status } = machine;
+  const { metadata, status } = machine;
   return {
     ...machine,
     apiVersion: shared(machine.apiVersion) as Machine["apiVersion"],
     kind: shared(machine.kind) as Machine["kind"],
+    metadata: metadata.creationTimestamp
+      ? { ...metadata, creationTimestamp: sharedTime(metadata.creationTimestamp) }
+      : metadata,
     ...(status && {
       status: {
         ...status,
@@ -69,7 +73,15 @@ export function withSharedStrings(machine: Machine): Machine {
             status: shared(c.status) as typeof c.status,
             reason: shared(c.reason),
             message: shared(c.message),
+            lastTransitionTime: sharedTime(c.lastTransitionTime),
           })),
+        }),
+        ...(status.certificate && {
+          certificate: {
+            ...status.certificate,
+            notAfter: sharedTime(status.certificate.notAfter),
+            renewAfter: sharedTime(status.certificate.renewAfter),
+          },
         }),
       },
     }),
