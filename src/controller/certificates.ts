@@ -30,8 +30,8 @@ import {
   type OwnedObjectMeta,
   type OwnerReference,
 } from "./rendered-configmap.js";
-
 import { shared, sharedTime } from "./shared-strings.js";
+
 export const ANNOTATION_NAMES = "ccts.io/certificate-names";
 const CLOCK_SKEW_MS = 5 * 60 * 1000;
 
