@@ -16,6 +16,13 @@ process.on("exit", () => {
   for (const child of running)
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
 });
+// A benchmark stopped by Ctrl-C or kill would end without 'exit' handlers, leaving its ccts
+// processes running: exit instead, so the handler above stops them.
+for (const [signal, code] of [
+  ["SIGINT", 130],
+  ["SIGTERM", 143],
+] as const)
+  process.once(signal, () => process.exit(code));
 
 export interface Proc {
   name: string;

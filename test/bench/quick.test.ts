@@ -5,13 +5,24 @@
 // every ConfigMap of the fan-out was re-rendered and served (and again on separate cores), and a
 // no-op resync wrote nothing.
 // A second, shorter run (`--only serving`) checks that a partial run keeps the whole run's files.
+// A third, stopped by SIGTERM once ccts serve is up, checks that it leaves no process behind.
 // Targets met or missed are the report's business (bench/README.md), not this test's.
-import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ROOT } from "../support/processes.js";
+import { waitFor } from "../support/wait.js";
 
 interface Run {
   code: number | null;
@@ -48,6 +59,65 @@ function expectServed(s: Serving): void {
   expect(s.storm.ccts.errors).toBe(0);
   expect(s.storm.ccts.ok).toBe(s.storm.ccts.requests);
 }
+
+/** Pids whose parent is `pid` (from /proc). */
+function childrenOf(pid: number): number[] {
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        // The parent pid is the 2nd field after the command in parentheses.
+        const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+        return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid;
+      } catch {
+        return false; // gone meanwhile
+      }
+    })
+    .map(Number);
+}
+
+const alive = (pid: number) =>
+  existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ");
+
+describe("npm run bench, stopped", () => {
+  it("leaves none of its processes behind when killed (SIGTERM)", async () => {
+    const out = mkdtempSync(join(tmpdir(), "ccts-bench-killed-"));
+    const bench = spawn(
+      process.execPath,
+      [join(ROOT, "bench/run.ts"), "--quick", "--only", "serving", "--out", out],
+      {
+        cwd: ROOT,
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+    );
+    let children: number[] = [];
+    try {
+      let stderr = "";
+      await new Promise<void>((resolve, reject) => {
+        bench.stderr!.on("data", (chunk: Buffer) => {
+          stderr += chunk.toString();
+          // ccts serve is up once its warm-up begins.
+          if (stderr.includes("warm-up")) resolve();
+        });
+        bench.on("exit", () => reject(new Error(`the benchmark ended early: ${stderr.slice(-2000)}`)));
+      });
+      children = childrenOf(bench.pid!);
+      expect(children.length).toBeGreaterThan(0);
+      bench.kill("SIGTERM");
+      const [code] = await once(bench, "exit");
+      expect(code).toBe(143);
+      await waitFor(
+        "the benchmark's processes to end",
+        async () => children.every((pid) => !alive(pid)),
+        5_000,
+      );
+    } finally {
+      bench.kill("SIGKILL");
+      for (const pid of children.filter(alive)) process.kill(pid, "SIGKILL"); // a failed run's
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
 
 describe("npm run bench -- --quick", () => {
   const out = mkdtempSync(join(tmpdir(), "ccts-bench-quick-"));
