@@ -340,7 +340,6 @@ export class ControllerRuntime {
     metric.depth.set(0);
   }
 
-  /** True when a watch event of the object `key` is the echo of our own write (done or in flight). */
   private templateTexts(cluster: ClusterDesc): string[] {
     const resolved = resolveTemplates(
       cluster,
