@@ -360,25 +360,45 @@ function condition(
   };
 }
 
+/**
+ * True when status `a` says what `b` would: field by field (a fan-out compares 10,000 of them; two
+ * JSON texts per Machine were 2% of a render's CPU), fields ccts does not write left out.
+ */
 function sameStatus(a: MachineStatus | undefined, b: MachineStatus): boolean {
   if (!a) return false;
-  const strip = (s: MachineStatus) =>
-    JSON.stringify({
-      observedGeneration: s.observedGeneration,
-      configMap: s.configMap,
-      outputs: s.outputs,
-      secret: s.secret,
-      certificate: s.certificate,
-      conditions: s.conditions?.map(
-        ({ type, status, reason, message, lastTransitionTime, observedGeneration }) => ({
-          type,
-          status,
-          reason,
-          message,
-          lastTransitionTime,
-          observedGeneration,
-        }),
-      ),
-    });
-  return strip(a) === strip(b);
+  const ac = a.certificate;
+  const bc = b.certificate;
+  return (
+    a.observedGeneration === b.observedGeneration &&
+    a.configMap === b.configMap &&
+    a.secret === b.secret &&
+    sameList(a.outputs, b.outputs) &&
+    (ac === bc ||
+      (ac !== undefined &&
+        bc !== undefined &&
+        ac.secretName === bc.secretName &&
+        ac.notAfter === bc.notAfter &&
+        ac.renewAfter === bc.renewAfter)) &&
+    sameList(a.conditions, b.conditions, sameCondition)
+  );
+}
+
+function sameCondition(a: Condition, b: Condition): boolean {
+  return (
+    a.type === b.type &&
+    a.status === b.status &&
+    a.reason === b.reason &&
+    a.message === b.message &&
+    a.lastTransitionTime === b.lastTransitionTime &&
+    a.observedGeneration === b.observedGeneration
+  );
+}
+
+function sameList<T>(
+  a: readonly T[] | undefined,
+  b: readonly T[] | undefined,
+  same: (x: T, y: T) => boolean = (x, y) => x === y,
+): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.length === b.length && a.every((x, i) => same(x, b[i]!));
 }
