@@ -6,7 +6,13 @@ import { MacError } from "../api/mac.js";
 import { machineMacs, objectKey } from "../api/machine.js";
 import type { ClusterDesc, Condition, Machine, MachineStatus } from "../api/types.js";
 import { containsPrivateKey } from "../pki/x509.js";
-import { contentHashWith, namesMachineList, renderMachine, resolveTemplates } from "../render/index.js";
+import {
+  contentHashWith,
+  namesMachineList,
+  type RenderedDocument,
+  renderMachine,
+  resolveTemplates,
+} from "../render/index.js";
 import type { ClusterPKI, MachineCertificate, SecretObject } from "./certificates.js";
 import { type RenderCause, type RenderMemo, renderInputs } from "./render-memo.js";
 import {
@@ -300,8 +306,9 @@ async function renderOutcome(deps: ReconcileDeps, machine: Machine): Promise<Out
   if (!result.ok) return { reason: result.failure.reason, message: result.failure.message, certificate };
 
   // Documents holding a private key go to a Secret; no ConfigMap ever carries one.
-  const privateDocs = result.documents.filter((d) => containsPrivateKey(d.content));
-  const publicDocs = result.documents.filter((d) => !containsPrivateKey(d.content));
+  const privateDocs: RenderedDocument[] = [];
+  const publicDocs: RenderedDocument[] = [];
+  for (const d of result.documents) (containsPrivateKey(d.content) ? privateDocs : publicDocs).push(d);
   let hash = result.hash;
   if (caPem && !publicDocs.some((d) => d.output === CA_OUTPUT)) {
     const caDocument = {
