@@ -321,6 +321,8 @@ describe("controller", () => {
       // Nor statuses: the status the API server returns (its certificate's fields in another
       // order than ours) says what the first controller wrote.
       expect(restarted.writes.status).toBe(0);
+      expect(restarted.writes.secret).toBe(0);
+      expect(restarted.writes.event).toBe(0);
     } finally {
       await restarted.stop();
     }
