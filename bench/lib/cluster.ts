@@ -105,6 +105,18 @@ export interface ClusterResult {
     longestStallMs?: number;
   };
   applyToServed: { samples: number; p50Ms: number; p99Ms: number; maxMs: number; failures: number };
+  /**
+   * A controller started again on the rendered cluster (a rollout, a new leader): its first pass
+   * over every Machine, from its start (since 2026-12-03; absent before). It renders each Machine
+   * (it remembers nothing) and must write nothing.
+   */
+  restartPass?: {
+    machines: number;
+    seconds: number;
+    renders: number;
+    writes: Record<string, number>;
+    totalWrites: number;
+  };
   /** The cluster-mode server against nginx, after the fan-out. */
   serving: ServingResult;
   /** Peak RSS before the serving load (the server's figure after it is in serving.peakRssMiB). */
@@ -808,6 +820,7 @@ export async function clusterBench(
     const port = await freePort();
     // No resync pass in these (a fan-out of 10,000 takes longer than --resync 60s here): a pass
     // landing in one adds a render per Machine and a queue to drain to its time.
+    const againStarted = nowMs();
     const again = startCcts("ccts-controller-again", controllerArgs(port, "1h"), logDir, controllerEnv());
     procs.push(again);
     const readAgain = () => metricsOf(again, port);
@@ -819,6 +832,17 @@ export async function clusterBench(
       },
       renderTimeout,
       250,
+    );
+    const firstPass = await readAgain();
+    const restartPass = {
+      machines: members,
+      seconds: round((nowMs() - againStarted) / 1000),
+      renders: firstPass.renders,
+      writes: firstPass.writes,
+      totalWrites: totalOf(firstPass.writes),
+    };
+    say(
+      `cluster: a controller started again went over all ${members} Machines in ${restartPass.seconds} s: ${restartPass.renders} renders, writes ${JSON.stringify(restartPass.writes)}`,
     );
 
     // 1. The raw passes and a fan-out again, with the control plane (etcd, kube-apiserver,
@@ -953,6 +977,7 @@ export async function clusterBench(
       },
       noopResync,
       applyToServed,
+      restartPass,
       serving,
       memory: { ...memory, serverJoining },
       separateCores,

@@ -127,6 +127,7 @@ export function targets(s: ServingResult | undefined, c: ClusterResult | undefin
         met: c.applyToServed.p99Ms < 1000 && c.applyToServed.failures === 0,
       },
       applyDuringFanoutRow(c),
+      restartPassRow(c),
       {
         figure: `controller peak RSS (${c.machines} Machines)`,
         value: `${mb(c.memory.controller?.peakRssMiB)} MB`,
@@ -198,6 +199,17 @@ function applyDuringFanoutRow(c: ClusterResult): Target {
     reference: "-",
     target: "(diagnostic)",
     met: undefined,
+  };
+}
+
+function restartPassRow(c: ClusterResult): Target {
+  const r = c.restartPass;
+  return {
+    figure: `a controller started again: writes in its first pass (${r?.machines ?? "?"} Machines, ${r?.renders ?? "?"} rendered, ${r ? `${r.seconds} s` : "?"} from its start)`,
+    value: r ? String(r.totalWrites) : "not measured",
+    reference: "-",
+    target: "0 (as a no-op resync)",
+    met: r ? r.totalWrites === 0 : undefined,
   };
 }
 

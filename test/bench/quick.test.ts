@@ -156,6 +156,9 @@ describe("npm run bench -- --quick", () => {
     expect(c.applyDuringFanout.samples).toBeGreaterThan(0);
     expect(c.applyDuringFanout.failures).toBe(0);
     expect(c.applyDuringFanout.fanoutWritten).toBeGreaterThan(0);
+    // A controller started again renders every Machine and writes nothing.
+    expect(c.restartPass.renders).toBeGreaterThanOrEqual(c.machines);
+    expect(c.restartPass.totalWrites).toBe(0);
 
     // The report: one row per figure of the issue, each with a value that is a number.
     expect(result.targets.length).toBeGreaterThanOrEqual(19);

@@ -116,4 +116,31 @@ describe("benchmark targets", () => {
     });
     expect(row(undefined)).toMatchObject({ value: "not measured", met: undefined });
   });
+
+  it("a controller started again must write nothing, as a no-op resync", () => {
+    const row = (restartPass: unknown) =>
+      targets(undefined, {
+        machines: 10_000,
+        raw: {},
+        fanout: {},
+        noopResync: {},
+        applyToServed: {},
+        memory: { controller: {}, server: {}, serverJoining: {} },
+        serving: serving(40_000, 60_000),
+        restartPass,
+      } as unknown as ClusterResult).find((t) => t.figure.startsWith("a controller started again"))!;
+    const pass = { machines: 10_050, seconds: 41.2, renders: 10_050, writes: {}, totalWrites: 0 };
+    expect(row(pass)).toMatchObject({
+      figure:
+        "a controller started again: writes in its first pass (10050 Machines, 10050 rendered, 41.2 s from its start)",
+      value: "0",
+      met: true,
+    });
+    // Before 2026-12-03: a status patch per Machine.
+    expect(row({ ...pass, writes: { status: 10_050 }, totalWrites: 10_050 })).toMatchObject({
+      value: "10050",
+      met: false,
+    });
+    expect(row(undefined)).toMatchObject({ value: "not measured", met: undefined });
+  });
 });
