@@ -34,7 +34,8 @@ export function namesMachineList(text: string): boolean {
 
 /**
  * namesMachineList's answers by template text: every reconcile asks for each of its templates, and
- * a fan-out asks 10,000 times of the same few texts (the scans were 2% of a render's CPU).
+ * a fan-out asks 10,000 times of the same few texts (the scans were 2% of a render's CPU). Bounded
+ * as the compile cache is, which holds the same texts.
  */
 const namingMachines = new Map<string, boolean>();
 const NAMING_MACHINES_LIMIT = 512;
