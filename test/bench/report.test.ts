@@ -21,6 +21,23 @@ function serving(cctsRps: number, nginxRps: number): ServingResult {
 
 const servingMet = (s: ServingResult) => targets(s, undefined)[0]!;
 
+/**
+ * The report's row whose figure starts with `figure`, for a cluster result with only `fields`
+ * measured (the rest empty).
+ */
+function clusterRow(figure: string, fields: Record<string, unknown>) {
+  return targets(undefined, {
+    machines: 10_000,
+    raw: {},
+    fanout: {},
+    noopResync: {},
+    applyToServed: {},
+    memory: { controller: {}, server: {}, serverJoining: {} },
+    serving: serving(40_000, 60_000),
+    ...fields,
+  } as unknown as ClusterResult).find((t) => t.figure.startsWith(figure))!;
+}
+
 describe("benchmark targets", () => {
   it("a serving ratio shown as 0.6x but below it misses; at or above it is met", () => {
     const below = servingMet(serving(32_968, 54_956));
@@ -65,17 +82,7 @@ describe("benchmark targets", () => {
   });
 
   it("the fan-out on separate cores is a diagnostic: its figures, or why it was skipped", () => {
-    const row = (separateCores: unknown) =>
-      targets(undefined, {
-        machines: 10_000,
-        raw: {},
-        fanout: {},
-        noopResync: {},
-        applyToServed: {},
-        memory: { controller: {}, server: {}, serverJoining: {} },
-        serving: serving(40_000, 60_000),
-        separateCores,
-      } as unknown as ClusterResult).find((t) => t.figure.startsWith("fan-out on separate cores"))!;
+    const row = (separateCores: unknown) => clusterRow("fan-out on separate cores", { separateCores });
     const measured = row({
       rawUpdatePerSecond: 153,
       rawUpdateAfterPerSecond: 165,
@@ -98,15 +105,10 @@ describe("benchmark targets", () => {
 
   it("the fan-out against raw applies made as the controller makes them is a diagnostic", () => {
     const row = (asController: unknown) =>
-      targets(undefined, {
-        machines: 10_000,
+      clusterRow("fan-out: writes/s vs raw applies as the controller makes them", {
         raw: { controlPlaneCpuMsPerWrite: 4.45, ...(asController ? { asController } : {}) },
         fanout: { configMapsSeconds: 32.62, configMapWritesPerSecond: 307, controlPlaneCpuMsPerWrite: 4.25 },
-        noopResync: {},
-        applyToServed: {},
-        memory: { controller: {}, server: {}, serverJoining: {} },
-        serving: serving(40_000, 60_000),
-      } as unknown as ClusterResult).find((t) => t.figure.includes("as the controller makes them"))!;
+      });
     expect(row({ perSecond: 380, controlPlaneCpuMsPerWrite: 4.02 })).toMatchObject({
       // 10,000 / 32.62 s / 380/s
       value: "307/s (0.807x)",
@@ -118,17 +120,7 @@ describe("benchmark targets", () => {
   });
 
   it("a controller started again must write nothing, as a no-op resync", () => {
-    const row = (restartPass: unknown) =>
-      targets(undefined, {
-        machines: 10_000,
-        raw: {},
-        fanout: {},
-        noopResync: {},
-        applyToServed: {},
-        memory: { controller: {}, server: {}, serverJoining: {} },
-        serving: serving(40_000, 60_000),
-        restartPass,
-      } as unknown as ClusterResult).find((t) => t.figure.startsWith("a controller started again"))!;
+    const row = (restartPass: unknown) => clusterRow("a controller started again", { restartPass });
     const pass = { machines: 10_050, seconds: 41.2, renders: 10_050, writes: {}, totalWrites: 0 };
     expect(row(pass)).toMatchObject({
       figure:
