@@ -48,6 +48,19 @@ export class OwnEchoes {
   }
 
   /**
+   * Runs `changedByOthers` for a watch event of `key` that is not the echo of our own write: now,
+   * or, while a write of `key` is in flight, once that write has answered (see isEcho).
+   */
+  unlessEcho(
+    type: string,
+    key: string,
+    resourceVersion: string | undefined,
+    changedByOthers: () => void,
+  ): void {
+    if (!this.isEcho(type, key, resourceVersion, changedByOthers)) changedByOthers();
+  }
+
+  /**
    * True when a watch event of `key` is the echo of our own write. Otherwise false, or, while a
    * write of `key` is in flight, true for now with `changedByOthers` run once that write has
    * answered if the event turns out not to be its echo.

@@ -105,8 +105,7 @@ export class ControllerRuntime {
             this.memory.forgetMachine(key);
             this.enqueue([key]);
           };
-          if (!this.echoes.isEcho(type, `machine:${key}`, obj.metadata.resourceVersion, changedByOthers))
-            changedByOthers();
+          this.echoes.unlessEcho(type, `machine:${key}`, obj.metadata.resourceVersion, changedByOthers);
           return;
         }
         // The cluster's own documents (dnsmasq reservations) list every Machine: rendered once
@@ -158,7 +157,7 @@ export class ControllerRuntime {
           else if (owner) this.enqueue([`${ns}/${owner.name}`]);
         };
         const key = `cm:${ns}/${obj.metadata.name}`;
-        if (!this.echoes.isEcho(type, key, obj.metadata.resourceVersion, changedByOthers)) changedByOthers();
+        this.echoes.unlessEcho(type, key, obj.metadata.resourceVersion, changedByOthers);
       },
       onError: onError("rendered ConfigMap"),
     });
@@ -184,8 +183,7 @@ export class ControllerRuntime {
             this.enqueue([machine]);
           }
         };
-        if (!this.echoes.isEcho(type, `secret:${key}`, obj.metadata.resourceVersion, changedByOthers))
-          changedByOthers();
+        this.echoes.unlessEcho(type, `secret:${key}`, obj.metadata.resourceVersion, changedByOthers);
       }
       // A CA Secret changed (rotated by the user, or deleted): every Machine of its clusters.
       for (const cluster of this.cache.clusters(ns)) {

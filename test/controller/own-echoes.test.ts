@@ -25,6 +25,23 @@ describe("OwnEchoes", () => {
     expect(others).toEqual([]);
   });
 
+  it("unlessEcho: tells of another writer's change now, never of our echo, and of a held change once the write answers", async () => {
+    const echoes = new OwnEchoes();
+    await echoes.write("cm:ns/a", async () => "5", same);
+    const others: string[] = [];
+    echoes.unlessEcho("MODIFIED", "cm:ns/a", "5", () => others.push("5"));
+    echoes.unlessEcho("MODIFIED", "cm:ns/a", "6", () => others.push("6"));
+    expect(others).toEqual(["6"]);
+    const { write, answer } = pendingWrite();
+    const done = echoes.write("cm:ns/a", write, same);
+    echoes.unlessEcho("MODIFIED", "cm:ns/a", "8", () => others.push("8"));
+    echoes.unlessEcho("MODIFIED", "cm:ns/a", "7", () => others.push("7"));
+    expect(others).toEqual(["6"]);
+    answer("7");
+    await done;
+    expect(others).toEqual(["6", "8"]);
+  });
+
   it("takes the event of our write for an echo when it comes before the answer", async () => {
     const echoes = new OwnEchoes();
     const { write, answer } = pendingWrite();
