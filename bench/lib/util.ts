@@ -95,10 +95,14 @@ export const round = (x: number, digits = 2): number => {
   return Math.round(x * f) / f;
 };
 
-/** CPU seconds (user + system) a process has used, from /proc/PID/stat. */
-export function cpuSeconds(pid: number): number {
+/**
+ * CPU seconds (user + system) a process has used, all its threads, from /proc/PID/stat; with
+ * `mainThreadOnly`, its main thread's (/proc/PID/task/PID/stat): what JavaScript and its I/O
+ * used, without V8's helper threads (a CPU profiler's sampling thread keeps busy on its own).
+ */
+export function cpuSeconds(pid: number, mainThreadOnly = false): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const stat = readFileSync(mainThreadOnly ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
