@@ -135,4 +135,26 @@ describe("benchmark targets", () => {
     });
     expect(row(undefined)).toMatchObject({ value: "not measured", met: undefined });
   });
+
+  it("a peak RSS is shown to 0.1 MB and judged unrounded: 249.8 MB meets < 250 MB", () => {
+    const memory = (controller: number, server: number, joining: number) => ({
+      memory: {
+        controller: { peakRssMiB: controller },
+        server: { peakRssMiB: server },
+        serverJoining: { peakRssMiB: joining, servedSeconds: 9 },
+      },
+    });
+    // 238.2 MiB is 249.77 MB: printed as "250 MB" and MISSED until 2026-12-03 16:55.
+    expect(clusterRow("controller peak RSS", memory(238.2, 120, 130))).toMatchObject({
+      value: "249.8 MB",
+      met: true,
+    });
+    expect(clusterRow("controller peak RSS", memory(238.5, 120, 130))).toMatchObject({
+      value: "250.1 MB",
+      met: false,
+    });
+    // 142.8 MiB is 149.74 MB, 143.1 MiB 150.05 MB.
+    expect(clusterRow("server peak RSS, joining", memory(200, 120, 142.8)).met).toBe(true);
+    expect(clusterRow("server peak RSS, joining", memory(200, 120, 143.1)).met).toBe(false);
+  });
 });
