@@ -144,7 +144,7 @@ describe("benchmark targets", () => {
         serverJoining: { peakRssMiB: joining, servedSeconds: 9 },
       },
     });
-    // 238.2 MiB is 249.77 MB: printed as "250 MB" and MISSED until 2026-12-03 16:55.
+    // 238.2 MiB is 249.77 MB: printed as "250 MB" and MISSED until 2026-12-03 16:58.
     expect(clusterRow("controller peak RSS", memory(238.2, 120, 130))).toMatchObject({
       value: "249.8 MB",
       met: true,
