@@ -213,8 +213,7 @@ function restartPassRow(c: ClusterResult): Target {
   };
 }
 
-/** MiB (from /proc) to MB, as the targets are stated. */
-/** MB (10^6 bytes) from MiB, as the targets are written; judged unrounded (see `mb`). */
+/** MB (10^6 bytes) from MiB (as /proc gives them), as the targets are written; judged unrounded. */
 const mbExact = (mib: number | undefined) => (mib === undefined ? Number.NaN : mib * 1.048576);
 /**
  * MB for display, to one decimal: a whole number showed 238.2 MiB (249.8 MB, under the target) as
