@@ -243,6 +243,26 @@ describe("through buildApp, byte for byte as node:http", () => {
     expect(parsedByNode).toEqual([`/cloud-config/${MAC_UNKNOWN}`, `/cloud-config/${MAC_A}`]);
   });
 
+  it("writes the answers to a read after it, at the end of the event loop's turn, in order", async () => {
+    const front = await start();
+    running.push(front);
+    const events: string[] = [];
+    front.app.server.on("connection", (s: Socket) => {
+      // Listeners added after the front's: this one runs once the front has handled the read.
+      s.on("data", () => events.push("read"));
+      const write = s.write.bind(s) as (chunk: Buffer) => boolean;
+      s.write = ((chunk: Buffer) => {
+        events.push("write");
+        return write(chunk);
+      }) as typeof s.write;
+    });
+    const text = await exchange(front.port, [get(`/cloud-config/${MAC_A}`) + get(`/cloud-config/${MAC_B}`)]);
+    // Written one by one as each request was read, the two writes would come before "read".
+    expect(events).toEqual(["read", "write", "write"]);
+    expect(text.indexOf("hostname: a\n")).toBeGreaterThan(0);
+    expect(text.indexOf("hostname: b\n")).toBeGreaterThan(text.indexOf("hostname: a\n"));
+  });
+
   it("stops reading a client that pipelines faster than it reads, then answers all of it", async () => {
     const lookup = fixtureLookup();
     const big = `#cloud-config\n${"#".repeat(64 * 1024)}\n`;
