@@ -65,7 +65,7 @@ export class OwnEchoes {
    * write of `key` is in flight, true for now with `changedByOthers` run once that write has
    * answered if the event turns out not to be its echo.
    */
-  isEcho(
+  private isEcho(
     type: string,
     key: string,
     resourceVersion: string | undefined,

@@ -18,11 +18,11 @@ describe("OwnEchoes", () => {
     const echoes = new OwnEchoes();
     await echoes.write("cm:ns/a", async () => "5", same);
     const others: string[] = [];
-    expect(echoes.isEcho("MODIFIED", "cm:ns/a", "5", () => others.push("5"))).toBe(true);
-    expect(echoes.isEcho("MODIFIED", "cm:ns/a", "5", () => others.push("5 again"))).toBe(false);
-    expect(echoes.isEcho("MODIFIED", "cm:ns/a", "6", () => others.push("6"))).toBe(false);
-    expect(echoes.isEcho("MODIFIED", "cm:ns/b", "5", () => others.push("b"))).toBe(false);
-    expect(others).toEqual([]);
+    echoes.unlessEcho("MODIFIED", "cm:ns/a", "5", () => others.push("5"));
+    echoes.unlessEcho("MODIFIED", "cm:ns/a", "5", () => others.push("5 again"));
+    echoes.unlessEcho("MODIFIED", "cm:ns/a", "6", () => others.push("6"));
+    echoes.unlessEcho("MODIFIED", "cm:ns/b", "5", () => others.push("b"));
+    expect(others).toEqual(["5 again", "6", "b"]);
   });
 
   it("unlessEcho: tells of another writer's change now, never of our echo, and of a held change once the write answers", async () => {
@@ -47,12 +47,13 @@ describe("OwnEchoes", () => {
     const { write, answer } = pendingWrite();
     const done = echoes.write("cm:ns/a", write, same);
     const others: string[] = [];
-    expect(echoes.isEcho("MODIFIED", "cm:ns/a", "7", () => others.push("7"))).toBe(true);
+    echoes.unlessEcho("MODIFIED", "cm:ns/a", "7", () => others.push("7"));
     answer("7");
     expect(await done).toBe("7");
     expect(others).toEqual([]);
     // Its version is spent: the same version again (a relist) is not ours to skip twice.
-    expect(echoes.isEcho("MODIFIED", "cm:ns/a", "7", () => {})).toBe(false);
+    echoes.unlessEcho("MODIFIED", "cm:ns/a", "7", () => others.push("7 again"));
+    expect(others).toEqual(["7 again"]);
   });
 
   it("tells of another writer's change that came while our write was in flight, once it answers", async () => {
@@ -60,8 +61,8 @@ describe("OwnEchoes", () => {
     const { write, answer } = pendingWrite();
     const done = echoes.write("cm:ns/a", write, same);
     const others: string[] = [];
-    expect(echoes.isEcho("MODIFIED", "cm:ns/a", "8", () => others.push("8"))).toBe(true);
-    expect(echoes.isEcho("MODIFIED", "cm:ns/a", "9", () => others.push("9"))).toBe(true);
+    echoes.unlessEcho("MODIFIED", "cm:ns/a", "8", () => others.push("8"));
+    echoes.unlessEcho("MODIFIED", "cm:ns/a", "9", () => others.push("9"));
     expect(others).toEqual([]);
     answer("8");
     await done;
@@ -74,7 +75,8 @@ describe("OwnEchoes", () => {
     const done = echoes.write(
       "cm:ns/a",
       async () => {
-        expect(echoes.isEcho("MODIFIED", "cm:ns/a", "3", () => others.push("3"))).toBe(true);
+        echoes.unlessEcho("MODIFIED", "cm:ns/a", "3", () => others.push("3"));
+        expect(others).toEqual([]);
         throw new Error("conflict");
       },
       same,
@@ -86,12 +88,15 @@ describe("OwnEchoes", () => {
   it("never takes a deletion for an echo, in flight or not, and forgets the version written", async () => {
     const echoes = new OwnEchoes();
     await echoes.write("cm:ns/a", async () => "5", same);
-    expect(echoes.isEcho("DELETED", "cm:ns/a", "6", () => {})).toBe(false);
-    expect(echoes.isEcho("ADDED", "cm:ns/a", "5", () => {})).toBe(false);
+    const others: string[] = [];
+    echoes.unlessEcho("DELETED", "cm:ns/a", "6", () => others.push("deleted 6"));
+    echoes.unlessEcho("ADDED", "cm:ns/a", "5", () => others.push("added 5"));
     const { write, answer } = pendingWrite();
     const done = echoes.write("cm:ns/a", write, same);
-    expect(echoes.isEcho("DELETED", "cm:ns/a", "10", () => {})).toBe(false);
+    echoes.unlessEcho("DELETED", "cm:ns/a", "10", () => others.push("deleted 10"));
+    expect(others).toEqual(["deleted 6", "added 5", "deleted 10"]);
     answer("11");
     await done;
+    expect(others).toEqual(["deleted 6", "added 5", "deleted 10"]);
   });
 });
