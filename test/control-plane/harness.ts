@@ -491,8 +491,24 @@ async function applyCrds(cp: ControlPlane, crdDir: string): Promise<void> {
   if (files.length === 0) return;
   const apply = await cp.kubectlRun(["apply", "--server-side", "--force-conflicts", "-f", crdDir]);
   if (apply.code !== 0) throw new Error(`applying ${crdDir} failed:\n${apply.stderr}`);
-  const wait = await cp.kubectlRun(["wait", "--for=condition=Established", "--timeout=60s", "-f", crdDir]);
-  if (wait.code !== 0) throw new Error(`CRDs in ${crdDir} not Established:\n${wait.stderr}`);
+  // kubectl wait fails at once, instead of waiting, on a CRD whose status has no conditions yet
+  // (".status.conditions accessor error: <nil> is of the type <nil>"), which can happen right after
+  // the apply (seen in CI on 2026-12-03): ask again until the conditions are there.
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const seconds = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
+    const wait = await cp.kubectlRun([
+      "wait",
+      "--for=condition=Established",
+      `--timeout=${seconds}s`,
+      "-f",
+      crdDir,
+    ]);
+    if (wait.code === 0) break;
+    if (!wait.stderr.includes(".status.conditions accessor error") || Date.now() >= deadline)
+      throw new Error(`CRDs in ${crdDir} not Established:\n${wait.stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   cp.logLine(`CRDs from ${crdDir}: Established`);
 }
 
