@@ -160,9 +160,8 @@ export class SocketFront {
       try {
         if (connection.writeAnswers()) connection.pauseIfBehind();
       } catch (err) {
-        // A bug, not the client's doing: that connection ends, the others are written.
-        this.failed(err);
-        connection.socket.destroy();
+        // That connection ends, the others are written.
+        connection.fail(err);
       }
     }
   };
@@ -278,11 +277,7 @@ class HeldConnection {
     try {
       this.front.receive(this, chunk);
     } catch (err) {
-      // A bug, not the client's doing: this connection ends (the answers made before it are
-      // sent), the server goes on.
-      this.front.failed(err);
-      this.writeAnswers();
-      this.socket.destroy();
+      this.fail(err);
     }
   };
   private readonly onTimeout = () => this.socket.destroy();
@@ -294,8 +289,6 @@ class HeldConnection {
   private readonly onEnd = () => this.close();
   /** Whether the socket's timeout is the keep-alive one yet. */
   private idle = false;
-  /** Whether the front still reads this connection (not ended, not handed to node:http). */
-  private reading = true;
   /** Answers not written yet (the front writes them at the end of the turn), in order. */
   private queued: { bytes: Buffer; answer: Answer }[] = [];
   private queuedBytes = 0;
@@ -364,12 +357,26 @@ class HeldConnection {
     this.socket.setTimeout(this.front.limits.keepAliveTimeoutMs);
   }
 
-  /** While the front reads the connection: nothing more until the client has taken what was written. */
+  /**
+   * Reads nothing more until the client has taken what was written. Only for a connection the
+   * front still reads: called at the end of a read it answered whole, or after writing its queue
+   * (which close and handOff empty first, so the end of the turn finds nothing to write there).
+   */
   pauseIfBehind(): void {
     const { socket } = this;
-    if (!this.reading || !socket.writableNeedDrain || socket.isPaused()) return;
+    if (!socket.writableNeedDrain || socket.isPaused()) return;
     socket.pause();
     socket.once("drain", () => socket.resume());
+  }
+
+  /**
+   * An error of the front's own, a bug, not the client's doing: this connection ends (the answers
+   * made before it are sent), the server goes on.
+   */
+  fail(err: unknown): void {
+    this.front.failed(err);
+    this.writeAnswers();
+    this.socket.destroy();
   }
 
   /**
@@ -378,7 +385,6 @@ class HeldConnection {
    */
   close(): void {
     this.writeAnswers();
-    this.reading = false;
     this.front.forget(this);
     // Reads stop; the error and timeout listeners stay until the socket is gone.
     this.socket.removeListener("data", this.onData);
@@ -387,7 +393,6 @@ class HeldConnection {
   }
 
   private detach(): void {
-    this.reading = false;
     this.front.forget(this);
     const { socket } = this;
     socket.removeListener("data", this.onData);
