@@ -2,6 +2,7 @@
 // how an object of the controller names the Machine it belongs to.
 import { ANNOTATION_MACHINE, KIND_MACHINE, LABEL_MAC_PREFIX } from "./constants.js";
 import { tryParseMac } from "./mac.js";
+import { namespacedKey } from "./machine.js";
 
 /** `mac.ccts.io/aa-bb-cc-dd-ee-ff` for a canonical MAC (label keys may not contain ":"). */
 export function macLabel(canonicalMac: string): string {
@@ -29,5 +30,7 @@ export function owningMachine(metadata: {
   const annotated = metadata.annotations?.[ANNOTATION_MACHINE];
   if (annotated) return annotated;
   const owner = metadata.ownerReferences?.[0];
-  return owner?.kind === KIND_MACHINE ? `${metadata.namespace ?? "default"}/${owner.name}` : undefined;
+  return owner?.kind === KIND_MACHINE
+    ? namespacedKey(metadata.namespace ?? "default", owner.name)
+    : undefined;
 }

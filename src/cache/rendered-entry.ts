@@ -2,6 +2,7 @@
 // The same shape is read from the API server and written to and read from the disk cache.
 import { ANNOTATION_ADDRESSES, ANNOTATION_CONTENT_HASH, ANNOTATION_CONTENT_TYPES } from "../api/constants.js";
 import { macsFromLabels, owningMachine } from "../api/labels.js";
+import { namespacedKey } from "../api/machine.js";
 
 export interface RenderedEntry {
   /** `namespace/name` of the ConfigMap. */
@@ -57,8 +58,8 @@ export function entryFromConfigMap(cm: RenderedConfigMapLike): RenderedEntry {
   const ownerKind = (cm.metadata.ownerReferences?.[0] as { kind?: string } | undefined)?.kind;
   return {
     ...(ownerKind === "ClusterDesc" ? { cluster: `${ns}/${cm.metadata.ownerReferences?.[0]?.name}` } : {}),
-    key: `${ns}/${cm.metadata.name}`,
-    machine: `${ns}/${cm.metadata.ownerReferences?.[0]?.name ?? cm.metadata.name}`,
+    key: namespacedKey(ns, cm.metadata.name),
+    machine: namespacedKey(ns, cm.metadata.ownerReferences?.[0]?.name ?? cm.metadata.name),
     macs,
     addresses: jsonStrings(cm.metadata.annotations?.[ANNOTATION_ADDRESSES]),
     hash: cm.metadata.annotations?.[ANNOTATION_CONTENT_HASH] ?? "",

@@ -3,7 +3,7 @@
 // twice on unchanged state writes nothing the second time. All I/O goes through the ports below.
 import type { FailureReason } from "../api/constants.js";
 import { MacError } from "../api/mac.js";
-import { machineMacs, objectKey } from "../api/machine.js";
+import { machineMacs, namespacedKey, objectKey } from "../api/machine.js";
 import type { ClusterDesc, Condition, Machine, MachineStatus } from "../api/types.js";
 import { containsPrivateKey } from "../pki/x509.js";
 import {
@@ -113,7 +113,7 @@ export async function reconcileMachine(
   const { state } = deps;
   const machine = state.machine(namespace, name);
   const secretRef = documentsSecretRef({ namespace, name }, deps.documentsNamespace);
-  const key = `${namespace}/${name}`;
+  const key = namespacedKey(namespace, name);
   if (!machine) {
     deps.memo?.forget(key);
     // Deleted: garbage collection removes what the owner references reach; a documents Secret in

@@ -210,9 +210,17 @@ function membersSeen(inputs: RenderInputs, wholeList: boolean): number | string 
  * require and did not write: none before our write of it is no "as rendered" (one deleted after
  * it must be rendered again), nor is a required one missing.
  */
-function asRendered(inputs: RenderInputs, object: OwnObject): string[] {
+function asRendered(inputs: RenderInputs, object: OwnObject): readonly string[] {
   const read = inputs.own[object];
   const written = inputs.written[object];
   const absentStands = written === undefined && !inputs.required.has(object);
-  return [...new Set([read, written ?? ""])].filter((v) => v !== "" || (absentStands && read === ""));
+  const readStands = read !== "" || absentStands;
+  const writtenStands = written !== undefined && written !== "" && written !== read;
+  // Array literals, sized as they are: four lists per Machine are kept, and lists grown by push
+  // or filter keep room for 17 (5.8 MiB at 10,000 Machines, a heap snapshot).
+  if (readStands && writtenStands) return [read, written];
+  if (readStands) return [read];
+  return writtenStands ? [written] : NONE;
 }
+
+const NONE: readonly string[] = [];

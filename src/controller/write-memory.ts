@@ -3,7 +3,7 @@
 // stays at zero writes). A change someone else makes is reported by the informer; the runtime then
 // calls forget() so the next reconcile writes the desired state back.
 import { createHash } from "node:crypto";
-import { objectKey } from "../api/machine.js";
+import { namespacedKey, objectKey } from "../api/machine.js";
 import type { Machine, MachineStatus } from "../api/types.js";
 import type { SecretObject } from "./certificates.js";
 import type { ClusterWrites, WrittenVersion } from "./reconcile.js";
@@ -84,10 +84,10 @@ export class WriteMemory implements ClusterWrites {
 
   async applyConfigMap(cm: ConfigMapObject): Promise<string | undefined> {
     // The documents' digest is the one reconcile computed to compare (not the documents again).
-    const fingerprint = `${digest(cm.metadata)} ${dataDigest(cm.data)}`;
+    const fingerprint = digest(cm.metadata, dataDigest(cm.data));
     return this.once(
       this.configMaps,
-      `${cm.metadata.namespace}/${cm.metadata.name}`,
+      namespacedKey(cm.metadata.namespace, cm.metadata.name),
       fingerprint,
       "configmap",
       () => this.inner.applyConfigMap(cm),
@@ -95,12 +95,12 @@ export class WriteMemory implements ClusterWrites {
   }
 
   async applySecret(secret: SecretObject): Promise<string | undefined> {
-    const key = `${secret.metadata.namespace}/${secret.metadata.name}`;
+    const key = namespacedKey(secret.metadata.namespace, secret.metadata.name);
     return this.once(this.secrets, key, digest(secret), "secret", () => this.inner.applySecret(secret));
   }
 
   async deleteSecret(namespace: string, name: string): Promise<void> {
-    await this.once(this.secrets, `${namespace}/${name}`, "deleted", "secret", async () => {
+    await this.once(this.secrets, namespacedKey(namespace, name), "deleted", "secret", async () => {
       await this.inner.deleteSecret(namespace, name);
       return undefined;
     });
@@ -133,7 +133,15 @@ export class WriteMemory implements ClusterWrites {
   }
 }
 
-/** A short digest of what was written: 10,000 Machines' documents need not be kept twice. */
-function digest(value: unknown): string {
-  return createHash("sha256").update(JSON.stringify(value)).digest("base64");
+/**
+ * A short digest of what was written (and of `more`, a digest of the rest): 10,000 Machines'
+ * documents need not be kept twice. 128 bits of SHA-256 as one flat 22-character string: three
+ * per Machine are kept, and the whole digest, or two joined, took ~2 MiB more at 10,000 Machines.
+ */
+function digest(value: unknown, more = ""): string {
+  return createHash("sha256")
+    .update(JSON.stringify(value))
+    .update(more)
+    .digest()
+    .toString("base64url", 0, 16);
 }

@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { LABEL_KIND, LABEL_MANAGED_BY } from "../api/constants.js";
 import { owningMachine } from "../api/labels.js";
-import { objectKey } from "../api/machine.js";
+import { namespacedKey, objectKey } from "../api/machine.js";
 import type { ClusterDesc, Machine, MachineStatus } from "../api/types.js";
 import {
   ClusterPKI,
@@ -154,7 +154,7 @@ export class ControllerRuntime {
           this.memory.forgetConfigMap(`${ns}/${obj.metadata.name}`);
           const owner = obj.metadata.ownerReferences?.[0];
           if (owner?.kind === "ClusterDesc") this.enqueue([clusterDocumentsKey(ns, owner.name)]);
-          else if (owner) this.enqueue([`${ns}/${owner.name}`]);
+          else if (owner) this.enqueue([namespacedKey(ns, owner.name)]);
         };
         const key = `cm:${ns}/${obj.metadata.name}`;
         this.echoes.unlessEcho(type, key, obj.metadata.resourceVersion, changedByOthers);

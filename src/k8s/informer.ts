@@ -2,6 +2,7 @@
 // once from the last resourceVersion; a 410 Gone (resourceVersion too old) or any error leads to a
 // fresh list, retried with capped backoff while the API server is unreachable. After a relist the
 // cache is diffed against the list, so handlers see every change they missed as ordinary events.
+import { namespacedKey } from "../api/machine.js";
 import { ApiError, type KubeClient, METADATA_ONLY, METADATA_ONLY_LIST } from "./client.js";
 
 export interface KubeObject {
@@ -73,7 +74,7 @@ function trim<T extends KubeObject>(obj: T): ManagedFieldsEntry[] | undefined {
 }
 
 function keyOf(obj: KubeObject): string {
-  return `${obj.metadata.namespace ?? ""}/${obj.metadata.name}`;
+  return namespacedKey(obj.metadata.namespace ?? "", obj.metadata.name);
 }
 
 const sleep = (ms: number, signal: AbortSignal) =>
