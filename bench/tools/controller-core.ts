@@ -119,9 +119,10 @@ const pass = async () => {
 // The first pass issues the certificates; the second finds them in the cache (as a fan-out does).
 await pass();
 await pass();
-// An inspector session only when a profile is asked for.
-const session = profileOut ? new Session() : undefined;
-if (session) {
+// An inspector session only when a profile is asked for, kept with the file it goes to.
+const profiling = profileOut ? { session: new Session(), out: profileOut } : undefined;
+if (profiling) {
+  const { session } = profiling;
   session.connect();
   await session.post("Profiler.enable");
   await session.post("Profiler.start");
@@ -135,9 +136,10 @@ for (let p = 0; p < passes; p++) {
   if (written !== count) throw new Error(`pass ${p}: ${written} of ${count} ConfigMaps written`);
   perReconcileMs.push((used.user + used.system) / 1000 / count);
 }
-if (session && profileOut) {
+if (profiling) {
+  const { session, out } = profiling;
   const { profile } = await session.post("Profiler.stop");
-  writeFileSync(profileOut, JSON.stringify(profile));
+  writeFileSync(out, JSON.stringify(profile));
   session.disconnect();
 }
 const sorted = [...perReconcileMs].sort((a, b) => a - b);
